@@ -1,0 +1,170 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+/// Upcoming features every target builds with (see STYLE.md).
+let strictSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+func product(_ name: String, _ package: String) -> Target.Dependency {
+    .product(name: name, package: package)
+}
+
+let package = Package(
+    name: "portal",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "portal", targets: ["portal"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.3"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        // One trait only: with the default traits the build re-plans in a different order each time.
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1",
+                 traits: ["FullFoundation"]),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-auth.git", from: "2.5.0"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
+        .package(url: "https://github.com/vapor/fluent-kit.git", from: "1.57.0"),
+        .package(url: "https://github.com/vapor/fluent-sqlite-driver.git", from: "4.9.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+    ],
+    targets: [
+        // Configuration, version, diagnostics shared by every process.
+        .target(
+            name: "PortalCore",
+            dependencies: [
+                product("Yams", "Yams"),
+                product("Logging", "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // The reverse proxy (the Apache role).
+        .target(
+            name: "Edge",
+            dependencies: [
+                "PortalCore",
+                product("NIOCore", "swift-nio"),
+                product("NIOPosix", "swift-nio"),
+                product("NIOHTTP1", "swift-nio"),
+                product("NIOSSL", "swift-nio-ssl"),
+                product("X509", "swift-certificates"),
+                product("SwiftASN1", "swift-asn1"),
+                product("Crypto", "swift-crypto"),
+                product("Logging", "swift-log"),
+                product("ServiceLifecycle", "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // Models, migrations, database selection, secrets.
+        .target(
+            name: "PortalData",
+            dependencies: [
+                "PortalCore",
+                product("FluentKit", "fluent-kit"),
+                product("FluentSQLiteDriver", "fluent-sqlite-driver"),
+                product("HummingbirdBcrypt", "hummingbird-auth"),
+                product("Crypto", "swift-crypto"),
+                product("Logging", "swift-log"),
+                product("NIOCore", "swift-nio"),
+                product("NIOPosix", "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // The web application (the Waitress + Flask roles).
+        .target(
+            name: "PortalApp",
+            dependencies: [
+                "PortalCore",
+                "PortalData",
+                product("Hummingbird", "hummingbird"),
+                product("HummingbirdCore", "hummingbird"),
+                product("HummingbirdBcrypt", "hummingbird-auth"),
+                product("HTTPTypes", "swift-http-types"),
+                product("Mustache", "swift-mustache"),
+                product("FluentKit", "fluent-kit"),
+                product("Logging", "swift-log"),
+                product("NIOCore", "swift-nio"),
+                product("NIOPosix", "swift-nio"),
+                product("ServiceLifecycle", "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // The one command.
+        .executableTarget(
+            name: "portal",
+            dependencies: [
+                "PortalCore",
+                "Edge",
+                "PortalData",
+                "PortalApp",
+                product("ArgumentParser", "swift-argument-parser"),
+                product("Logging", "swift-log"),
+                product("NIOCore", "swift-nio"),
+                product("NIOPosix", "swift-nio"),
+                product("ServiceLifecycle", "swift-service-lifecycle"),
+                product("UnixSignals", "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // Fixtures shared by the test targets.
+        .target(
+            name: "PortalTestSupport",
+            dependencies: [
+                product("NIOCore", "swift-nio"),
+                product("NIOPosix", "swift-nio"),
+                product("NIOHTTP1", "swift-nio"),
+                product("NIOSSL", "swift-nio-ssl"),
+            ],
+            path: "Tests/PortalTestSupport",
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "PortalCoreTests",
+            dependencies: ["PortalCore", "PortalTestSupport"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "EdgeTests",
+            dependencies: [
+                "Edge", "PortalCore", "PortalTestSupport",
+                product("NIOCore", "swift-nio"),
+                product("NIOPosix", "swift-nio"),
+                product("NIOHTTP1", "swift-nio"),
+                product("NIOEmbedded", "swift-nio"),
+                product("NIOSSL", "swift-nio-ssl"),
+                product("X509", "swift-certificates"),
+                product("Logging", "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "PortalAppTests",
+            dependencies: [
+                "PortalApp", "PortalData", "PortalCore", "PortalTestSupport",
+                product("Hummingbird", "hummingbird"),
+                product("HummingbirdTesting", "hummingbird"),
+                product("FluentKit", "fluent-kit"),
+                product("Logging", "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "EndToEndTests",
+            dependencies: [
+                "PortalData", "PortalCore", "PortalTestSupport",
+                product("FluentKit", "fluent-kit"),
+                product("Logging", "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+    ]
+)

@@ -1,0 +1,72 @@
+import Foundation
+import NIOCore
+import NIOHTTP1
+import PortalCore
+
+/// One request from a client and its response, as the proxy handler moves it along.
+final class Exchange {
+    let head: HTTPRequestHead
+    let upstreamHead: HTTPRequestHead
+    let clientAddress: String
+    let started = NIODeadline.now()
+    /// Seconds since the epoch when the request arrived, for the access log.
+    let startedAt = time(nil)
+
+    /// Whether the client connection stays open after this exchange.
+    var keepAlive: Bool
+    var requestEnded = false
+    var bufferedBody: [ByteBuffer] = []
+    var bufferedBytes = 0
+    /// Set once body bytes went upstream without being kept; the request can then not be sent again.
+    var streamedBody = false
+    /// True when the whole request is still at hand, so it can be sent on another connection.
+    var bodyReplayable: Bool { requestEnded && !streamedBody }
+
+    var upstream: UpstreamConnection?
+    var upstreamAddress: HostAndPort?
+    var upstreamNeedsFlush = false
+    var wasReused = false
+    var attempts = 0
+    var upstreamKeepAlive = true
+    var lastUpstreamActivity = NIODeadline.now()
+    var timer: Scheduled<Void>?
+
+    var responseStarted = false
+    var responseEnded = false
+    var skippingInformational = false
+    var answeredLocally = false
+    var status: UInt = 0
+    var bytesSent = 0
+
+    init(head: HTTPRequestHead, upstreamHead: HTTPRequestHead, clientAddress: String, keepAlive: Bool) {
+        self.head = head
+        self.upstreamHead = upstreamHead
+        self.clientAddress = clientAddress
+        self.keepAlive = keepAlive
+    }
+
+    func touch() {
+        lastUpstreamActivity = .now()
+    }
+
+    func cancelTimer() {
+        timer?.cancel()
+        timer = nil
+    }
+
+    func logEntry() -> AccessLogEntry {
+        AccessLogEntry(
+            clientAddress: clientAddress,
+            time: startedAt,
+            method: head.method.rawValue,
+            uri: head.uri,
+            version: "HTTP/\(head.version.major).\(head.version.minor)",
+            status: Int(status),
+            bytesSent: bytesSent,
+            referer: head.headers.first(name: "referer"),
+            userAgent: head.headers.first(name: "user-agent"),
+            upstream: upstreamAddress?.description,
+            durationNanoseconds: (NIODeadline.now() - started).nanoseconds
+        )
+    }
+}

@@ -1,0 +1,86 @@
+import Foundation
+public import NIOSSL
+import SwiftASN1
+import X509
+
+/// Builds the edge's TLS server context: TLS 1.2 and 1.3 only, ECDHE key exchange with AEAD
+/// ciphers only, and a certificate checked against its key before it is used.
+public enum ServerTLS {
+    /// ECDHE + AEAD suites for TLS 1.2 (TLS 1.3 suites are all AEAD and always on).
+    public static let tls12CipherSuites: [NIOTLSCipher] = [
+        .TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+        .TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+        .TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+        .TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+        .TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+        .TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+    ]
+
+    /// Loads `certificateFile` (leaf first, then intermediates) and `keyFile` and makes a context.
+    public static func makeContext(certificateFile: String, keyFile: String) throws -> NIOSSLContext {
+        let chain: [NIOSSLCertificate]
+        do {
+            chain = try NIOSSLCertificate.fromPEMFile(certificateFile)
+        } catch {
+            throw TLSSetupError("cannot read certificate file \(certificateFile): \(Self.describe(error))")
+        }
+        guard let leaf = chain.first else {
+            throw TLSSetupError("certificate file \(certificateFile) holds no PEM certificate")
+        }
+        let key: NIOSSLPrivateKey
+        do {
+            key = try NIOSSLPrivateKey(file: keyFile, format: .pem)
+        } catch {
+            throw TLSSetupError("cannot read private key file \(keyFile): \(Self.describe(error))")
+        }
+        try checkKeyMatches(leaf: leaf, key: key, certificateFile: certificateFile, keyFile: keyFile)
+
+        var configuration = TLSConfiguration.makeServerConfiguration(
+            certificateChain: chain.map { .certificate($0) },
+            privateKey: .privateKey(key)
+        )
+        configuration.minimumTLSVersion = .tlsv12
+        configuration.maximumTLSVersion = .tlsv13
+        configuration.cipherSuiteValues = tls12CipherSuites
+        configuration.applicationProtocols = ["http/1.1"]
+        do {
+            return try NIOSSLContext(configuration: configuration)
+        } catch {
+            throw TLSSetupError("cannot use certificate \(certificateFile) with key \(keyFile): \(Self.describe(error))")
+        }
+    }
+
+    /// Compares the public key in the certificate with the one derived from the private key.
+    static func checkKeyMatches(leaf: NIOSSLCertificate, key: NIOSSLPrivateKey,
+                                certificateFile: String, keyFile: String) throws {
+        let certificate: Certificate
+        let derived: Certificate.PublicKey
+        do {
+            certificate = try Certificate(derEncoded: try leaf.toDERBytes())
+            derived = try Certificate.PrivateKey(derBytes: key.derBytes).publicKey
+        } catch {
+            // A key type swift-certificates cannot parse is still checked by BoringSSL when the context is made.
+            return
+        }
+        guard certificate.publicKey == derived else {
+            throw TLSSetupError("private key \(keyFile) does not match certificate \(certificateFile)")
+        }
+    }
+
+    static func describe(_ error: any Error) -> String {
+        if let sslError = error as? NIOSSLError { return "\(sslError)" }
+        let nsError = error as NSError
+        if nsError.domain == NSPOSIXErrorDomain || nsError.domain == NSCocoaErrorDomain {
+            return nsError.localizedDescription
+        }
+        return "\(error)"
+    }
+}
+
+/// TLS material that cannot be used; the message names the file and the reason.
+public struct TLSSetupError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) {
+        self.description = description
+    }
+}

@@ -1,0 +1,38 @@
+public import Hummingbird
+import HummingbirdCore
+public import NIOCore
+import Logging
+import PortalCore
+import PortalData
+
+/// Builds the portal web application (the Waitress + Flask roles) on Hummingbird.
+public enum PortalApplication {
+    /// The router with every route and middleware, ready for tests or a server.
+    public static func router(services: AppServices) throws -> Router<AppRequestContext> {
+        let router = Router(context: AppRequestContext.self)
+        let renderer = try PageRenderer()
+        router.add(middleware: LogRequestsMiddleware(.info))
+        router.add(middleware: ForwardedHeadersMiddleware(policy: TrustedProxyPolicy(
+            trustedProxies: services.settings.trustedProxies,
+            trustedProxyCount: services.settings.trustedProxyCount)))
+        router.add(middleware: SessionMiddleware(services: services))
+        HealthRoutes(services: services).register(on: router)
+        LoginRoutes(services: services, renderer: renderer).register(on: router)
+        TaskRoutes(services: services, renderer: renderer).register(on: router)
+        return router
+    }
+
+    /// The application bound to `settings.host:settings.port`.
+    public static func application(
+        services: AppServices,
+        onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
+    ) throws -> some ApplicationProtocol {
+        Application(
+            router: try router(services: services),
+            configuration: ApplicationConfiguration(
+                address: .hostname(services.settings.host, port: services.settings.port),
+                serverName: "Portal"),
+            onServerRunning: onServerRunning,
+            logger: services.logger)
+    }
+}

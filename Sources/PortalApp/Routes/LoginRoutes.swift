@@ -1,0 +1,85 @@
+import Foundation
+import Hummingbird
+import Logging
+import PortalCore
+import PortalData
+
+/// `GET/POST /login` and `POST /logout`: e-mail and password sign-in with a database session.
+struct LoginRoutes {
+    let services: AppServices
+    let renderer: PageRenderer
+
+    struct LoginForm: Decodable {
+        var email: String?
+        var password: String?
+        var next: String?
+    }
+
+    func register(on router: Router<AppRequestContext>) {
+        router.get("/login") { request, context -> Response in
+            if context.user != nil { return Response.redirect(to: "/tasks", type: .found) }
+            let next = Self.safeNext(request.uri.queryParameters.get("next"))
+            return renderer.render("login", ["next": next, "email": ""])
+        }
+        router.post("/login") { request, context -> Response in
+            try await login(request: request, context: context)
+        }
+        router.post("/logout") { _, context -> Response in
+            if let token = context.sessionToken {
+                try await services.sessions().delete(token: token)
+                context.logger.info("logout")
+            }
+            var response = Response.redirect(to: "/login", type: .normal)
+            response.setCookie(Self.sessionCookie(value: "", maxAge: 0, secure: context.origin.scheme == "https"))
+            return response
+        }
+    }
+
+    private func login(request: Request, context: AppRequestContext) async throws -> Response {
+        var request = request
+        let body = try await request.collectBody(upTo: 16 * 1024)
+        let form: LoginForm
+        do {
+            form = try URLEncodedFormDecoder().decode(LoginForm.self, from: String(buffer: body))
+        } catch {
+            throw HTTPError(.badRequest, message: "Formulário inválido.")
+        }
+        let email = (form.email ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+        let password = form.password ?? ""
+        let next = Self.safeNext(form.next)
+        guard !email.isEmpty, !password.isEmpty, email.count <= 254, password.count <= 1024 else {
+            return renderer.render("login", ["next": next, "email": email, "error": "Informe e-mail e senha."],
+                                   status: .badRequest)
+        }
+        guard let user = try await services.accounts().authenticate(email: email, password: password) else {
+            context.logger.notice("login failed", metadata: ["email_domain": "\(email.split(separator: "@").last ?? "")"])
+            return renderer.render("login", ["next": next, "email": email, "error": "E-mail ou senha inválidos."],
+                                   status: .unauthorized)
+        }
+        let sessions = try services.sessions()
+        // A new id at every login: a session id planted before login is never promoted.
+        if let previous = context.sessionToken { try await sessions.delete(token: previous) }
+        let token = try await sessions.create(
+            userID: user.id, clientIP: context.origin.clientAddress,
+            userAgent: request.headers[.userAgent] ?? "")
+        context.logger.info("login succeeded", metadata: ["user_id": "\(user.id)"])
+        var response = Response.redirect(to: next, type: .normal)
+        response.setCookie(Self.sessionCookie(value: token, maxAge: services.settings.sessionLifetimeHours * 3600,
+                                              secure: context.origin.scheme == "https"))
+        return response
+    }
+
+    /// The session cookie: HttpOnly, SameSite=Lax, and Secure when the client used HTTPS.
+    static func sessionCookie(value: String, maxAge: Int, secure: Bool) -> Cookie {
+        Cookie(name: SessionMiddleware.cookieName, value: value, maxAge: maxAge, path: "/",
+               secure: secure, httpOnly: true, sameSite: .lax)
+    }
+
+    /// Only a local path may follow login (`/tasks?x=1`), never another site (`//evil`, `https:`).
+    static func safeNext(_ value: String?) -> String {
+        guard let value, value.hasPrefix("/"), !value.hasPrefix("//"), !value.hasPrefix("/\\"),
+              !value.contains(where: { $0.isNewline || $0 == "\\" }), value.count <= 512
+        else { return "/tasks" }
+        return value
+    }
+}

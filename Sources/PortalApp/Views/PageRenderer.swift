@@ -1,0 +1,24 @@
+import Hummingbird
+import Mustache
+import NIOCore
+
+/// Renders the templates into HTML responses.
+struct PageRenderer: Sendable {
+    private let library: MustacheLibrary
+
+    init() throws {
+        var library = MustacheLibrary()
+        try library.register(PageTemplates.layout, named: "layout")
+        try library.register(PageTemplates.login, named: "login")
+        try library.register(PageTemplates.tasks, named: "tasks")
+        self.library = library
+    }
+
+    func render(_ template: String, _ values: [String: Any], status: HTTPResponse.Status = .ok) -> Response {
+        let html = library.render(values, withTemplate: template) ?? ""
+        var headers = HTTPFields()
+        headers[.contentType] = "text/html; charset=utf-8"
+        headers[.cacheControl] = "no-store"
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: html)))
+    }
+}

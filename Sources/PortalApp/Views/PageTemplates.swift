@@ -1,0 +1,67 @@
+/// The portal's HTML templates (Mustache; `{{ }}` escapes, so data never becomes markup).
+/// They live in the binary so an installed `portal` needs no resource folder beside it.
+enum PageTemplates {
+    static let layout = """
+        <!DOCTYPE html>
+        <html lang="pt-BR">
+        <head>
+        <meta charset="utf-8">
+        <meta name="viewport" content="width=device-width, initial-scale=1">
+        <title>{{$title}}Portal{{/title}} · Portal</title>
+        <style>
+        body{font-family:system-ui,sans-serif;margin:0;background:#f5f6f8;color:#1d2733}
+        header{background:#1f4e79;color:#fff;padding:.75rem 1.5rem;display:flex;justify-content:space-between;align-items:center}
+        header form{margin:0}
+        main{max-width:56rem;margin:2rem auto;padding:0 1rem}
+        .card{background:#fff;border-radius:8px;padding:1.5rem;box-shadow:0 1px 3px rgba(0,0,0,.1)}
+        label{display:block;margin:.75rem 0}
+        input{display:block;width:100%;padding:.5rem;margin-top:.25rem;box-sizing:border-box}
+        button{padding:.5rem 1rem;border:0;border-radius:4px;background:#1f4e79;color:#fff;cursor:pointer}
+        header button{background:#fff;color:#1f4e79}
+        .erro{color:#a4262c;background:#fde7e9;padding:.5rem;border-radius:4px}
+        table{width:100%;border-collapse:collapse}
+        th,td{text-align:left;padding:.5rem;border-bottom:1px solid #e1e4e8}
+        .status{font-size:.85rem;padding:.15rem .5rem;border-radius:1rem;background:#e8eef5}
+        </style>
+        </head>
+        <body>
+        <header><strong>Portal</strong>{{#user}}<span>{{name}}
+        <form method="post" action="/logout" style="display:inline"><button type="submit">Sair</button></form></span>{{/user}}</header>
+        <main>{{$content}}{{/content}}</main>
+        </body>
+        </html>
+        """
+
+    static let login = """
+        {{<layout}}{{$title}}Entrar{{/title}}{{$content}}
+        <div class="card">
+        <h1>Entrar no Portal</h1>
+        {{#error}}<p class="erro" role="alert">{{error}}</p>{{/error}}
+        <form method="post" action="/login">
+        <input type="hidden" name="next" value="{{next}}">
+        <label>E-mail <input type="email" name="email" value="{{email}}" required autocomplete="username" autofocus></label>
+        <label>Senha <input type="password" name="password" required autocomplete="current-password"></label>
+        <button type="submit">Entrar</button>
+        </form>
+        </div>
+        {{/content}}{{/layout}}
+        """
+
+    static let tasks = """
+        {{<layout}}{{$title}}Minhas tarefas{{/title}}{{$content}}
+        <div class="card">
+        <h1>Minhas tarefas</h1>
+        {{#hasTasks}}
+        <table>
+        <thead><tr><th>Tarefa</th><th>Situação</th><th>Prazo</th></tr></thead>
+        <tbody>
+        {{#tasks}}<tr><td><strong>{{title}}</strong><br><small>{{details}}</small></td><td><span class="status">{{status}}</span></td><td>{{due}}</td></tr>
+        {{/tasks}}
+        </tbody>
+        </table>
+        {{/hasTasks}}
+        {{^hasTasks}}<p>Nenhuma tarefa atribuída a você.</p>{{/hasTasks}}
+        </div>
+        {{/content}}{{/layout}}
+        """
+}

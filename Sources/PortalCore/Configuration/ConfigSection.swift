@@ -1,0 +1,239 @@
+import Foundation
+import Yams
+
+/// Collects the problems found while reading one configuration.
+final class ConfigDiagnostics {
+    let source: String
+    private(set) var issues: [ConfigurationIssue] = []
+    /// Every `PORTAL_…` variable name a reader looked at.
+    private(set) var knownEnvironmentNames: Set<String> = []
+
+    init(source: String) {
+        self.source = source
+    }
+
+    func report(_ message: String, at mark: Mark?) {
+        issues.append(ConfigurationIssue(source: source, line: mark?.line, column: mark?.column, message: message))
+    }
+
+    func reportEnvironment(_ name: String, _ message: String) {
+        issues.append(ConfigurationIssue(source: "environment", message: "\(name): \(message)"))
+    }
+
+    func noteEnvironmentName(_ name: String) {
+        knownEnvironmentNames.insert(name)
+    }
+}
+
+/// A value type that a configuration key can hold, read from YAML or from an environment variable.
+protocol ConfigValue {
+    /// What the reader expected, for error messages ("an integer").
+    static var expectation: String { get }
+    init?(yaml node: Node)
+    init?(environment text: String)
+}
+
+extension Int: ConfigValue {
+    static var expectation: String { "an integer" }
+    init?(yaml node: Node) {
+        guard case .scalar(let scalar) = node, node.tag.rawValue == Tag.Name.int.rawValue,
+              let value = Int(scalar.string.replacingOccurrences(of: "_", with: ""))
+        else { return nil }
+        self = value
+    }
+    init?(environment text: String) {
+        self.init(text.trimmingCharacters(in: .whitespaces))
+    }
+}
+
+extension Bool: ConfigValue {
+    static var expectation: String { "true or false" }
+    init?(yaml node: Node) {
+        guard node.tag.rawValue == Tag.Name.bool.rawValue, let value = node.bool else { return nil }
+        self = value
+    }
+    init?(environment text: String) {
+        switch text.trimmingCharacters(in: .whitespaces).lowercased() {
+        case "true", "yes", "on", "1": self = true
+        case "false", "no", "off", "0": self = false
+        default: return nil
+        }
+    }
+}
+
+extension String: ConfigValue {
+    static var expectation: String { "a string" }
+    init?(yaml node: Node) {
+        guard case .scalar(let scalar) = node, node.tag.rawValue != Tag.Name.null.rawValue else { return nil }
+        self = scalar.string
+    }
+    init?(environment text: String) {
+        self = text
+    }
+}
+
+extension Array: ConfigValue where Element == String {
+    static var expectation: String { "a list of strings, e.g. [\"127.0.0.1\"]" }
+    init?(yaml node: Node) {
+        guard case .sequence(let sequence) = node else { return nil }
+        var items: [String] = []
+        for item in sequence {
+            guard let text = String(yaml: item) else { return nil }
+            items.append(text)
+        }
+        self = items
+    }
+    init?(environment text: String) {
+        self = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    }
+}
+
+/// One mapping of the configuration file (the top level or a section such as `edge:`),
+/// read key by key with type checks; keys nobody asked for are reported by `finish()`.
+struct ConfigSection {
+    let path: [String]
+    let mapping: Node.Mapping?
+    let mark: Mark?
+    let diagnostics: ConfigDiagnostics
+    let environment: [String: String]
+    private var seenKeys: Set<String> = []
+
+    init(path: [String], node: Node?, diagnostics: ConfigDiagnostics, environment: [String: String]) {
+        self.path = path
+        self.diagnostics = diagnostics
+        self.environment = environment
+        self.mark = node?.mark
+        switch node {
+        case .mapping(let mapping)?:
+            self.mapping = mapping
+            reportDuplicates(in: mapping)
+        case nil:
+            self.mapping = nil
+        case .scalar(let scalar)? where scalar.tag.rawValue == Tag.Name.null.rawValue || scalar.string.isEmpty:
+            self.mapping = nil
+        case let other?:
+            self.mapping = nil
+            diagnostics.report("'\(path.joined(separator: "."))' must be a section of keys, not \(Self.describe(other))",
+                               at: other.mark)
+        }
+    }
+
+    private func reportDuplicates(in mapping: Node.Mapping) {
+        var seen: Set<String> = []
+        for (key, _) in mapping {
+            guard let name = key.string else { continue }
+            if !seen.insert(name).inserted {
+                diagnostics.report("duplicate key '\(qualified(name))'", at: key.mark)
+            }
+        }
+    }
+
+    func qualified(_ key: String) -> String {
+        (path + [key]).joined(separator: ".")
+    }
+
+    /// `PORTAL_EDGE_HTTP_PORT` for `edge.http_port`.
+    func environmentName(_ key: String) -> String {
+        "PORTAL_" + (path + [key]).joined(separator: "_").uppercased()
+    }
+
+    private func node(for key: String) -> Node? {
+        mapping?.first(where: { $0.key.string == key })?.value
+    }
+
+    /// Reads `key` (or its environment variable), checking type and the given rule.
+    mutating func read<Value: ConfigValue>(
+        _ key: String,
+        default defaultValue: Value,
+        rule: String? = nil,
+        isValid: (Value) -> Bool = { _ in true }
+    ) -> Value {
+        readWrapped(key, rule: rule, isValid: isValid) ?? defaultValue
+    }
+
+    /// Reads an optional `key`: absent or `null` gives nil.
+    mutating func readOptional<Value: ConfigValue>(
+        _ key: String,
+        rule: String? = nil,
+        isValid: (Value) -> Bool = { _ in true }
+    ) -> Value? {
+        if environment[environmentName(key)] == nil,
+           let node = node(for: key), node.tag.rawValue == Tag.Name.null.rawValue {
+            seenKeys.insert(key)
+            return nil
+        }
+        return readWrapped(key, rule: rule, isValid: isValid)
+    }
+
+    private mutating func readWrapped<Value: ConfigValue>(
+        _ key: String, rule: String?, isValid: (Value) -> Bool
+    ) -> Value? {
+        seenKeys.insert(key)
+        let envName = environmentName(key)
+        diagnostics.noteEnvironmentName(envName)
+        let expectation = rule ?? Value.expectation
+        if let text = environment[envName] {
+            guard let value = Value(environment: text), isValid(value) else {
+                diagnostics.reportEnvironment(envName, "expected \(expectation), got '\(text)'")
+                return nil
+            }
+            return value
+        }
+        guard let node = node(for: key) else { return nil }
+        guard let value = Value(yaml: node), isValid(value) else {
+            diagnostics.report("'\(qualified(key))' must be \(expectation), got \(Self.describe(node))", at: node.mark)
+            return nil
+        }
+        return value
+    }
+
+    /// The nested section under `key`.
+    mutating func section(_ key: String) -> ConfigSection {
+        seenKeys.insert(key)
+        return ConfigSection(path: path + [key], node: node(for: key), diagnostics: diagnostics, environment: environment)
+    }
+
+    /// Reports every key of this mapping that no reader asked for.
+    func finish() {
+        guard let mapping else { return }
+        let known = Array(seenKeys)
+        for (key, _) in mapping {
+            guard let name = key.string else {
+                diagnostics.report("keys must be plain names", at: key.mark)
+                continue
+            }
+            if seenKeys.contains(name) { continue }
+            var message = "unknown key '\(qualified(name))'"
+            if let suggestion = Self.closest(to: name, in: known) {
+                message += "; did you mean '\(qualified(suggestion))'?"
+            } else if !known.isEmpty {
+                message += "; expected one of: \(known.sorted().joined(separator: ", "))"
+            }
+            diagnostics.report(message, at: key.mark)
+        }
+    }
+
+    static func describe(_ node: Node) -> String {
+        switch node {
+        case .scalar(let scalar):
+            switch node.tag.rawValue {
+            case Tag.Name.null.rawValue: return "nothing (null)"
+            case Tag.Name.int.rawValue: return "the integer \(scalar.string)"
+            case Tag.Name.bool.rawValue: return "the boolean \(scalar.string)"
+            case Tag.Name.float.rawValue: return "the number \(scalar.string)"
+            default: return "'\(scalar.string)'"
+            }
+        case .mapping: return "a section of keys"
+        case .sequence: return "a list"
+        case .alias: return "an alias"
+        }
+    }
+
+    /// The known key within edit distance 2 of `name`, if any.
+    static func closest(to name: String, in candidates: [String]) -> String? {
+        candidates
+            .map { ($0, EditDistance.between(name, $0)) }
+            .filter { $0.1 <= 2 }
+            .min(by: { $0.1 < $1.1 })?.0
+    }
+}

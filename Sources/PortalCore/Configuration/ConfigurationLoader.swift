@@ -1,0 +1,89 @@
+import Foundation
+import Yams
+
+/// Reads a `PortalConfiguration` from a YAML file and `PORTAL_…` environment variables,
+/// reporting every problem with its place instead of stopping at the first.
+public enum ConfigurationLoader {
+    /// Loads `file` (or only defaults and environment when nil).
+    public static func load(
+        file: String?,
+        environment: [String: String]? = nil
+    ) throws(ConfigurationError) -> PortalConfiguration {
+        let environment = environment ?? ProcessInfo.processInfo.environment
+        guard let file else {
+            return try parse(yaml: "", source: "defaults", environment: environment)
+        }
+        let text: String
+        do {
+            let data = try Data(contentsOf: URL(fileURLWithPath: file))
+            guard let decoded = String(data: data, encoding: .utf8) else {
+                throw ConfigurationError("the file is not valid UTF-8 text", source: file)
+            }
+            text = decoded
+        } catch let error as ConfigurationError {
+            throw error
+        } catch {
+            throw ConfigurationError("cannot read the configuration file: \(Self.reason(error))", source: file)
+        }
+        return try parse(yaml: text, source: file, environment: environment)
+    }
+
+    /// Parses YAML text; `source` names it in messages.
+    public static func parse(
+        yaml: String,
+        source: String,
+        environment: [String: String] = [:]
+    ) throws(ConfigurationError) -> PortalConfiguration {
+        let root: Node?
+        do {
+            root = try Yams.compose(yaml: yaml)
+        } catch {
+            throw ConfigurationError(issues: [syntaxIssue(error, source: source)])
+        }
+        let diagnostics = ConfigDiagnostics(source: source)
+        var top = ConfigSection(path: [], node: root, diagnostics: diagnostics, environment: environment)
+        let configuration = ConfigurationSchema.read(&top)
+        top.finish()
+        for name in environment.keys.sorted() where name.hasPrefix("PORTAL_") && !Self.isReservedEnvironmentName(name) {
+            if !diagnostics.knownEnvironmentNames.contains(name) {
+                diagnostics.reportEnvironment(name, "not a configuration setting (see docs/configuration.md)")
+            }
+        }
+        ConfigurationSchema.validate(configuration, diagnostics: diagnostics)
+        guard diagnostics.issues.isEmpty else { throw ConfigurationError(issues: diagnostics.issues) }
+        return configuration
+    }
+
+    /// Variables that carry secrets or process wiring rather than settings.
+    static func isReservedEnvironmentName(_ name: String) -> Bool {
+        name.hasSuffix("_FILE") || name.hasPrefix("PORTAL_SECRET_") || name.hasPrefix("PORTAL_INTERNAL_")
+    }
+
+    static func syntaxIssue(_ error: any Error, source: String) -> ConfigurationIssue {
+        if let yamlError = error as? YamlError {
+            switch yamlError {
+            case .scanner(let context, let problem, let mark, _),
+                 .parser(let context, let problem, let mark, _),
+                 .composer(let context, let problem, let mark, _):
+                var message = "YAML syntax error: \(problem)"
+                if let context { message += " (\(context.text) at line \(context.mark.line))" }
+                return ConfigurationIssue(source: source, line: mark.line, column: mark.column, message: message)
+            case .duplicatedKeysInMapping(let duplicates, let context):
+                return ConfigurationIssue(source: source, line: context.mark.line, column: context.mark.column,
+                                          message: "duplicate keys: \(duplicates.joined(separator: ", "))")
+            default:
+                return ConfigurationIssue(source: source, message: "YAML error: \(yamlError)")
+            }
+        }
+        return ConfigurationIssue(source: source, message: "cannot parse: \(error)")
+    }
+
+    static func reason(_ error: any Error) -> String {
+        let nsError = error as NSError
+        if let underlying = nsError.userInfo[NSUnderlyingErrorKey] as? NSError,
+           underlying.domain == NSPOSIXErrorDomain, let code = POSIXErrorCode(rawValue: Int32(underlying.code)) {
+            return String(cString: strerror(code.rawValue))
+        }
+        return nsError.localizedDescription
+    }
+}

@@ -1,0 +1,92 @@
+public import FluentKit
+import Foundation
+
+/// Users: creation, sign-in checks and the first administrator.
+public struct AccountStore: Sendable {
+    private let database: any Database
+
+    public init(database: any Database) {
+        self.database = database
+    }
+
+    /// Creates a user; fails with a clear message when the e-mail is taken or invalid.
+    @discardableResult
+    public func createUser(email: String, name: String, password: String, role: Role) async throws -> UserAccount {
+        let normalized = email.trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
+        guard EmailAddress.isPlausible(normalized) else {
+            throw AccountError("'\(email)' is not a valid e-mail address")
+        }
+        if try await User.query(on: database).filter(\.$email == normalized).first() != nil {
+            throw AccountError("a user with e-mail \(normalized) already exists")
+        }
+        let user = User(email: normalized, name: name, passwordHash: try await PasswordHasher.hash(password), role: role)
+        try await user.create(on: database)
+        guard let account = user.account else { throw AccountError("the new user has no id") }
+        return account
+    }
+
+    /// The active user with this e-mail and password, or nil. Unknown e-mail and wrong password
+    /// cost the same bcrypt check, so timing does not tell them apart.
+    public func authenticate(email: String, password: String) async throws -> UserAccount? {
+        let normalized = email.trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
+        let user = try await User.query(on: database).filter(\.$email == normalized).first()
+        guard let user else {
+            try await PasswordHasher.verifyDecoy(password)
+            return nil
+        }
+        let matches = try await PasswordHasher.verify(password, hash: user.passwordHash)
+        guard matches, user.active else { return nil }
+        return user.account
+    }
+
+    /// The user with `id`, active or not.
+    public func user(id: Int) async throws -> UserAccount? {
+        try await User.find(id, on: database)?.account
+    }
+
+    public func userCount() async throws -> Int {
+        try await User.query(on: database).count()
+    }
+
+    /// On a database with no users: creates `admin@portal.local` with a random password and a
+    /// first task, and returns the credentials to show once. Nil when users already exist.
+    public func bootstrapAdministratorIfNeeded() async throws -> (email: String, password: String)? {
+        guard try await userCount() == 0 else { return nil }
+        let email = "admin@portal.local"
+        let password = PasswordGenerator.make()
+        let admin = try await createUser(email: email, name: "Administrador", password: password, role: .admin)
+        try await TaskStore(database: database).create(
+            title: "Bem-vindo ao Portal: troque a senha do administrador",
+            details: "Esta tarefa foi criada na primeira inicialização.",
+            status: .pending, dueDate: nil, assigneeID: admin.id)
+        return (email, password)
+    }
+}
+
+/// A user operation that cannot be done; the message says why.
+public struct AccountError: Error, CustomStringConvertible {
+    public let description: String
+    init(_ description: String) {
+        self.description = description
+    }
+}
+
+/// A light check of e-mail syntax: one `@`, a non-empty local part, a dotted domain, no spaces.
+enum EmailAddress {
+    static func isPlausible(_ value: String) -> Bool {
+        let parts = value.split(separator: "@", omittingEmptySubsequences: false)
+        guard parts.count == 2, !parts[0].isEmpty, parts[1].contains("."), value.count <= 254 else { return false }
+        return !value.contains(where: { $0.isWhitespace || $0 == "<" || $0 == ">" || $0 == "\"" })
+            && !parts[1].hasPrefix(".") && !parts[1].hasSuffix(".")
+    }
+}
+
+/// Random passwords shown once to the user: 20 characters without look-alikes (0/O, 1/l/I).
+public enum PasswordGenerator {
+    static let alphabet = Array("abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789")
+
+    public static func make(length: Int = 20) -> String {
+        var generator = SystemRandomNumberGenerator()
+        return String((0..<length).map { _ in alphabet[Int.random(in: 0..<alphabet.count, using: &generator)] })
+    }
+}

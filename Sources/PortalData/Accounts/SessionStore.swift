@@ -1,0 +1,62 @@
+import Crypto
+public import FluentKit
+public import Foundation
+
+/// Browser sessions kept in the database, so any app instance can serve any user.
+public struct SessionStore: Sendable {
+    private let database: any Database
+    private let idleTimeout: TimeInterval
+    private let lifetime: TimeInterval
+
+    public init(database: any Database, idleTimeout: TimeInterval, lifetime: TimeInterval) {
+        self.database = database
+        self.idleTimeout = idleTimeout
+        self.lifetime = lifetime
+    }
+
+    /// Starts a session and returns the token for the cookie (256 random bits, base64url).
+    public func create(userID: Int, clientIP: String, userAgent: String, now: Date = Date()) async throws -> String {
+        var generator = SystemRandomNumberGenerator()
+        let bytes = (0..<32).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
+        let token = Data(bytes).base64EncodedString()
+            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+        let session = UserSession(tokenHash: Self.hash(token), userID: userID, now: now,
+                                  expiresAt: now.addingTimeInterval(lifetime), clientIP: clientIP,
+                                  userAgent: userAgent)
+        try await session.create(on: database)
+        return token
+    }
+
+    /// The active user of a live session, refreshing its last-seen time; nil when the token is
+    /// unknown, idle too long, past its lifetime, or its user is deactivated.
+    public func user(forToken token: String, now: Date = Date()) async throws -> UserAccount? {
+        guard token.count <= 128, let session = try await UserSession.find(Self.hash(token), on: database) else {
+            return nil
+        }
+        if now >= session.expiresAt || now.timeIntervalSince(session.lastSeenAt) >= idleTimeout {
+            try await session.delete(on: database)
+            return nil
+        }
+        guard let user = try await User.find(session.$user.id, on: database), user.active,
+              let account = user.account
+        else {
+            try await session.delete(on: database)
+            return nil
+        }
+        if now.timeIntervalSince(session.lastSeenAt) >= 60 {
+            session.lastSeenAt = now
+            try await session.update(on: database)
+        }
+        return account
+    }
+
+    /// Ends the session holding `token` (logout).
+    public func delete(token: String) async throws {
+        try await UserSession.query(on: database).filter(\.$id == Self.hash(token)).delete()
+    }
+
+    static func hash(_ token: String) -> String {
+        SHA256.hash(data: Data(token.utf8)).map { String(format: "%02x", $0) }.joined()
+    }
+}
