@@ -142,7 +142,9 @@ let package = Package(
                 product("NIOEmbedded", "swift-nio"),
                 product("NIOSSL", "swift-nio-ssl"),
                 product("X509", "swift-certificates"),
+                product("SwiftASN1", "swift-asn1"),
                 product("Logging", "swift-log"),
+                product("ServiceLifecycle", "swift-service-lifecycle"),
             ],
             swiftSettings: strictSettings
         ),
@@ -152,6 +154,7 @@ let package = Package(
                 "PortalApp", "PortalData", "PortalCore", "PortalTestSupport",
                 product("Hummingbird", "hummingbird"),
                 product("HummingbirdTesting", "hummingbird"),
+                product("HTTPTypes", "swift-http-types"),
                 product("FluentKit", "fluent-kit"),
                 product("Logging", "swift-log"),
             ],
@@ -162,6 +165,7 @@ let package = Package(
             dependencies: [
                 "PortalData", "PortalCore", "PortalTestSupport",
                 product("FluentKit", "fluent-kit"),
+                product("NIOHTTP1", "swift-nio"),
                 product("Logging", "swift-log"),
             ],
             swiftSettings: strictSettings

@@ -56,7 +56,9 @@ public struct DevelopmentCertificate: Sendable {
         let notAfter = now.addingTimeInterval(Double(Self.lifetimeDays) * 86_400)
         let extensions = try Certificate.Extensions {
             Critical(BasicConstraints.notCertificateAuthority)
-            Critical(KeyUsage(digitalSignature: true))
+            // keyCertSign: the certificate signs itself, and BoringSSL (Chromium, NIOSSL) checks the
+            // issuer's key usage even for a self-signed trust anchor.
+            Critical(KeyUsage(digitalSignature: true, keyCertSign: true))
             try ExtendedKeyUsage([.serverAuth])
             SubjectAlternativeNames([
                 .dnsName("localhost"),

@@ -45,6 +45,8 @@ public enum ServerTLS {
         configuration.applicationProtocols = ["http/1.1"]
         do {
             return try NIOSSLContext(configuration: configuration)
+        } catch NIOSSLError.failedToLoadPrivateKey {
+            throw TLSSetupError("private key \(keyFile) does not match certificate \(certificateFile) (or cannot be used with it)")
         } catch {
             throw TLSSetupError("cannot use certificate \(certificateFile) with key \(keyFile): \(Self.describe(error))")
         }
@@ -57,7 +59,8 @@ public enum ServerTLS {
         let derived: Certificate.PublicKey
         do {
             certificate = try Certificate(derEncoded: try leaf.toDERBytes())
-            derived = try Certificate.PrivateKey(derBytes: key.derBytes).publicKey
+            let keyText = try String(contentsOfFile: keyFile, encoding: .utf8)
+            derived = try Certificate.PrivateKey(pemEncoded: keyText).publicKey
         } catch {
             // A key type swift-certificates cannot parse is still checked by BoringSSL when the context is made.
             return

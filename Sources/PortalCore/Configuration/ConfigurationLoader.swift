@@ -50,7 +50,15 @@ public enum ConfigurationLoader {
             }
         }
         ConfigurationSchema.validate(configuration, diagnostics: diagnostics)
-        guard diagnostics.issues.isEmpty else { throw ConfigurationError(issues: diagnostics.issues) }
+        guard diagnostics.issues.isEmpty else {
+            // File order reads best; issues without a line (environment, cross-key rules) come last.
+            let ordered = diagnostics.issues.enumerated().sorted { lhs, rhs in
+                let left = (lhs.element.line ?? Int.max, lhs.element.column ?? 0, lhs.offset)
+                let right = (rhs.element.line ?? Int.max, rhs.element.column ?? 0, rhs.offset)
+                return left < right
+            }
+            throw ConfigurationError(issues: ordered.map(\.element))
+        }
         return configuration
     }
 

@@ -1,0 +1,155 @@
+import Edge
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOSSL
+import PortalCore
+import PortalTestSupport
+import ServiceLifecycle
+import Testing
+
+@Suite("Edge: TLS termination, proxying, redirect", .serialized)
+struct EdgeProxyTests {
+    @Test("proxies over HTTPS, keeps Host and sets X-Forwarded-*")
+    func forwardsRequest() async throws {
+        let upstream = try await RecordingUpstream.start()
+        let edge = try await EdgeFixture.start(upstreams: [HostAndPort(host: "127.0.0.1", port: upstream.port)])
+        defer { Task { await upstream.stop() } }
+        let response = try await TestHTTPClient.request(
+            port: edge.httpsPort, path: "/tasks?page=2",
+            headers: [("X-Forwarded-For", "203.0.113.9"), ("X-Forwarded-Proto", "http")], tls: edge.tls)
+        await edge.stop()
+        #expect(response.status == 200)
+        #expect(response.body == "hello from upstream")
+        let recorded = try #require(upstream.requests.first)
+        #expect(recorded.uri == "/tasks?page=2")
+        #expect(recorded.header("Host") == "localhost:\(edge.httpsPort)")
+        #expect(recorded.header("X-Forwarded-For") == "203.0.113.9, 127.0.0.1")
+        #expect(recorded.header("X-Forwarded-Proto") == "https")
+        #expect(recorded.header("X-Forwarded-Host") == "localhost:\(edge.httpsPort)")
+    }
+
+    @Test("hop-by-hop headers are removed in both directions")
+    func hopByHop() async throws {
+        let upstream = try await RecordingUpstream.start(
+            extraHeaders: [("Connection", "X-Internal"), ("X-Internal", "secret"), ("Keep-Alive", "timeout=5")])
+        let edge = try await EdgeFixture.start(upstreams: [HostAndPort(host: "127.0.0.1", port: upstream.port)])
+        defer { Task { await upstream.stop() } }
+        let response = try await TestHTTPClient.request(
+            port: edge.httpsPort, path: "/",
+            headers: [("Connection", "X-Client-Hop"), ("X-Client-Hop", "1"), ("Keep-Alive", "300"),
+                      ("Proxy-Connection", "keep-alive"), ("TE", "trailers")],
+            tls: edge.tls)
+        await edge.stop()
+        #expect(response.status == 200)
+        #expect(response.header("X-Internal") == nil)
+        #expect(response.header("Keep-Alive") == nil)
+        let recorded = try #require(upstream.requests.first)
+        #expect(recorded.header("X-Client-Hop") == nil)
+        #expect(recorded.header("Keep-Alive") == nil)
+        #expect(recorded.header("Proxy-Connection") == nil)
+        #expect(recorded.header("TE") == nil)
+    }
+
+    @Test("a request body reaches the upstream")
+    func postBody() async throws {
+        let upstream = try await RecordingUpstream.start()
+        let edge = try await EdgeFixture.start(upstreams: [HostAndPort(host: "127.0.0.1", port: upstream.port)])
+        defer { Task { await upstream.stop() } }
+        let response = try await TestHTTPClient.request(
+            port: edge.httpsPort, method: .POST, path: "/login",
+            headers: [("Content-Type", "application/x-www-form-urlencoded")],
+            body: "email=a%40b.c&password=x", tls: edge.tls)
+        await edge.stop()
+        #expect(response.status == 200)
+        #expect(upstream.requests.first?.body == "email=a%40b.c&password=x")
+        #expect(upstream.requests.first?.method == "POST")
+    }
+
+    @Test("an upstream that refuses connections gives 502, as HTML or JSON")
+    func badGateway() async throws {
+        let closedPort = try FreePort.allocate()
+        let edge = try await EdgeFixture.start(upstreams: [HostAndPort(host: "127.0.0.1", port: closedPort)])
+        let html = try await TestHTTPClient.request(port: edge.httpsPort, path: "/", tls: edge.tls)
+        let json = try await TestHTTPClient.request(port: edge.httpsPort, path: "/api/v1/tasks",
+                                                    headers: [("Accept", "application/json")], tls: edge.tls)
+        await edge.stop()
+        #expect(html.status == 502)
+        #expect(html.header("Content-Type")?.hasPrefix("text/html") == true)
+        #expect(html.body.contains("Serviço indisponível"))
+        #expect(json.status == 502)
+        #expect(json.header("Content-Type") == "application/json")
+        #expect(json.body.contains("\"error\":\"502\""))
+    }
+
+    @Test("an upstream slower than proxy_timeout gives 504")
+    func gatewayTimeout() async throws {
+        let upstream = try await RecordingUpstream.start(delay: .seconds(3))
+        let edge = try await EdgeFixture.start(upstreams: [HostAndPort(host: "127.0.0.1", port: upstream.port)]) {
+            $0.proxyTimeoutSeconds = 1
+        }
+        defer { Task { await upstream.stop() } }
+        let response = try await TestHTTPClient.request(port: edge.httpsPort, path: "/slow", tls: edge.tls)
+        await edge.stop()
+        #expect(response.status == 504)
+    }
+
+    @Test("plain HTTP answers 301 to HTTPS with path and query kept")
+    func redirect() async throws {
+        let edge = try await EdgeFixture.start(upstreams: [HostAndPort(host: "127.0.0.1", port: 9)])
+        let response = try await TestHTTPClient.request(
+            port: edge.httpPort, path: "/tasks?status=open&x=%20", headers: [("Host", "portal.example.com.br")])
+        let spoofed = try await TestHTTPClient.request(
+            port: edge.httpPort, path: "/a", headers: [("Host", "evil.example\">")])
+        await edge.stop()
+        #expect(response.status == 301)
+        #expect(response.header("Location") == "https://portal.example.com.br:\(edge.httpsPort)/tasks?status=open&x=%20")
+        #expect(spoofed.status == 301)
+        #expect(spoofed.header("Location") == "https://localhost:\(edge.httpsPort)/a")
+    }
+
+    @Test("upstream connections are kept alive and reused")
+    func upstreamKeepAlive() async throws {
+        let upstream = try await RecordingUpstream.start()
+        let edge = try await EdgeFixture.start(upstreams: [HostAndPort(host: "127.0.0.1", port: upstream.port)])
+        defer { Task { await upstream.stop() } }
+        for index in 0..<8 {
+            let response = try await TestHTTPClient.request(port: edge.httpsPort, path: "/\(index)", tls: edge.tls)
+            #expect(response.status == 200)
+        }
+        await edge.stop()
+        #expect(upstream.requests.count == 8)
+        // One pool per event loop: at most one connection per loop for sequential requests.
+        #expect(upstream.connectionCount <= ProcessInfo.processInfo.activeProcessorCount)
+    }
+
+    @Test("TLS older than 1.2 is refused")
+    func oldTLSRefused() async throws {
+        let edge = try await EdgeFixture.start(upstreams: [HostAndPort(host: "127.0.0.1", port: 9)])
+        var tls = edge.tls
+        tls.maximumVersion = .tlsv11
+        await #expect(throws: (any Error).self) {
+            _ = try await TestHTTPClient.request(port: edge.httpsPort, path: "/", tls: tls)
+        }
+        await edge.stop()
+    }
+
+    @Test("the access log gets one Combined Log Format line per request")
+    func accessLog() async throws {
+        let upstream = try await RecordingUpstream.start()
+        let edge = try await EdgeFixture.start(upstreams: [HostAndPort(host: "127.0.0.1", port: upstream.port)])
+        defer { Task { await upstream.stop() } }
+        _ = try await TestHTTPClient.request(port: edge.httpsPort, path: "/tasks?x=1",
+                                             headers: [("User-Agent", "test-agent \"quoted\""), ("Referer", "https://r/")],
+                                             tls: edge.tls)
+        let logPath = DataDirectory(edge.directory.path).accessLogFile
+        let directory = edge.directory
+        await edge.group.triggerGracefulShutdown()
+        _ = try? await edge.task.value
+        let text = try String(contentsOfFile: logPath, encoding: .utf8)
+        directory.remove()
+        let line = try #require(text.split(separator: "\n").first { $0.contains("/tasks?x=1") })
+        let pattern = #"^127\.0\.0\.1 - - \[\d{2}/\w{3}/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4}\] "GET /tasks\?x=1 HTTP/1\.1" 200 19 "https://r/" "test-agent \\"quoted\\""$"#
+        #expect(line.range(of: pattern, options: .regularExpression) != nil, "\(line)")
+    }
+}

@@ -1,0 +1,113 @@
+@testable import Edge
+import Foundation
+import NIOHTTP1
+import Testing
+import SwiftASN1
+import X509
+
+@Suite("Edge building blocks")
+struct EdgeUnitTests {
+    @Test("the upstream head keeps Host and appends to X-Forwarded-For")
+    func forwardedHead() {
+        var head = HTTPRequestHead(version: .http1_0, method: .GET, uri: "/x?y=1")
+        head.headers.add(name: "Host", value: "portal.example.com.br")
+        head.headers.add(name: "X-Forwarded-For", value: "198.51.100.1")
+        head.headers.add(name: "Connection", value: "keep-alive, X-Drop")
+        head.headers.add(name: "X-Drop", value: "1")
+        head.headers.add(name: "Upgrade", value: "h2c")
+        let upstream = ForwardedRequest(scheme: "https", localPort: 443).upstreamHead(for: head, clientAddress: "203.0.113.7")
+        #expect(upstream.version == .http1_1)
+        #expect(upstream.uri == "/x?y=1")
+        #expect(upstream.headers.first(name: "Host") == "portal.example.com.br")
+        #expect(upstream.headers.first(name: "X-Forwarded-For") == "198.51.100.1, 203.0.113.7")
+        #expect(upstream.headers.first(name: "X-Forwarded-Proto") == "https")
+        #expect(upstream.headers.first(name: "X-Forwarded-Host") == "portal.example.com.br")
+        #expect(upstream.headers.first(name: "X-Forwarded-Port") == "443")
+        #expect(!upstream.headers.contains(name: "X-Drop"))
+        #expect(!upstream.headers.contains(name: "Connection"))
+        #expect(!upstream.headers.contains(name: "Upgrade"))
+    }
+
+    @Test("redirect locations keep path and query and never trust a strange Host", arguments: [
+        ("portal.example.com.br", "/a?b=c", 443, "https://portal.example.com.br/a?b=c"),
+        ("portal.example.com.br:80", "/", 8443, "https://portal.example.com.br:8443/"),
+        ("[::1]:8080", "/x", 8443, "https://[::1]:8443/x"),
+        ("evil.com/@x", "/", 443, "https://fallback.test/"),
+        ("a b", "/", 443, "https://fallback.test/"),
+        ("", "/", 443, "https://fallback.test/"),
+        ("ok.test", "http://other/", 443, "https://ok.test/"),
+    ])
+    func redirectLocation(host: String, uri: String, port: Int, expected: String) {
+        var head = HTTPRequestHead(version: .http1_1, method: .GET, uri: uri)
+        if !host.isEmpty { head.headers.add(name: "Host", value: host) }
+        #expect(RedirectToHTTPSHandler.location(for: head, httpsPort: port, fallbackHost: "fallback.test") == expected)
+    }
+
+    @Test("Combined Log Format escapes quotes and control bytes")
+    func combinedLogFormat() {
+        let entry = AccessLogEntry(clientAddress: "203.0.113.5", time: 0, method: "GET", uri: "/a\"b", version: "HTTP/1.1",
+                                   status: 404, bytesSent: 0, referer: nil, userAgent: "x\u{1}y", upstream: nil,
+                                   durationNanoseconds: 0)
+        let line = CombinedLogFormat.line(for: entry)
+        #expect(line.hasPrefix("203.0.113.5 - - ["))
+        #expect(line.hasSuffix("] \"GET /a\\\"b HTTP/1.1\" 404 - \"-\" \"x\\x01y\""))
+    }
+
+    @Test("the development certificate has the right names, key and lifetime")
+    func developmentCertificate() throws {
+        let directory = NSTemporaryDirectory() + "portal-cert-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let certificate = DevelopmentCertificate(directory: directory)
+        let now = Date()
+        guard case .created = try certificate.ensure(now: now) else {
+            Issue.record("expected a new certificate")
+            return
+        }
+        let parsedCertificate = try parsed(certificate)
+        let lifetime = parsedCertificate.notValidAfter.timeIntervalSince(now)
+        #expect(abs(lifetime - 90 * 86_400) < 120)
+        let names = try #require(try parsedCertificate.extensions.subjectAlternativeNames)
+        #expect(names.contains(.dnsName("localhost")))
+        #expect(names.count == 3)
+        let attributes = try FileManager.default.attributesOfItem(atPath: certificate.keyFile)
+        #expect((attributes[.posixPermissions] as? NSNumber)?.intValue == 0o600)
+        // Kept while more than 30 days remain, renewed after.
+        guard case .kept = try certificate.ensure(now: now.addingTimeInterval(59 * 86_400)) else {
+            Issue.record("expected the certificate to be kept")
+            return
+        }
+        guard case .renewed = try certificate.ensure(now: now.addingTimeInterval(61 * 86_400)) else {
+            Issue.record("expected the certificate to be renewed")
+            return
+        }
+    }
+
+    @Test("a key that does not match its certificate is refused")
+    func mismatchedKey() throws {
+        let first = NSTemporaryDirectory() + "portal-cert-\(UUID().uuidString)"
+        let second = NSTemporaryDirectory() + "portal-cert-\(UUID().uuidString)"
+        for directory in [first, second] {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        }
+        defer {
+            try? FileManager.default.removeItem(atPath: first)
+            try? FileManager.default.removeItem(atPath: second)
+        }
+        let a = DevelopmentCertificate(directory: first)
+        let b = DevelopmentCertificate(directory: second)
+        try a.generate()
+        try b.generate()
+        let error = try #require(throws: TLSSetupError.self) {
+            _ = try ServerTLS.makeContext(certificateFile: a.certificateFile, keyFile: b.keyFile)
+        }
+        #expect(error.description.contains("does not match"))
+        #expect(throws: TLSSetupError.self) {
+            _ = try ServerTLS.makeContext(certificateFile: "/nonexistent.pem", keyFile: a.keyFile)
+        }
+    }
+
+    private func parsed(_ certificate: DevelopmentCertificate) throws -> Certificate {
+        try Certificate(pemEncoded: String(contentsOfFile: certificate.certificateFile, encoding: .utf8))
+    }
+}

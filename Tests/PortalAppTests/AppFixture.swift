@@ -1,0 +1,45 @@
+import Foundation
+import Logging
+import PortalApp
+import PortalCore
+import PortalData
+import PortalTestSupport
+
+/// A migrated SQLite database in a temporary folder with two users and their tasks.
+struct AppFixture {
+    let directory: TemporaryDirectory
+    let database: PortalDatabase
+    let services: AppServices
+    let ana: UserAccount
+    let bruno: UserAccount
+
+    static let anaPassword = "senha-de-teste-bem-longa"
+
+    static func make(configure: (inout AppSettings) -> Void = { _ in }) async throws -> AppFixture {
+        let directory = try TemporaryDirectory(prefix: "portal-app")
+        var configuration = PortalConfiguration(dataDirectory: directory.path)
+        configure(&configuration.app)
+        try DataDirectory(directory.path).prepare()
+        var logger = Logger(label: "test.app")
+        logger.logLevel = .critical
+        let database = try PortalDatabase.open(configuration, logger: logger)
+        try await database.migrate()
+        let accounts = AccountStore(database: try database.database())
+        let ana = try await accounts.createUser(email: "ana@escritorio.com.br", name: "Ana <Contadora>",
+                                                password: anaPassword, role: .colaborador)
+        let bruno = try await accounts.createUser(email: "bruno@escritorio.com.br", name: "Bruno",
+                                                  password: "outra-senha-bem-longa", role: .colaborador)
+        let tasks = TaskStore(database: try database.database())
+        try await tasks.create(title: "<script>alert(1)</script> Revisar relatório", details: "Balancete & DRE",
+                               status: .inProgress, dueDate: nil, assigneeID: ana.id)
+        try await tasks.create(title: "Tarefa do Bruno", details: "", status: .pending, dueDate: nil,
+                               assigneeID: bruno.id)
+        let services = AppServices(database: database, settings: configuration.app, logger: logger)
+        return AppFixture(directory: directory, database: database, services: services, ana: ana, bruno: bruno)
+    }
+
+    func tearDown() async {
+        await database.shutdown()
+        directory.remove()
+    }
+}

@@ -1,0 +1,203 @@
+import Foundation
+import PortalCore
+import PortalTestSupport
+import Testing
+
+@Suite("Configuration file and environment")
+struct ConfigurationLoaderTests {
+    @Test("no file gives the embedded defaults")
+    func defaults() throws {
+        let configuration = try ConfigurationLoader.load(file: nil, environment: [:])
+        #expect(configuration == PortalConfiguration())
+        #expect(configuration.app.host == "127.0.0.1")
+        #expect(configuration.app.port == 9000)
+        #expect(configuration.edge.httpPort == 8080)
+        #expect(configuration.edge.httpsPort == 8443)
+        #expect(configuration.edge.proxyTimeoutSeconds == 300)
+        #expect(configuration.edge.keepAliveTimeoutSeconds == 5)
+        #expect(configuration.edge.maxKeepAliveRequests == 100)
+        #expect(configuration.app.trustedProxyCount == 1)
+    }
+
+    @Test("a complete file is read")
+    func goodFile() throws {
+        let yaml = """
+            data_dir: /var/lib/portal
+            app:
+              port: 9100
+              trusted_proxies: ["127.0.0.1", "10.0.0.0/8"]
+              trusted_proxy_count: 2
+            edge:
+              listen: ["0.0.0.0", "::"]
+              http_port: 80
+              https_port: 443
+              server_name: portal.example.com.br
+              upstreams: ["127.0.0.1:9100", "[::1]:9101"]
+              proxy_timeout: 600
+            database:
+              url: sqlite:///var/lib/portal/portal.sqlite
+            log:
+              level: debug
+            """
+        let configuration = try ConfigurationLoader.parse(yaml: yaml, source: "portal.yaml")
+        #expect(configuration.dataDirectory == "/var/lib/portal")
+        #expect(configuration.app.port == 9100)
+        #expect(configuration.app.trustedProxies == ["127.0.0.1", "10.0.0.0/8"])
+        #expect(configuration.app.trustedProxyCount == 2)
+        #expect(configuration.edge.listen == ["0.0.0.0", "::"])
+        #expect(configuration.edge.httpPort == 80)
+        #expect(configuration.edge.serverName == "portal.example.com.br")
+        #expect(configuration.edge.upstreams == ["127.0.0.1:9100", "[::1]:9101"])
+        #expect(configuration.edge.proxyTimeoutSeconds == 600)
+        #expect(configuration.database.url == "sqlite:///var/lib/portal/portal.sqlite")
+        #expect(configuration.log.level == "debug")
+    }
+
+    @Test("an unknown key is an error with its line and a suggestion")
+    func unknownKey() throws {
+        let yaml = """
+            edge:
+              http_port: 8080
+              htps_port: 8443
+            """
+        let error = try #require(throws: ConfigurationError.self) {
+            try ConfigurationLoader.parse(yaml: yaml, source: "portal.yaml")
+        }
+        #expect(error.issues.count == 1)
+        let issue = try #require(error.issues.first)
+        #expect(issue.line == 3)
+        #expect(issue.description.hasPrefix("portal.yaml:3:3: "))
+        #expect(issue.message.contains("unknown key 'edge.htps_port'"))
+        #expect(issue.message.contains("did you mean 'edge.https_port'"))
+    }
+
+    @Test("an unknown section is an error")
+    func unknownSection() throws {
+        let error = try #require(throws: ConfigurationError.self) {
+            try ConfigurationLoader.parse(yaml: "proxy:\n  port: 1\n", source: "p.yaml")
+        }
+        #expect(error.issues.first?.line == 1)
+        #expect(error.issues.first?.message.contains("unknown key 'proxy'") == true)
+    }
+
+    @Test("wrong types are errors naming the expectation", arguments: [
+        ("edge:\n  http_port: \"eighty\"\n", 2, "edge.http_port' must be a port number"),
+        ("edge:\n  http_port: 70000\n", 2, "edge.http_port' must be a port number"),
+        ("app:\n  allow_public_bind: maybe\n", 2, "app.allow_public_bind' must be true or false"),
+        ("app:\n  trusted_proxies: 127.0.0.1\n", 2, "app.trusted_proxies' must be a list"),
+        ("app:\n  trusted_proxies: [\"not-an-ip\"]\n", 2, "app.trusted_proxies' must be a list"),
+        ("edge:\n  upstreams: [\"127.0.0.1\"]\n", 2, "edge.upstreams' must be a list of host:port"),
+        ("log:\n  level: loud\n", 2, "log.level' must be one of"),
+        ("edge: 5\n", 1, "'edge' must be a section of keys"),
+    ])
+    func wrongTypes(yaml: String, line: Int, message: String) throws {
+        let error = try #require(throws: ConfigurationError.self) {
+            try ConfigurationLoader.parse(yaml: yaml, source: "portal.yaml")
+        }
+        let issue = try #require(error.issues.first)
+        #expect(issue.line == line)
+        #expect(issue.message.contains(message), "\(issue.message)")
+    }
+
+    @Test("every error is reported, not only the first")
+    func allErrors() throws {
+        let yaml = """
+            edge:
+              http_port: x
+              https_port: y
+            app:
+              colour: blue
+            """
+        let error = try #require(throws: ConfigurationError.self) {
+            try ConfigurationLoader.parse(yaml: yaml, source: "portal.yaml")
+        }
+        #expect(error.issues.map(\.line) == [2, 3, 5])
+    }
+
+    @Test("a YAML syntax error names its line")
+    func syntaxError() throws {
+        let yaml = "edge:\n  http_port: 8080\n  https_port: [8443\n"
+        let error = try #require(throws: ConfigurationError.self) {
+            try ConfigurationLoader.parse(yaml: yaml, source: "broken.yaml")
+        }
+        let issue = try #require(error.issues.first)
+        #expect(issue.source == "broken.yaml")
+        #expect(issue.line != nil)
+        #expect(issue.message.contains("YAML syntax error"))
+    }
+
+    @Test("a duplicate key is an error")
+    func duplicateKey() throws {
+        let error = try #require(throws: ConfigurationError.self) {
+            try ConfigurationLoader.parse(yaml: "edge:\n  http_port: 80\n  http_port: 81\n", source: "d.yaml")
+        }
+        #expect(error.issues.contains { $0.message.contains("duplicate") })
+    }
+
+    @Test("environment variables override the file")
+    func environmentOverrides() throws {
+        let configuration = try ConfigurationLoader.parse(
+            yaml: "edge:\n  http_port: 80\n", source: "p.yaml",
+            environment: ["PORTAL_EDGE_HTTP_PORT": "8081", "PORTAL_APP_TRUSTED_PROXIES": "127.0.0.1, 10.1.0.0/16",
+                          "PORTAL_DATA_DIR": "/srv/portal"])
+        #expect(configuration.edge.httpPort == 8081)
+        #expect(configuration.app.trustedProxies == ["127.0.0.1", "10.1.0.0/16"])
+        #expect(configuration.dataDirectory == "/srv/portal")
+    }
+
+    @Test("a bad or unknown environment variable is an error")
+    func badEnvironment() throws {
+        let error = try #require(throws: ConfigurationError.self) {
+            try ConfigurationLoader.parse(yaml: "", source: "p.yaml",
+                                          environment: ["PORTAL_EDGE_HTTPS_PORT": "abc", "PORTAL_EDGE_COLOUR": "red"])
+        }
+        #expect(error.issues.count == 2)
+        #expect(error.issues.contains { $0.source == "environment" && $0.message.contains("PORTAL_EDGE_HTTPS_PORT") })
+        #expect(error.issues.contains { $0.message.contains("PORTAL_EDGE_COLOUR: not a configuration setting") })
+    }
+
+    @Test("secret variables are not mistaken for settings")
+    func secretVariablesAllowed() throws {
+        _ = try ConfigurationLoader.parse(yaml: "", source: "p.yaml",
+                                          environment: ["PORTAL_SECRET_SESSION": "x", "PORTAL_SECRET_SESSION_FILE": "/f"])
+    }
+
+    @Test("the app refuses a public address unless allowed")
+    func publicBind() throws {
+        let error = try #require(throws: ConfigurationError.self) {
+            try ConfigurationLoader.parse(yaml: "app:\n  host: 0.0.0.0\n", source: "p.yaml")
+        }
+        #expect(error.issues.first?.message.contains("allow_public_bind") == true)
+        let allowed = try ConfigurationLoader.parse(yaml: "app:\n  host: 0.0.0.0\n  allow_public_bind: true\n",
+                                                    source: "p.yaml")
+        #expect(allowed.app.host == "0.0.0.0")
+    }
+
+    @Test("certificate and key go together; ports must differ")
+    func crossFieldRules() throws {
+        let error = try #require(throws: ConfigurationError.self) {
+            try ConfigurationLoader.parse(yaml: "edge:\n  certificate_file: /c.pem\n  http_port: 9000\n",
+                                          source: "p.yaml")
+        }
+        #expect(error.issues.contains { $0.message.contains("must be given together") })
+        #expect(error.issues.contains { $0.message.contains("app.port 9000 is also an edge port") })
+    }
+
+    @Test("a missing file is a clear error")
+    func missingFile() throws {
+        let error = try #require(throws: ConfigurationError.self) {
+            try ConfigurationLoader.load(file: "/nonexistent/portal.yaml", environment: [:])
+        }
+        #expect(error.description.hasPrefix("/nonexistent/portal.yaml: cannot read the configuration file"))
+    }
+
+    @Test("a file on disk is loaded")
+    func fileOnDisk() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let path = directory.file("portal.yaml")
+        try "app:\n  port: 9555\n".write(toFile: path, atomically: true, encoding: .utf8)
+        let configuration = try ConfigurationLoader.load(file: path, environment: [:])
+        #expect(configuration.app.port == 9555)
+    }
+}

@@ -1,0 +1,39 @@
+import Foundation
+
+/// Ports nothing listens on, found by letting the kernel pick one on 127.0.0.1.
+public enum FreePort {
+    public static func allocate() throws -> Int {
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard descriptor >= 0 else { throw FreePortError() }
+        defer { close(descriptor) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = 0
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        guard bound == 0 else { throw FreePortError() }
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let named = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) }
+        }
+        guard named == 0 else { throw FreePortError() }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    /// Several distinct free ports.
+    public static func allocate(count: Int) throws -> [Int] {
+        var ports: Set<Int> = []
+        var attempts = 0
+        while ports.count < count && attempts < count * 10 {
+            ports.insert(try allocate())
+            attempts += 1
+        }
+        return Array(ports)
+    }
+}
+
+public struct FreePortError: Error {}

@@ -1,0 +1,122 @@
+import Foundation
+import NIOConcurrencyHelpers
+public import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+/// A request as an upstream received it.
+public struct RecordedRequest: Sendable {
+    public let method: String
+    public let uri: String
+    public let headers: [(String, String)]
+    public let body: String
+    /// Which TCP connection (numbered from 1) carried it.
+    public let connection: Int
+
+    public func header(_ name: String) -> String? {
+        headers.first { $0.0.lowercased() == name.lowercased() }?.1
+    }
+}
+
+/// An HTTP/1.1 server on 127.0.0.1 that records every request it receives and answers
+/// `200` with a small body (or `delay` later), so tests can prove what reached the upstream.
+public final class RecordingUpstream: Sendable {
+    public let port: Int
+    private let channel: any Channel
+    private let state: NIOLockedValueBox<[RecordedRequest]>
+    private let connections: NIOLockedValueBox<Int>
+
+    public var requests: [RecordedRequest] { state.withLockedValue { $0 } }
+    public var connectionCount: Int { connections.withLockedValue { $0 } }
+
+    public static func start(responseBody: String = "hello from upstream",
+                             extraHeaders: [(String, String)] = [],
+                             delay: TimeAmount = .zero) async throws -> RecordingUpstream {
+        let state = NIOLockedValueBox<[RecordedRequest]>([])
+        let connections = NIOLockedValueBox(0)
+        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { channel in
+                let number = connections.withLockedValue { count -> Int in
+                    count += 1
+                    return count
+                }
+                do {
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline()
+                    try channel.pipeline.syncOperations.addHandler(RecordingHandler(
+                        state: state, connection: number, responseBody: responseBody,
+                        extraHeaders: extraHeaders, delay: delay))
+                    return channel.eventLoop.makeSucceededVoidFuture()
+                } catch {
+                    return channel.eventLoop.makeFailedFuture(error)
+                }
+            }
+            .bind(host: "127.0.0.1", port: 0).get()
+        return RecordingUpstream(channel: channel, state: state, connections: connections)
+    }
+
+    private init(channel: any Channel, state: NIOLockedValueBox<[RecordedRequest]>, connections: NIOLockedValueBox<Int>) {
+        self.channel = channel
+        self.port = channel.localAddress?.port ?? 0
+        self.state = state
+        self.connections = connections
+    }
+
+    public func stop() async {
+        try? await channel.close()
+    }
+}
+
+final class RecordingHandler: ChannelInboundHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private let state: NIOLockedValueBox<[RecordedRequest]>
+    private let connection: Int
+    private let responseBody: String
+    private let extraHeaders: [(String, String)]
+    private let delay: TimeAmount
+    private var head: HTTPRequestHead?
+    private var body = ByteBuffer()
+
+    init(state: NIOLockedValueBox<[RecordedRequest]>, connection: Int, responseBody: String,
+         extraHeaders: [(String, String)], delay: TimeAmount) {
+        self.state = state
+        self.connection = connection
+        self.responseBody = responseBody
+        self.extraHeaders = extraHeaders
+        self.delay = delay
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            self.head = head
+            body.clear()
+        case .body(var buffer):
+            body.writeBuffer(&buffer)
+        case .end:
+            guard let head else { return }
+            let recorded = RecordedRequest(method: head.method.rawValue, uri: head.uri,
+                                           headers: head.headers.map { ($0.name, $0.value) },
+                                           body: String(buffer: body), connection: connection)
+            state.withLockedValue { $0.append(recorded) }
+            let payload = head.uri == "/echo-uri" ? head.uri : responseBody
+            var headers = HTTPHeaders()
+            headers.add(name: "Content-Type", value: "text/plain")
+            headers.add(name: "Content-Length", value: String(payload.utf8.count))
+            for (name, value) in extraHeaders { headers.add(name: name, value: value) }
+            let respond = {
+                context.write(self.wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .ok,
+                                                                          headers: headers))), promise: nil)
+                context.write(self.wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: payload)))), promise: nil)
+                context.writeAndFlush(self.wrapOutboundOut(.end(nil)), promise: nil)
+            }
+            if delay == .zero {
+                respond()
+            } else {
+                context.eventLoop.assumeIsolated().scheduleTask(in: delay) { respond() }
+            }
+        }
+    }
+}
