@@ -166,6 +166,34 @@ struct PortalUpTests {
         #expect(result.stderr.split(separator: "\n").count <= 2)
     }
 
+    @Test("a broken configuration or a missing certificate stops `up` with one clear message")
+    func badConfiguration() async throws {
+        let directory = try TemporaryDirectory(prefix: "portal-e2e")
+        defer { directory.remove() }
+        let broken = directory.file("broken.yaml")
+        try "edge:\n  https_port: [\n".write(toFile: broken, atomically: true, encoding: .utf8)
+        let syntax = try await PortalProcess.run(["up", "--config", broken, "--data-dir", directory.file("data")],
+                                                 outputDirectory: directory.path)
+        #expect(syntax.status != 0)
+        #expect(syntax.stderr.contains("\(broken):"))
+        #expect(syntax.stderr.contains("YAML syntax error"))
+
+        let missing = directory.file("missing-cert.yaml")
+        try """
+            edge:
+              certificate_file: \(directory.file("nope.pem"))
+              key_file: \(directory.file("nope-key.pem"))
+            """.write(toFile: missing, atomically: true, encoding: .utf8)
+        let ports = try FreePort.allocate(count: 3)
+        let certificate = try await PortalProcess.run([
+            "up", "--config", missing, "--data-dir", directory.file("data"), "--http-port", "\(ports[0])",
+            "--https-port", "\(ports[1])", "--app-port", "\(ports[2])",
+        ], outputDirectory: directory.path)
+        #expect(certificate.status != 0)
+        #expect(certificate.stderr.contains("cannot read certificate file \(directory.file("nope.pem"))"))
+        #expect(!certificate.stdout.contains("is running"))
+    }
+
     static func value(after label: String, in text: String) -> String? {
         guard let line = text.split(separator: "\n").first(where: { $0.contains(label) }),
               let range = line.range(of: label)

@@ -104,9 +104,21 @@ struct AppRoutesTests {
             #expect(html.contains("Ana &lt;Contadora&gt;"))
             #expect(!html.contains("Tarefa do Bruno"))
 
-            let logout = try await client.execute(uri: "/logout", method: .post, headers: [.cookie: token])
+            // Signing in again from the same browser replaces the session (no fixation).
+            var again = headers
+            again[.cookie] = token
+            let relogin = try await client.execute(uri: "/login", method: .post, headers: again,
+                                                   body: Self.form(email: "ana@escritorio.com.br", password: AppFixture.anaPassword))
+            let newToken = try #require(relogin.headers[.setCookie]?.split(separator: ";").first.map(String.init))
+            #expect(newToken != token)
+            let stale = try await client.execute(uri: "/tasks", method: .get, headers: [.cookie: token])
+            #expect(stale.status == .found)
+            let fresh = try await client.execute(uri: "/tasks", method: .get, headers: [.cookie: newToken])
+            #expect(fresh.status == .ok)
+
+            let logout = try await client.execute(uri: "/logout", method: .post, headers: [.cookie: newToken])
             #expect(logout.status == .seeOther)
-            let after = try await client.execute(uri: "/tasks", method: .get, headers: [.cookie: token])
+            let after = try await client.execute(uri: "/tasks", method: .get, headers: [.cookie: newToken])
             #expect(after.status == .found)
         }
         await fixture.tearDown()

@@ -77,6 +77,12 @@ struct UpCommand: AsyncParsableCommand {
                 throw CommandFailure("cannot create the development certificate in \(dataDirectory.tlsDirectory): \(error)")
             }
         }
+        do {
+            // The same checks the edge makes at start, so a bad certificate is reported here, once.
+            _ = try EdgeOptions.resolve(configuration)
+        } catch {
+            throw CommandFailure("\(error)")
+        }
         let database: PortalDatabase
         do {
             database = try PortalDatabase.open(configuration, logger: logger)
