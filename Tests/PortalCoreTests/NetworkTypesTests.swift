@@ -1,5 +1,6 @@
 import Foundation
 import PortalCore
+import PortalTestSupport
 import Testing
 
 @Suite("Addresses, ranges and ports")
@@ -51,22 +52,8 @@ struct NetworkTypesTests {
         let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         #expect(descriptor >= 0)
         defer { close(descriptor) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = 0
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-            }
-        }
-        #expect(bound == 0)
+        let port = try FreePort.bindLoopback(descriptor)
         #expect(listen(descriptor, 1) == 0)
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) }
-        }
-        let port = Int(UInt16(bigEndian: address.sin_port))
         let holder = try #require(PortHolder.find(port: port))
         #expect(holder.pid == getpid())
         let message = PortInUseMessage.text(port: port, address: "127.0.0.1", role: "HTTPS (edge)",

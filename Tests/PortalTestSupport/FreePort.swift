@@ -6,6 +6,11 @@ public enum FreePort {
         let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard descriptor >= 0 else { throw FreePortError() }
         defer { close(descriptor) }
+        return try bindLoopback(descriptor)
+    }
+
+    /// Binds `descriptor` to 127.0.0.1 on a port the kernel picks, and returns that port.
+    public static func bindLoopback(_ descriptor: Int32) throws -> Int {
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = 0

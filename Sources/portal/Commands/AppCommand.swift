@@ -58,13 +58,7 @@ struct AppCommand: AsyncParsableCommand {
             logger.warning("the app is bound to a non-loopback address and reachable without the edge",
                            metadata: ["host": "\(settings.host)"])
         }
-        let dataDirectory = DataDirectory(configuration.dataDirectory)
-        do {
-            try dataDirectory.prepare()
-            _ = try SecretStore(dataDirectory: dataDirectory).secret("session")
-        } catch {
-            throw CommandFailure("\(error)")
-        }
+        _ = try prepareDataDirectory(configuration)
         let database: PortalDatabase
         do {
             database = try PortalDatabase.open(configuration, logger: logger)

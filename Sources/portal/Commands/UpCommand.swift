@@ -53,13 +53,7 @@ struct UpCommand: AsyncParsableCommand {
     /// Data folder, secrets, certificate, database: everything the children expect to find.
     private func prepare(_ configuration: PortalConfiguration, logger: Logger) async throws
         -> (email: String, password: String)? {
-        let dataDirectory = DataDirectory(configuration.dataDirectory)
-        do {
-            try dataDirectory.prepare()
-            _ = try SecretStore(dataDirectory: dataDirectory).secret("session")
-        } catch {
-            throw CommandFailure("\(error)")
-        }
+        let dataDirectory = try prepareDataDirectory(configuration)
         if configuration.edge.certificateFile == nil {
             let certificate = DevelopmentCertificate(directory: dataDirectory.tlsDirectory)
             do {

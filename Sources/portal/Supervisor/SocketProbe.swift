@@ -6,27 +6,32 @@ enum SocketProbe {
     /// True when `port` can be bound on `address` right now.
     static func canBind(address: String, port: Int) -> (free: Bool, errno: Int32) {
         guard let ip = IPAddress(address) else { return (false, EINVAL) }
-        let family = ip.bytes.count == 4 ? AF_INET : AF_INET6
-        let descriptor = socket(family, Int32(SOCK_STREAM.rawValue), 0)
-        guard descriptor >= 0 else { return (false, errno) }
-        defer { close(descriptor) }
-        var one: Int32 = 1
+        return withSocket(for: ip) { descriptor, family in
+            var one: Int32 = 1
         setsockopt(descriptor, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-        if family == AF_INET6 {
-            setsockopt(descriptor, Int32(IPPROTO_IPV6), IPV6_V6ONLY, &one, socklen_t(MemoryLayout<Int32>.size))
-        }
-        let result = withSocketAddress(ip, port: port) { pointer, length in bind(descriptor, pointer, length) }
-        return result == 0 ? (true, 0) : (false, errno)
+            if family == AF_INET6 {
+                setsockopt(descriptor, Int32(IPPROTO_IPV6), IPV6_V6ONLY, &one, socklen_t(MemoryLayout<Int32>.size))
+            }
+            let result = withSocketAddress(ip, port: port) { pointer, length in bind(descriptor, pointer, length) }
+            return result == 0 ? (true, 0) : (false, errno)
+        } ?? (false, errno)
     }
 
     /// True when something accepts TCP connections on `address:port`.
     static func accepts(address: String, port: Int) -> Bool {
         guard let ip = IPAddress(address) else { return false }
+        return withSocket(for: ip) { descriptor, _ in
+            withSocketAddress(ip, port: port) { pointer, length in connect(descriptor, pointer, length) } == 0
+        } ?? false
+    }
+
+    /// Runs `body` with a new TCP socket of the address's family, closed afterwards; nil when none can be made.
+    private static func withSocket<Result>(for ip: IPAddress, _ body: (Int32, Int32) -> Result) -> Result? {
         let family = ip.bytes.count == 4 ? AF_INET : AF_INET6
         let descriptor = socket(family, Int32(SOCK_STREAM.rawValue), 0)
-        guard descriptor >= 0 else { return false }
+        guard descriptor >= 0 else { return nil }
         defer { close(descriptor) }
-        return withSocketAddress(ip, port: port) { pointer, length in connect(descriptor, pointer, length) } == 0
+        return body(descriptor, family)
     }
 
     private static func withSocketAddress(

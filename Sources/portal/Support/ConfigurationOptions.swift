@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import PortalCore
+import PortalData
 
 /// `--config` and `--data-dir`, shared by every command that reads the configuration.
 struct ConfigurationOptions: ParsableArguments {
@@ -44,4 +45,17 @@ struct CommandFailure: Error, CustomStringConvertible {
     init(_ description: String) {
         self.description = description
     }
+}
+
+/// Creates the data folder and the app's secrets, or fails with one clear line.
+@discardableResult
+func prepareDataDirectory(_ configuration: PortalConfiguration) throws -> DataDirectory {
+    let dataDirectory = DataDirectory(configuration.dataDirectory)
+    do {
+        try dataDirectory.prepare()
+        _ = try SecretStore(dataDirectory: dataDirectory).secret("session")
+    } catch {
+        throw CommandFailure("\(error)")
+    }
+    return dataDirectory
 }
