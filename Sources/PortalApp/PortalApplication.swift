@@ -9,7 +9,7 @@ import PortalData
 public enum PortalApplication {
     /// The router with every route and middleware, ready for tests or a server.
     public static func router(services: AppServices) throws -> Router<AppRequestContext> {
-        let router = Router(context: AppRequestContext.self)
+        let router = Router(context: AppRequestContext.self, options: .autoGenerateHeadEndpoints)
         let renderer = try PageRenderer()
         router.add(middleware: LogRequestsMiddleware(.info))
         router.add(middleware: ForwardedHeadersMiddleware(policy: TrustedProxyPolicy(

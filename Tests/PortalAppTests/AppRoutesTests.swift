@@ -24,6 +24,10 @@ struct AppRoutesTests {
                 #expect(response.headers[.contentType] == "application/json")
                 #expect(String(buffer: response.body) == #"{"status":"ok","version":"\#(PortalVersion.current)","database":"ok"}"#)
             }
+            try await client.execute(uri: "/health", method: .head) { response in
+                #expect(response.status == .ok)
+                #expect(response.body.readableBytes == 0)
+            }
         }
         await fixture.tearDown()
     }
