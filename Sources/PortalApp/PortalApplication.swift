@@ -11,7 +11,7 @@ public enum PortalApplication {
     public static func router(services: AppServices) throws -> Router<AppRequestContext> {
         let router = Router(context: AppRequestContext.self, options: .autoGenerateHeadEndpoints)
         let renderer = try PageRenderer()
-        router.add(middleware: LogRequestsMiddleware(.info))
+        router.add(middleware: LogRequestsMiddleware(.debug))
         router.add(middleware: ForwardedHeadersMiddleware(policy: TrustedProxyPolicy(
             trustedProxies: services.settings.trustedProxies,
             trustedProxyCount: services.settings.trustedProxyCount)))
