@@ -5,81 +5,146 @@ public import NIOCore
 import NIOHTTP1
 import NIOPosix
 import NIOSSL
+import NIOTLS
 import PortalCore
 public import ServiceLifecycle
+import UnixSignals
 
-/// The edge: HTTPS listeners that terminate TLS and proxy to the upstreams, and HTTP listeners
-/// that redirect to HTTPS. Runs until graceful shutdown, then stops accepting, lets in-flight
-/// requests finish (up to `drainTimeout`) and writes the rest of the access log.
+/// The edge: listeners that terminate TLS (choosing the certificate by SNI) and serve the sites,
+/// proxying to upstreams or redirecting to HTTPS. Runs until graceful shutdown, then stops
+/// accepting, lets in-flight requests finish (up to the drain timeout) and writes out the logs.
+///
+/// SIGHUP reloads the configuration (validated first; a bad one is refused and the old one keeps
+/// serving); SIGUSR1 reopens the log files.
 public final class EdgeServer: Service {
-    private let options: EdgeOptions
+    private let store: EdgeRuntimeStore
+    private let reloader: (@Sendable () throws -> EdgeRuntime)?
+    private let onReload: (@Sendable (_ error: String?) -> Void)?
     private let logger: Logger
     private let group: any EventLoopGroup
     private let connections = ConnectionRegistry()
-    /// Longest time a graceful stop waits for in-flight requests.
-    private let drainTimeout: TimeAmount
+    private let pools: UpstreamPools
+    private let bound = NIOLockedValueBox<[Listener: any Channel]>([:])
 
-    /// Creates the edge; `eventLoopGroup` defaults to NIO's shared group.
-    public init(options: EdgeOptions, logger: Logger, drainTimeout: TimeAmount = .seconds(10),
+    /// Creates the edge with `runtime`; `reloader` builds a new runtime on SIGHUP.
+    /// `onReload` hears the outcome of every reload (nil on success, else the reason).
+    public init(runtime: EdgeRuntime, logger: Logger, reloader: (@Sendable () throws -> EdgeRuntime)? = nil,
+                onReload: (@Sendable (_ error: String?) -> Void)? = nil,
                 eventLoopGroup: (any EventLoopGroup)? = nil) {
-        self.options = options
+        self.store = EdgeRuntimeStore(runtime)
+        self.reloader = reloader
+        self.onReload = onReload
         self.logger = logger
-        self.drainTimeout = drainTimeout
         self.group = eventLoopGroup ?? MultiThreadedEventLoopGroup.singleton
+        self.pools = UpstreamPools(settings: UpstreamPoolSettings(runtime.settings))
+    }
+
+    /// The listeners bound right now.
+    public var listeners: [Listener] {
+        bound.withLockedValue { Array($0.keys) }
     }
 
     public func run() async throws {
-        let accessLog = try options.accessLogPath.map { try AccessLog(path: $0) }
-        let settings = options.settings
-        let pools = UpstreamPools(settings: UpstreamPoolSettings(
-            connectTimeout: .seconds(Int64(settings.connectTimeoutSeconds)),
-            maxIdlePerAddress: settings.upstreamIdleConnections,
-            idleTimeout: .seconds(Int64(settings.upstreamIdleTimeoutSeconds))))
-        let proxySettings = ProxySettings(
-            upstreams: options.upstreams, scheme: "https",
-            proxyTimeout: .seconds(Int64(settings.proxyTimeoutSeconds)),
-            requestHeaderTimeout: .seconds(Int64(min(settings.clientTimeoutSeconds, 20))),
-            keepAliveTimeout: .seconds(Int64(settings.keepAliveTimeoutSeconds)),
-            maxKeepAliveRequests: settings.maxKeepAliveRequests)
-
-        var listeners: [any Channel] = []
+        let runtime = store.current.runtime
+        for warning in runtime.warnings { logger.warning("\(warning)") }
         do {
-            for address in options.listenAddresses {
-                listeners.append(try await bind(address: address, port: options.httpsPort, role: "HTTPS",
-                                                 flag: "--https-port") { channel in
-                    try self.setUpHTTPS(channel, proxySettings: proxySettings, pools: pools, accessLog: accessLog)
-                })
-                listeners.append(try await bind(address: address, port: options.httpPort, role: "HTTP",
-                                                 flag: "--http-port") { channel in
-                    try self.setUpHTTP(channel, accessLog: accessLog)
-                })
+            for listener in runtime.listeners {
+                let channel = try await bind(listener)
+                bound.withLockedValue { $0[listener] = channel }
             }
         } catch {
-            for listener in listeners { try? await listener.close() }
-            accessLog?.close()
+            await closeListeners()
+            runtime.accessLog?.close()
             throw error
         }
         logger.info("edge listening", metadata: [
-            "https": "\(options.listenAddresses.map { "\($0):\(options.httpsPort)" })",
-            "http": "\(options.listenAddresses.map { "\($0):\(options.httpPort)" })",
-            "upstreams": "\(options.upstreams.map(\.description))",
+            "listeners": "\(runtime.listeners.map(\.description))",
+            "sites": "\(runtime.sites.map(\.name))",
         ])
 
-        try? await gracefulShutdown()
+        let signals = await UnixSignalsSequence(trapping: .sighup, .sigusr1)
+        for await signal in signals.cancelOnGracefulShutdown() {
+            if signal == .sighup {
+                await reload()
+            } else {
+                logger.info("reopening log files")
+                reopenLogs()
+            }
+        }
 
         logger.info("edge stopping: no new connections, finishing requests in flight")
-        for listener in listeners { try? await listener.close() }
-        await connections.drain(timeout: drainTimeout)
+        await closeListeners()
+        let current = store.current.runtime
+        await connections.drain(timeout: .seconds(Int64(current.settings.drainTimeoutSeconds)))
         await pools.closeAll()
-        accessLog?.close()
+        current.accessLog?.close()
+        for site in current.sites { site.accessLog?.close() }
         logger.info("edge stopped")
     }
 
-    private func bind(address: String, port: Int, role: String, flag: String,
-                      initializer: @escaping @Sendable (any Channel) throws -> Void) async throws -> any Channel {
-        let isIPv6 = IPAddress(address)?.bytes.count == 16
+    /// Applies a new configuration: validated and loaded first, new listeners bound, then swapped
+    /// in for new requests; listeners no longer wanted close; requests in flight are untouched.
+    public func reload() async {
+        guard let reloader else {
+            logger.warning("reload requested, but this edge was started without a configuration to reload")
+            return
+        }
+        let next: EdgeRuntime
+        do {
+            next = try reloader()
+        } catch {
+            logger.error("reload refused: the configuration has errors; the running configuration stays in force",
+                         metadata: ["errors": "\(error)"])
+            onReload?("\(error)")
+            return
+        }
+        let current = bound.withLockedValue { $0 }
+        let wanted = Set(next.listeners)
+        var added: [Listener: any Channel] = [:]
+        do {
+            for listener in wanted.subtracting(current.keys) {
+                added[listener] = try await bind(listener)
+            }
+        } catch {
+            for channel in added.values { try? await channel.close() }
+            next.accessLog?.close()
+            logger.error("reload refused: \(error); the running configuration stays in force")
+            onReload?("\(error)")
+            return
+        }
+        let previous = store.replace(with: next)
+        for warning in next.warnings { logger.warning("\(warning)") }
+        for (listener, channel) in current where !wanted.contains(listener) {
+            try? await channel.close()
+            bound.withLockedValue { _ = $0.removeValue(forKey: listener) }
+        }
+        bound.withLockedValue { $0.merge(added) { $1 } }
+        previous.accessLog?.flush()
+        logger.info("configuration reloaded", metadata: [
+            "listeners": "\(next.listeners.map(\.description))", "sites": "\(next.sites.map(\.name))"])
+        onReload?(nil)
+    }
+
+    /// Reopens every log file (after an outside tool moved them away).
+    public func reopenLogs() {
+        let runtime = store.current.runtime
+        runtime.accessLog?.reopen()
+        for site in runtime.sites { site.accessLog?.reopen() }
+    }
+
+    private func closeListeners() async {
+        let channels = bound.withLockedValue { bound -> [any Channel] in
+            let channels = Array(bound.values)
+            bound.removeAll()
+            return channels
+        }
+        for channel in channels { try? await channel.close() }
+    }
+
+    private func bind(_ listener: Listener) async throws -> any Channel {
+        let isIPv6 = IPAddress(listener.address)?.bytes.count == 16
         var bootstrap = ServerBootstrap(group: group)
-            .serverChannelOption(ChannelOptions.backlog, value: 256)
+            .serverChannelOption(ChannelOptions.backlog, value: 512)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(ChannelOptions.maxMessagesPerRead, value: 16)
@@ -87,49 +152,77 @@ public final class EdgeServer: Service {
             bootstrap = bootstrap.serverChannelOption(ChannelOptions.socketOption(.ipv6_v6only), value: 1)
         }
         let connections = self.connections
+        let store = self.store
+        let pools = self.pools
+        let logger = self.logger
         bootstrap = bootstrap.childChannelInitializer { channel in
+            let limit = store.current.runtime.settings.maxConnections
+            guard connections.add(channel, limit: limit) else {
+                connections.noteRefusal(logger: logger, limit: limit)
+                return channel.eventLoop.makeFailedFuture(ConnectionLimitReached())
+            }
             do {
-                connections.add(channel)
-                try initializer(channel)
+                try Self.configure(channel, listener: listener, store: store, pools: pools, logger: logger)
                 return channel.eventLoop.makeSucceededVoidFuture()
             } catch {
                 return channel.eventLoop.makeFailedFuture(error)
             }
         }
+        let role = listener.tls ? "HTTPS" : "HTTP"
+        let flag = listener.tls ? "--https-port" : "--http-port"
         do {
-            return try await bootstrap.bind(host: address, port: port).get()
+            return try await bootstrap.bind(host: listener.address, port: listener.port).get()
         } catch let error as IOError where error.errnoCode == EADDRINUSE {
-            throw EdgeStartupError(PortInUseMessage.text(port: port, address: address, role: "\(role) (edge)",
-                                                          flag: flag))
+            throw EdgeStartupError(PortInUseMessage.text(port: listener.port, address: listener.address,
+                                                          role: "\(role) (edge)", flag: flag))
         } catch let error as IOError where error.errnoCode == EACCES {
             throw EdgeStartupError("""
-                cannot listen on \(address):\(port) for \(role): permission denied. Ports below 1024 need \
-                CAP_NET_BIND_SERVICE (see deploy/portal-edge.service) or choose another port with \(flag)
+                cannot listen on \(listener.address):\(listener.port) for \(role): permission denied. Ports below \
+                1024 need CAP_NET_BIND_SERVICE (see deploy/portal-edge.service) or choose another port with \(flag)
                 """)
         } catch let error as IOError where error.errnoCode == EADDRNOTAVAIL {
-            throw EdgeStartupError("cannot listen on \(address):\(port) for \(role): \(address) is not an address of this machine")
+            throw EdgeStartupError("cannot listen on \(listener.address):\(listener.port) for \(role): \(listener.address) is not an address of this machine")
         } catch {
-            throw EdgeStartupError("cannot listen on \(address):\(port) for \(role): \(error)")
+            throw EdgeStartupError("cannot listen on \(listener.address):\(listener.port) for \(role): \(error)")
         }
     }
 
-    private func setUpHTTPS(_ channel: any Channel, proxySettings: ProxySettings, pools: UpstreamPools,
-                            accessLog: AccessLog?) throws {
+    /// The pipeline of one client connection: [SNI → TLS] → byte observer → HTTP/1.1 → proxy.
+    private static func configure(_ channel: any Channel, listener: Listener, store: EdgeRuntimeStore,
+                                  pools: UpstreamPools, logger: Logger) throws {
+        let settings = store.current.runtime.settings
         let operations = channel.pipeline.syncOperations
-        try operations.addHandler(NIOSSLServerHandler(context: options.tlsContext))
-        try operations.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: true)
-        try operations.addHandler(ProxyHandler(
-            settings: proxySettings, pool: pools.pool(for: channel.eventLoop), accessLog: accessLog,
-            logger: logger, localPort: channel.localAddress?.port))
-    }
-
-    private func setUpHTTP(_ channel: any Channel, accessLog: AccessLog?) throws {
-        let operations = channel.pipeline.syncOperations
-        try operations.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: true)
-        try operations.addHandler(IdleCloseHandler(timeout: .seconds(Int64(options.settings.keepAliveTimeoutSeconds))))
-        try operations.addHandler(RedirectToHTTPSHandler(
-            httpsPort: options.httpsPort, fallbackHost: options.serverName,
-            maxKeepAliveRequests: options.settings.maxKeepAliveRequests, accessLog: accessLog))
+        let observer = ClientByteObserver()
+        if listener.tls {
+            try operations.addHandler(ByteToMessageHandler(SNIHandler { result in
+                let runtime = store.current.runtime
+                var serverName: String?
+                if case .hostname(let name) = result { serverName = name }
+                guard let context = runtime.router.tlsSite(for: serverName)?.tlsContext ?? runtime.fallbackTLSContext else {
+                    return channel.eventLoop.makeFailedFuture(TLSSetupError("no certificate for \(serverName ?? "a client without SNI")"))
+                }
+                do {
+                    try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: context),
+                                                                   position: .before(observer))
+                    return channel.eventLoop.makeSucceededVoidFuture()
+                } catch {
+                    return channel.eventLoop.makeFailedFuture(error)
+                }
+            }))
+        }
+        try operations.addHandler(observer)
+        var limits = NIOHTTPDecoderLimitConfiguration()
+        limits.maxHeaderFieldSize = max(settings.maxRequestLineBytes, settings.maxHeaderBytes) + 1
+        limits.maxHeaderListSize = settings.maxRequestLineBytes + settings.maxHeaderCount * settings.maxHeaderBytes
+        limits.maxHeaderFieldCount = settings.maxHeaderCount + 1
+        try operations.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: false,
+                                                   withEncoderConfiguration: .init(),
+                                                   withDecoderLimitConfiguration: limits)
+        let proxy = ProxyHandler(store: store, listener: listener, pool: pools.pool(for: channel.eventLoop),
+                                 logger: logger)
+        observer.proxy = proxy
+        proxy.observer = observer
+        try operations.addHandler(proxy)
     }
 }
 
@@ -141,15 +234,40 @@ public struct EdgeStartupError: Error, CustomStringConvertible {
     }
 }
 
-/// The open client connections, so a graceful stop can ask each to finish and wait for them.
+struct ConnectionLimitReached: Error {}
+
+/// The open client connections: counted against the limit, and asked to finish on a graceful stop.
 final class ConnectionRegistry: Sendable {
     private let channels = NIOLockedValueBox<[ObjectIdentifier: any Channel]>([:])
+    private let lastRefusalLog = NIOLockedValueBox<NIODeadline>(.uptimeNanoseconds(0))
 
-    func add(_ channel: any Channel) {
+    /// Registers `channel` unless `limit` connections are open already.
+    func add(_ channel: any Channel, limit: Int) -> Bool {
         let key = ObjectIdentifier(channel)
-        channels.withLockedValue { $0[key] = channel }
+        let accepted = channels.withLockedValue { channels -> Bool in
+            guard channels.count < limit else { return false }
+            channels[key] = channel
+            return true
+        }
+        guard accepted else { return false }
         channel.closeFuture.whenComplete { [weak self] _ in
             self?.channels.withLockedValue { _ = $0.removeValue(forKey: key) }
+        }
+        return true
+    }
+
+    var count: Int { channels.withLockedValue { $0.count } }
+
+    /// Logs a refusal at most once every ten seconds.
+    func noteRefusal(logger: Logger, limit: Int) {
+        let now = NIODeadline.now()
+        let shouldLog = lastRefusalLog.withLockedValue { last -> Bool in
+            guard now - last > .seconds(10) else { return false }
+            last = now
+            return true
+        }
+        if shouldLog {
+            logger.warning("connection refused: \(limit) connections open (edge.max_connections)")
         }
     }
 
@@ -166,40 +284,6 @@ final class ConnectionRegistry: Sendable {
             try? await Task.sleep(for: .milliseconds(50))
         }
         for channel in channels.withLockedValue({ Array($0.values) }) {
-            channel.close(promise: nil)
-        }
-    }
-}
-
-/// Closes a connection that has been idle for `timeout` (used on the redirect listener).
-final class IdleCloseHandler: ChannelDuplexHandler {
-    typealias InboundIn = NIOAny
-    typealias OutboundIn = NIOAny
-
-    private let timeout: TimeAmount
-    private var timer: Scheduled<Void>?
-
-    init(timeout: TimeAmount) {
-        self.timeout = timeout
-    }
-
-    func handlerAdded(context: ChannelHandlerContext) { arm(context) }
-    func handlerRemoved(context: ChannelHandlerContext) { timer?.cancel() }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        arm(context)
-        context.fireChannelRead(data)
-    }
-
-    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        arm(context)
-        context.write(data, promise: promise)
-    }
-
-    private func arm(_ context: ChannelHandlerContext) {
-        timer?.cancel()
-        let channel = context.channel
-        timer = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) {
             channel.close(promise: nil)
         }
     }

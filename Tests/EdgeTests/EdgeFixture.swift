@@ -12,13 +12,16 @@ struct EdgeFixture {
     let httpPort: Int
     let httpsPort: Int
     let certificateFile: String
+    let server: EdgeServer
     let task: Task<Void, any Error>
     let group: ServiceGroup
 
     var tls: TestTLS { TestTLS(trustedCertificateFile: certificateFile) }
 
-    static func start(upstreams: [HostAndPort], configure: (inout EdgeSettings) -> Void = { _ in }) async throws
-        -> EdgeFixture {
+    /// Starts an edge; `configure` may change anything, `upstreams` feed the implicit site.
+    static func start(upstreams: [HostAndPort], configure: (inout EdgeSettings) -> Void = { _ in },
+                      reloader: (@Sendable (TemporaryDirectory, Int, Int) throws -> PortalConfiguration)? = nil)
+        async throws -> EdgeFixture {
         let directory = try TemporaryDirectory(prefix: "portal-edge")
         let data = DataDirectory(directory.path)
         try data.prepare()
@@ -30,20 +33,26 @@ struct EdgeFixture {
         configuration.edge.httpPort = ports[0]
         configuration.edge.httpsPort = ports[1]
         configuration.edge.upstreams = upstreams.map(\.description)
+        configuration.edge.drainTimeoutSeconds = 2
         configure(&configuration.edge)
-        let options = try EdgeOptions.resolve(configuration)
+        let runtime = try EdgeRuntime.resolve(configuration)
         var logger = Logger(label: "test.edge")
         logger.logLevel = .critical
-        let server = EdgeServer(options: options, logger: logger, drainTimeout: .seconds(2))
+        var reload: (@Sendable () throws -> EdgeRuntime)?
+        if let reloader {
+            let httpPort = ports[0]
+            let httpsPort = ports[1]
+            reload = { try EdgeRuntime.resolve(try reloader(directory, httpPort, httpsPort)) }
+        }
+        let server = EdgeServer(runtime: runtime, logger: logger, reloader: reload)
         let group = ServiceGroup(configuration: .init(services: [.init(service: server)], logger: logger))
         let task = Task { try await group.run() }
-        // Wait until the HTTPS port accepts connections.
-        for _ in 0..<100 {
-            if (try? await TestHTTPClient.request(port: ports[0], path: "/")) != nil { break }
-            try await Task.sleep(for: .milliseconds(20))
+        for _ in 0..<200 {
+            if server.listeners.count == runtime.listeners.count { break }
+            try await Task.sleep(for: .milliseconds(10))
         }
         return EdgeFixture(directory: directory, httpPort: ports[0], httpsPort: ports[1],
-                           certificateFile: certificate.certificateFile, task: task, group: group)
+                           certificateFile: certificate.certificateFile, server: server, task: task, group: group)
     }
 
     func stop() async {

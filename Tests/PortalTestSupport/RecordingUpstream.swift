@@ -31,7 +31,7 @@ public final class RecordingUpstream: Sendable {
 
     public static func start(responseBody: String = "hello from upstream",
                              extraHeaders: [(String, String)] = [],
-                             delay: TimeAmount = .zero) async throws -> RecordingUpstream {
+                             delay: TimeAmount = .zero, port: Int = 0) async throws -> RecordingUpstream {
         let state = NIOLockedValueBox<[RecordedRequest]>([])
         let connections = NIOLockedValueBox(0)
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
@@ -51,7 +51,7 @@ public final class RecordingUpstream: Sendable {
                     return channel.eventLoop.makeFailedFuture(error)
                 }
             }
-            .bind(host: "127.0.0.1", port: 0).get()
+            .bind(host: "127.0.0.1", port: port).get()
         return RecordingUpstream(channel: channel, state: state, connections: connections)
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import NIOConcurrencyHelpers
+import PortalCore
 
 /// One line of the access log, captured on the event loop and formatted later off it.
 struct AccessLogEntry: Sendable {
@@ -15,35 +16,52 @@ struct AccessLogEntry: Sendable {
     var userAgent: String?
     var upstream: String?
     var durationNanoseconds: Int64
+    var site: String? = nil
+    var upstreamNanoseconds: Int64? = nil
 }
 
-/// Writes the access log in Apache's Combined Log Format. Event loops only append to an
-/// in-memory batch under a lock; a serial queue formats and writes the batch a moment later,
-/// so log writing never blocks a loop, and `flush()` on stop writes whatever is left.
-public final class AccessLog: Sendable {
-    private let path: String
-    private let queue = DispatchQueue(label: "portal.edge.access-log")
-    private let state = NIOLockedValueBox(State())
+/// Access log formats: Apache's `combined`, or JSON lines with timings.
+enum AccessLogFormat: Sendable {
+    case combined
+    case json
 
-    private struct State {
-        var pending: [AccessLogEntry] = []
+    init(_ name: String) {
+        self = name == "json" ? .json : .combined
+    }
+}
+
+extension LogRotation {
+    init(_ edge: EdgeSettings) {
+        self.init(maxBytes: edge.logRotateBytes, daily: edge.logRotateDaily, keepDays: edge.logKeepDays)
+    }
+}
+
+/// Writes the access log. Event loops only append to an in-memory batch under a lock; a serial
+/// queue formats and writes the batch a moment later, so log writing never blocks a loop, and
+/// `flush()` on stop writes whatever is left.
+public final class AccessLog: Sendable {
+    let path: String
+    private let format: AccessLogFormat
+    private let queue = DispatchQueue(label: "portal.edge.access-log")
+    private let pending = NIOLockedValueBox(Pending())
+    /// Touched only on `queue`.
+    private let file: QueueConfined<LogFile>
+
+    private struct Pending {
+        var entries: [AccessLogEntry] = []
         var flushScheduled = false
-        var descriptor: Int32 = -1
     }
 
     /// Opens (creating if needed) the log file at `path` for appending.
-    public init(path: String) throws {
+    init(path: String, format: AccessLogFormat = .combined, rotation: LogRotation = .none) throws {
         self.path = path
-        let descriptor = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o640)
-        guard descriptor >= 0 else {
-            throw AccessLogError(description: "cannot open access log \(path): \(String(cString: strerror(errno)))")
-        }
-        state.withLockedValue { $0.descriptor = descriptor }
+        self.format = format
+        self.file = QueueConfined(try LogFile(path: path, rotation: rotation))
     }
 
     func record(_ entry: AccessLogEntry) {
-        let schedule = state.withLockedValue { state -> Bool in
-            state.pending.append(entry)
+        let schedule = pending.withLockedValue { state -> Bool in
+            state.entries.append(entry)
             if state.flushScheduled { return false }
             state.flushScheduled = true
             return true
@@ -53,51 +71,53 @@ public final class AccessLog: Sendable {
         }
     }
 
-    /// Writes every pending line now (called on graceful stop).
+    /// Writes every pending line now (called on graceful stop and before a reload swaps logs).
     public func flush() {
         queue.sync { writePending() }
     }
 
-    /// Flushes and closes the file.
+    /// Reopens the file (SIGUSR1, after an outside tool moved it).
+    public func reopen() {
+        queue.sync {
+            writePending()
+            file.value.reopen()
+        }
+    }
+
     public func close() {
         flush()
-        state.withLockedValue { state in
-            if state.descriptor >= 0 { Foundation.close(state.descriptor) }
-            state.descriptor = -1
-        }
     }
 
     private func writePending() {
-        let (entries, descriptor) = state.withLockedValue { state in
-            let entries = state.pending
-            state.pending.removeAll(keepingCapacity: true)
+        let entries = pending.withLockedValue { state in
+            let entries = state.entries
+            state.entries.removeAll(keepingCapacity: true)
             state.flushScheduled = false
-            return (entries, state.descriptor)
+            return entries
         }
-        guard !entries.isEmpty, descriptor >= 0 else { return }
+        guard !entries.isEmpty else { return }
         var text = ""
-        text.reserveCapacity(entries.count * 160)
+        text.reserveCapacity(entries.count * 200)
         for entry in entries {
-            text += CombinedLogFormat.line(for: entry)
+            switch format {
+            case .combined: text += CombinedLogFormat.line(for: entry)
+            case .json: text += JSONLogFormat.line(for: entry)
+            }
             text += "\n"
         }
-        var bytes = Array(text.utf8)
-        var offset = 0
-        while offset < bytes.count {
-            let written = bytes.withUnsafeMutableBytes { buffer -> Int in
-                guard let base = buffer.baseAddress else { return 0 }
-                return Foundation.write(descriptor, base + offset, buffer.count - offset)
-            }
-            if written < 0 && errno == EINTR { continue }
-            if written <= 0 { break }
-            offset += written
-        }
-        bytes.removeAll()
+        file.value.write(text)
     }
 }
 
-struct AccessLogError: Error, CustomStringConvertible {
-    let description: String
+/// A value only ever used on one serial `DispatchQueue`.
+///
+/// `@unchecked Sendable`: the owner (`AccessLog`, `ErrorLogFile`) reads `value` only inside
+/// blocks submitted to its own serial queue, so no two threads touch it at once.
+final class QueueConfined<Value>: @unchecked Sendable {
+    let value: Value
+    init(_ value: Value) {
+        self.value = value
+    }
 }
 
 /// `%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-Agent}i"`, as Apache's `combined` format.
@@ -133,6 +153,59 @@ enum CombinedLogFormat {
             }
         }
         return result
+    }
+}
+
+/// One JSON object per line: the combined fields plus site, upstream address and timings.
+enum JSONLogFormat {
+    static func line(for entry: AccessLogEntry) -> String {
+        var fields: [String] = [
+            "\"time\":\"\(iso8601(entry.time))\"",
+            "\"client\":\(quote(entry.clientAddress))",
+            "\"method\":\(quote(entry.method))",
+            "\"uri\":\(quote(entry.uri))",
+            "\"protocol\":\(quote(entry.version))",
+            "\"status\":\(entry.status)",
+            "\"bytes\":\(entry.bytesSent)",
+            "\"referer\":\(entry.referer.map(quote) ?? "null")",
+            "\"user_agent\":\(entry.userAgent.map(quote) ?? "null")",
+            "\"site\":\(entry.site.map(quote) ?? "null")",
+            "\"upstream\":\(entry.upstream.map(quote) ?? "null")",
+        ]
+        fields.append("\"upstream_ms\":\(entry.upstreamNanoseconds.map { milliseconds($0) } ?? "null")")
+        fields.append("\"total_ms\":\(milliseconds(entry.durationNanoseconds))")
+        return "{" + fields.joined(separator: ",") + "}"
+    }
+
+    static func milliseconds(_ nanoseconds: Int64) -> String {
+        String(format: "%.3f", Double(nanoseconds) / 1_000_000)
+    }
+
+    static func iso8601(_ seconds: Int) -> String {
+        var time = time_t(seconds)
+        var parts = tm()
+        gmtime_r(&time, &parts)
+        var buffer = [Int8](repeating: 0, count: 32)
+        let count = strftime(&buffer, buffer.count, "%Y-%m-%dT%H:%M:%SZ", &parts)
+        return String(decoding: buffer.prefix(count).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// A JSON string literal.
+    static func quote(_ text: String) -> String {
+        var result = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": result += "\\\""
+            case "\\": result += "\\\\"
+            case "\n": result += "\\n"
+            case "\r": result += "\\r"
+            case "\t": result += "\\t"
+            case _ where scalar.value < 0x20:
+                result += "\\u" + String(scalar.value, radix: 16).leftPadded(to: 4)
+            default: result.unicodeScalars.append(scalar)
+            }
+        }
+        return result + "\""
     }
 }
 

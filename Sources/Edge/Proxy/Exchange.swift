@@ -6,15 +6,19 @@ import PortalCore
 /// One request from a client and its response, as the proxy handler moves it along.
 final class Exchange {
     let head: HTTPRequestHead
-    let upstreamHead: HTTPRequestHead
     let clientAddress: String
     let started = NIODeadline.now()
     /// Seconds since the epoch when the request arrived, for the access log.
     let startedAt = time(nil)
 
+    var upstreamHead: HTTPRequestHead?
+    var site: Site?
+    var route: Route?
     /// Whether the client connection stays open after this exchange.
     var keepAlive: Bool
     var requestEnded = false
+    var requestBodyBytes = 0
+    var maxBodyBytes = Int.max
     var bufferedBody: [ByteBuffer] = []
     var bufferedBytes = 0
     /// Set once body bytes went upstream without being kept; the request can then not be sent again.
@@ -28,6 +32,8 @@ final class Exchange {
     var wasReused = false
     var attempts = 0
     var upstreamKeepAlive = true
+    var upstreamSentAt: NIODeadline?
+    var upstreamAnsweredAt: NIODeadline?
     var lastUpstreamActivity = NIODeadline.now()
     var timer: Scheduled<Void>?
 
@@ -38,9 +44,8 @@ final class Exchange {
     var status: UInt = 0
     var bytesSent = 0
 
-    init(head: HTTPRequestHead, upstreamHead: HTTPRequestHead, clientAddress: String, keepAlive: Bool) {
+    init(head: HTTPRequestHead, clientAddress: String, keepAlive: Bool) {
         self.head = head
-        self.upstreamHead = upstreamHead
         self.clientAddress = clientAddress
         self.keepAlive = keepAlive
     }
@@ -55,7 +60,11 @@ final class Exchange {
     }
 
     func logEntry() -> AccessLogEntry {
-        AccessLogEntry(
+        var upstreamTime: Int64?
+        if let sent = upstreamSentAt, let answered = upstreamAnsweredAt {
+            upstreamTime = (answered - sent).nanoseconds
+        }
+        return AccessLogEntry(
             clientAddress: clientAddress,
             time: startedAt,
             method: head.method.rawValue,
@@ -66,7 +75,9 @@ final class Exchange {
             referer: head.headers.first(name: "referer"),
             userAgent: head.headers.first(name: "user-agent"),
             upstream: upstreamAddress?.description,
-            durationNanoseconds: (NIODeadline.now() - started).nanoseconds
+            durationNanoseconds: (NIODeadline.now() - started).nanoseconds,
+            site: site?.name,
+            upstreamNanoseconds: upstreamTime
         )
     }
 }

@@ -1,10 +1,12 @@
+import Foundation
 import Logging
 import NIOCore
 import NIOHTTP1
 import PortalCore
 
-/// Proxies the requests of one client connection to the upstreams, one exchange at a time
-/// (the HTTP/1.1 pipeline handler in front of it queues pipelined requests).
+/// Serves one client connection: picks the site and route of each request, answers redirects
+/// and errors itself, and proxies the rest to the route's upstreams, one exchange at a time (the
+/// HTTP/1.1 pipeline handler in front of it queues pipelined requests).
 ///
 /// Bodies stream in both directions with backpressure: client reads stop while the upstream
 /// cannot take more, and upstream reads stop while the client cannot. Everything runs on the
@@ -14,54 +16,94 @@ final class ProxyHandler: ChannelDuplexHandler {
     typealias OutboundIn = HTTPServerResponsePart
     typealias OutboundOut = HTTPServerResponsePart
 
-    private let settings: ProxySettings
+    /// Where the connection is in reading a request, for the read deadlines.
+    private enum Phase {
+        /// Between requests: nothing of the next one has arrived.
+        case idle(since: NIODeadline, firstRequest: Bool)
+        /// Part of a request head has arrived.
+        case readingHead(since: NIODeadline, bytes: Int)
+        /// The head is in; the body is arriving.
+        case readingBody(since: NIODeadline, bytes: Int)
+        /// The request is complete; the upstream's answer is awaited or being sent.
+        case responding
+    }
+
+    private let store: EdgeRuntimeStore
+    private var runtime: EdgeRuntime
+    private var runtimeGeneration: Int
+    private let listener: Listener
     private let pool: UpstreamPool
-    private let accessLog: AccessLog?
     private let logger: Logger
-    private let forwarded: ForwardedRequest
+    private var forwarded: ForwardedRequest
+    /// The raw-bytes handler in front of the HTTP codec (for answers outside any request).
+    weak var observer: ClientByteObserver?
 
     private var context: ChannelHandlerContext?
     private var exchange: Exchange?
     private var requestsOnConnection = 0
-    private var idleTimer: Scheduled<Void>?
+    private var phase: Phase = .idle(since: .now(), firstRequest: true)
+    private var sawLineFeedInHead = false
+    private var deadlineTimer: Scheduled<Void>?
+    private var deadlineTimerFiresAt: NIODeadline?
+    private var writeStalledSince: NIODeadline?
     private var readsPaused = false
     private var pendingRead = false
     private var closing = false
 
-    init(settings: ProxySettings, pool: UpstreamPool, accessLog: AccessLog?, logger: Logger, localPort: Int?) {
-        self.settings = settings
+    init(store: EdgeRuntimeStore, listener: Listener, pool: UpstreamPool, logger: Logger) {
+        let (generation, runtime) = store.current
+        self.store = store
+        self.runtime = runtime
+        self.runtimeGeneration = generation
+        self.listener = listener
         self.pool = pool
-        self.accessLog = accessLog
         self.logger = logger
-        self.forwarded = ForwardedRequest(scheme: settings.scheme, localPort: localPort)
+        self.forwarded = ForwardedRequest(scheme: listener.tls ? "https" : "http", localPort: listener.port,
+                                          forwardedHeader: runtime.settings.forwardedHeader)
     }
+
+    private var settings: EdgeSettings { runtime.settings }
 
     // MARK: Client side
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
-        if context.channel.isActive { armIdleTimer(settings.requestHeaderTimeout) }
+        phase = .idle(since: .now(), firstRequest: true)
+        armDeadline()
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
-        idleTimer?.cancel()
+        deadlineTimer?.cancel()
         self.context = nil
     }
 
-    func channelActive(context: ChannelHandlerContext) {
-        armIdleTimer(settings.requestHeaderTimeout)
-        context.fireChannelActive()
-    }
-
     func channelInactive(context: ChannelHandlerContext) {
-        idleTimer?.cancel()
+        deadlineTimer?.cancel()
         if let exchange {
             exchange.cancelTimer()
             exchange.upstream?.close()
             exchange.upstream = nil
+            if !exchange.responseEnded { exchange.status = exchange.responseStarted ? exchange.status : 499 }
             self.exchange = nil
         }
         context.fireChannelInactive()
+    }
+
+    /// Raw bytes from the client, before decoding (see `ClientByteObserver`).
+    func clientBytesReceived(_ buffer: ByteBuffer) {
+        switch phase {
+        case .idle:
+            phase = .readingHead(since: .now(), bytes: buffer.readableBytes)
+            sawLineFeedInHead = buffer.readableBytesView.contains(UInt8(ascii: "\n"))
+            armDeadline()
+        case .readingHead(let since, let bytes):
+            phase = .readingHead(since: since, bytes: bytes + buffer.readableBytes)
+            if !sawLineFeedInHead { sawLineFeedInHead = buffer.readableBytesView.contains(UInt8(ascii: "\n")) }
+        case .readingBody(let since, let bytes):
+            phase = .readingBody(since: since, bytes: bytes + buffer.readableBytes)
+        case .responding:
+            break
+        }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -70,6 +112,11 @@ final class ProxyHandler: ChannelDuplexHandler {
             startExchange(head, context: context)
         case .body(let buffer):
             guard let exchange, !exchange.answeredLocally else { return }
+            exchange.requestBodyBytes += buffer.readableBytes
+            if exchange.requestBodyBytes > exchange.maxBodyBytes {
+                bodyTooLarge(exchange)
+                return
+            }
             if let upstream = exchange.upstream {
                 upstream.write(.body(.byteBuffer(buffer)))
                 exchange.streamedBody = true
@@ -78,16 +125,18 @@ final class ProxyHandler: ChannelDuplexHandler {
             } else {
                 exchange.bufferedBody.append(buffer)
                 exchange.bufferedBytes += buffer.readableBytes
-                if exchange.bufferedBytes > settings.maxBufferedRequestBytes { pauseReads() }
+                if exchange.bufferedBytes > 64 * 1024 { pauseReads() }
             }
         case .end(let trailers):
             guard let exchange else { return }
             exchange.requestEnded = true
+            phase = .responding
             if exchange.answeredLocally { return }
             if let upstream = exchange.upstream {
                 upstream.write(.end(trailers))
                 upstream.flush()
                 exchange.upstreamNeedsFlush = false
+                exchange.upstreamSentAt = .now()
             }
         }
     }
@@ -101,8 +150,12 @@ final class ProxyHandler: ChannelDuplexHandler {
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if context.channel.isWritable, let upstream = exchange?.upstream {
-            upstream.setAutoRead(true)
+        if context.channel.isWritable {
+            writeStalledSince = nil
+            exchange?.upstream?.setAutoRead(true)
+        } else if writeStalledSince == nil {
+            writeStalledSince = .now()
+            armDeadline()
         }
         context.fireChannelWritabilityChanged()
     }
@@ -116,28 +169,89 @@ final class ProxyHandler: ChannelDuplexHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if let parserError = error as? HTTPParserError {
+            let status: HTTPResponseStatus
+            switch parserError {
+            case .headerOverflow: status = sawLineFeedInHead ? .requestHeaderFieldsTooLarge : .uriTooLong
+            default: status = .badRequest
+            }
+            logger.info("bad request from client", metadata: [
+                "client": "\(context.channel.remoteAddress?.ipAddress ?? "-")", "error": "\(parserError)",
+                "status": "\(status.code)"])
+            if let exchange {
+                if exchange.responseStarted {
+                    context.close(promise: nil)
+                } else {
+                    exchange.upstream?.close()
+                    exchange.upstream = nil
+                    respondLocally(exchange, status: status, close: true)
+                }
+            } else {
+                let bare = Exchange(head: HTTPRequestHead(version: .http1_1, method: .GET, uri: "-"),
+                                    clientAddress: context.channel.remoteAddress?.ipAddress ?? "-", keepAlive: false)
+                self.exchange = bare
+                respondLocally(bare, status: status, close: true, logAsMalformed: true)
+            }
+            return
+        }
         logger.debug("client connection error", metadata: ["error": "\(error)"])
         context.close(promise: nil)
-    }
-
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        context.fireUserInboundEventTriggered(event)
     }
 
     // MARK: Exchange
 
     private func startExchange(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
-        idleTimer?.cancel()
-        idleTimer = nil
         requestsOnConnection += 1
-        let clientAddress = context.channel.remoteAddress?.ipAddress
-        let exchange = Exchange(
-            head: head,
-            upstreamHead: forwarded.upstreamHead(for: head, clientAddress: clientAddress),
-            clientAddress: clientAddress ?? "-",
-            keepAlive: head.isKeepAlive && requestsOnConnection < settings.maxKeepAliveRequests
-        )
+        if store.generation != runtimeGeneration {
+            (runtimeGeneration, runtime) = store.current
+            forwarded.forwardedHeader = runtime.settings.forwardedHeader
+        }
+        let clientAddress = context.channel.remoteAddress?.ipAddress ?? "-"
+        let exchange = Exchange(head: head, clientAddress: clientAddress,
+                                keepAlive: head.isKeepAlive && requestsOnConnection < settings.maxKeepAliveRequests)
         self.exchange = exchange
+        let hasBody = RequestValidator.hasBody(head)
+        phase = hasBody ? .readingBody(since: .now(), bytes: 0) : .responding
+        armDeadline()
+
+        if case .reject(let status, let reason) = RequestValidator.validate(head, settings: settings) {
+            logger.info("request refused", metadata: ["client": "\(clientAddress)", "reason": "\(reason)",
+                                                      "status": "\(status.code)"])
+            respondLocally(exchange, status: status, close: true)
+            return
+        }
+        if head.method == .OPTIONS && head.uri == "*" {
+            var headers = HTTPHeaders()
+            headers.add(name: "Allow", value: "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS")
+            respondLocally(exchange, status: .ok, extraHeaders: headers, body: nil, close: false)
+            return
+        }
+        let host = head.headers.first(name: "host").flatMap(HostHeader.hostPart)
+        guard let site = runtime.router.site(for: host) else {
+            let status: HTTPResponseStatus = settings.unknownHostStatus == 404 ? .notFound : .misdirectedRequest
+            respondLocally(exchange, status: status, close: false)
+            return
+        }
+        exchange.site = site
+        if !listener.tls && site.redirectToHTTPS {
+            redirect(exchange, to: "https", host: site.canonicalHost ?? host ?? site.primaryHost,
+                     port: runtime.redirectHTTPSPort)
+            return
+        }
+        if let canonical = site.canonicalHost, let host, host != canonical {
+            redirect(exchange, to: forwarded.scheme, host: canonical, port: listener.port)
+            return
+        }
+        guard let route = site.route(for: head.uri) else {
+            respondLocally(exchange, status: .notFound, close: false)
+            return
+        }
+        exchange.route = route
+        exchange.maxBodyBytes = route.maxBodyBytes
+        if let length = RequestValidator.contentLength(head), length > route.maxBodyBytes {
+            respondLocally(exchange, status: .payloadTooLarge, close: true)
+            return
+        }
         if head.headers[canonicalForm: "expect"].contains(where: { $0.lowercased() == "100-continue" }) {
             context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .continue))),
                                   promise: nil)
@@ -146,39 +260,44 @@ final class ProxyHandler: ChannelDuplexHandler {
     }
 
     private func connectUpstream(_ exchange: Exchange, allowIdle: Bool) {
-        guard let address = pool.nextAddress(from: settings.upstreams) else {
-            answerLocally(exchange, status: .badGateway, reason: "no upstream configured")
+        guard let route = exchange.route, let address = pool.nextAddress(from: route.upstreams) else {
+            respondLocally(exchange, status: .badGateway, close: false)
             return
         }
         exchange.attempts += 1
         exchange.upstreamAddress = address
+        exchange.upstreamHead = forwarded.upstreamHead(for: exchange.head, clientAddress: exchange.clientAddress,
+                                                       preserveHost: route.preserveHost, upstream: address)
         pool.acquire(address, allowIdle: allowIdle) { [weak self] result in
             guard let self, self.exchange === exchange, !exchange.answeredLocally else {
-                if case .success(let connection) = result { connection.close() }
+                if case .success(let connection) = result { self?.pool.release(connection) }
                 return
             }
             switch result {
             case .success(let connection):
                 self.attach(connection, to: exchange)
             case .failure(let error):
-                self.logger.error("upstream unreachable", metadata: [
+                let timedOut = error is UpstreamPoolError
+                self.logger.error(timedOut ? "no upstream connection free in time" : "upstream unreachable", metadata: [
                     "upstream": "\(address)", "error": "\(error)", "uri": "\(exchange.head.uri)",
                 ])
-                self.answerLocally(exchange, status: .badGateway, reason: "connect failed")
+                self.respondLocally(exchange, status: timedOut ? .serviceUnavailable : .badGateway, close: false)
             }
         }
     }
 
     private func attach(_ connection: UpstreamConnection, to exchange: Exchange) {
+        guard let upstreamHead = exchange.upstreamHead else { return }
         exchange.upstream = connection
         exchange.wasReused = connection.isReused
         connection.handler.owner = self
-        connection.write(.head(exchange.upstreamHead))
+        connection.write(.head(upstreamHead))
         for buffer in exchange.bufferedBody {
             connection.write(.body(.byteBuffer(buffer)))
         }
         if exchange.requestEnded {
             connection.write(.end(nil))
+            exchange.upstreamSentAt = .now()
         } else {
             exchange.streamedBody = exchange.streamedBody || !exchange.bufferedBody.isEmpty
             exchange.bufferedBody.removeAll()
@@ -194,7 +313,7 @@ final class ProxyHandler: ChannelDuplexHandler {
 
     private func armProxyTimer(_ exchange: Exchange) {
         guard let context else { return }
-        let timeout = settings.proxyTimeout
+        let timeout = TimeAmount.seconds(Int64(settings.proxyTimeoutSeconds))
         exchange.cancelTimer()
         exchange.timer = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) { [weak self] in
             guard let self, self.exchange === exchange, !exchange.responseEnded else { return }
@@ -213,8 +332,21 @@ final class ProxyHandler: ChannelDuplexHandler {
             if exchange.responseStarted {
                 self.context?.close(promise: nil)
             } else {
-                self.answerLocally(exchange, status: .gatewayTimeout, reason: "timeout")
+                self.respondLocally(exchange, status: .gatewayTimeout, close: false)
             }
+        }
+    }
+
+    private func bodyTooLarge(_ exchange: Exchange) {
+        logger.info("request body too large", metadata: ["uri": "\(exchange.head.uri)",
+                                                         "limit": "\(exchange.maxBodyBytes)"])
+        let upstream = exchange.upstream
+        exchange.upstream = nil
+        upstream?.close()
+        if exchange.responseStarted {
+            context?.close(promise: nil)
+        } else {
+            respondLocally(exchange, status: .payloadTooLarge, close: true)
         }
     }
 
@@ -225,16 +357,18 @@ final class ProxyHandler: ChannelDuplexHandler {
         exchange.touch()
         switch part {
         case .head(let head):
-            if head.status.code < 200 && head.status != .switchingProtocols {
+            if head.status.code < 200 {
                 exchange.skippingInformational = true
                 return
             }
             exchange.skippingInformational = false
             exchange.responseStarted = true
+            exchange.upstreamAnsweredAt = .now()
             exchange.status = head.status.code
             exchange.upstreamKeepAlive = head.isKeepAlive
             var headers = head.headers
             HopByHopHeaders.strip(&headers)
+            rewriteLocations(&headers, exchange: exchange)
             if !exchange.requestEnded {
                 // The upstream answered before reading the whole body: the client connection cannot be reused.
                 exchange.keepAlive = false
@@ -249,8 +383,7 @@ final class ProxyHandler: ChannelDuplexHandler {
             if !exchange.keepAlive && exchange.head.version.minor >= 1 {
                 headers.add(name: "Connection", value: "close")
             }
-            let version = exchange.head.version.minor == 0 ? HTTPVersion.http1_0 : HTTPVersion.http1_1
-            context.write(wrapOutboundOut(.head(HTTPResponseHead(version: version, status: head.status,
+            context.write(wrapOutboundOut(.head(HTTPResponseHead(version: responseVersion(exchange), status: head.status,
                                                                  headers: headers))),
                           promise: nil)
         case .body(let buffer):
@@ -259,6 +392,10 @@ final class ProxyHandler: ChannelDuplexHandler {
             context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
             if !context.channel.isWritable {
                 exchange.upstream?.setAutoRead(false)
+                if writeStalledSince == nil {
+                    writeStalledSince = .now()
+                    armDeadline()
+                }
             }
         case .end(let trailers):
             if exchange.skippingInformational {
@@ -310,13 +447,46 @@ final class ProxyHandler: ChannelDuplexHandler {
             "upstream": "\(upstream.address)", "uri": "\(exchange.head.uri)",
             "error": "\(error.map { "\($0)" } ?? "closed")",
         ])
-        answerLocally(exchange, status: .badGateway, reason: "upstream closed")
+        respondLocally(exchange, status: .badGateway, close: false)
     }
 
-    // MARK: Completion
+    /// Apache's `ProxyPassReverse`: an absolute `Location` that points at the upstream is
+    /// rewritten to the address the client used.
+    private func rewriteLocations(_ headers: inout HTTPHeaders, exchange: Exchange) {
+        guard let route = exchange.route else { return }
+        let publicBase = "\(forwarded.scheme)://\(exchange.head.headers.first(name: "host") ?? (exchange.site?.primaryHost ?? "localhost"))"
+        for name in ["location", "content-location"] {
+            guard let value = headers.first(name: name), value.hasPrefix("http://") else { continue }
+            for upstream in route.upstreams {
+                let prefix = "http://\(upstream)"
+                if value.hasPrefix(prefix) {
+                    let rest = value.dropFirst(prefix.count)
+                    if rest.isEmpty || rest.hasPrefix("/") || rest.hasPrefix("?") {
+                        headers.replaceOrAdd(name: name, value: publicBase + rest)
+                    }
+                    break
+                }
+            }
+        }
+    }
 
-    /// Answers the client with a small error page instead of an upstream response.
-    private func answerLocally(_ exchange: Exchange, status: HTTPResponseStatus, reason: String) {
+    // MARK: Local answers
+
+    private func redirect(_ exchange: Exchange, to scheme: String, host: String, port: Int) {
+        let defaultPort = scheme == "https" ? 443 : 80
+        let location = "\(scheme)://\(host)\(port == defaultPort ? "" : ":\(port)")\(exchange.head.uri.hasPrefix("/") ? exchange.head.uri : "/")"
+        var headers = HTTPHeaders()
+        headers.add(name: "Location", value: location)
+        let body = "<!DOCTYPE html>\n<html lang=\"pt-BR\"><head><meta charset=\"utf-8\"><title>301</title></head>"
+            + "<body><p>Este endereço mudou para <a href=\"\(HTMLEscape.escape(location))\">\(HTMLEscape.escape(location))</a>.</p></body></html>\n"
+        headers.add(name: "Content-Type", value: "text/html; charset=utf-8")
+        respondLocally(exchange, status: .movedPermanently, extraHeaders: headers, body: body,
+                       close: !exchange.requestEnded && RequestValidator.hasBody(exchange.head))
+    }
+
+    /// Answers the client with a page of the edge's own instead of an upstream response.
+    private func respondLocally(_ exchange: Exchange, status: HTTPResponseStatus, extraHeaders: HTTPHeaders = [:],
+                                body customBody: String? = nil, close: Bool, logAsMalformed: Bool = false) {
         guard let context, !exchange.responseStarted else { return }
         exchange.answeredLocally = true
         exchange.responseStarted = true
@@ -325,21 +495,39 @@ final class ProxyHandler: ChannelDuplexHandler {
         exchange.cancelTimer()
         exchange.bufferedBody.removeAll()
         resumeReads()
-        let (headers, body) = ErrorPage.response(status: status, accept: exchange.head.headers.first(name: "accept"),
-                                                 allocator: context.channel.allocator)
-        var responseHeaders = headers
-        if !exchange.requestEnded || !exchange.keepAlive {
-            exchange.keepAlive = false
-            responseHeaders.add(name: "Connection", value: "close")
+        var headers: HTTPHeaders
+        var body: ByteBuffer?
+        if let customBody {
+            headers = extraHeaders
+            headers.add(name: "Content-Length", value: String(customBody.utf8.count))
+            body = context.channel.allocator.buffer(string: customBody)
+        } else if status == .ok {
+            headers = extraHeaders
+            headers.add(name: "Content-Length", value: "0")
+        } else {
+            let page = ErrorPage.response(status: status, accept: exchange.head.headers.first(name: "accept"),
+                                          allocator: context.channel.allocator)
+            headers = page.0
+            for header in extraHeaders { headers.add(name: header.name, value: header.value) }
+            body = page.1
         }
-        exchange.bytesSent = body.readableBytes
-        let version = exchange.head.version.minor == 0 ? HTTPVersion.http1_0 : HTTPVersion.http1_1
-        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: version, status: status,
-                                                             headers: responseHeaders))), promise: nil)
-        if exchange.head.method != .HEAD {
+        // A body still on its way cannot be skipped reliably: close after answering.
+        if close || (!exchange.requestEnded && RequestValidator.hasBody(exchange.head)) || !exchange.keepAlive {
+            exchange.keepAlive = false
+            headers.add(name: "Connection", value: "close")
+        }
+        exchange.bytesSent = exchange.head.method == .HEAD ? 0 : (body?.readableBytes ?? 0)
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: responseVersion(exchange), status: status,
+                                                             headers: headers))), promise: nil)
+        if exchange.head.method != .HEAD, let body {
             context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
         }
+        if logAsMalformed { exchange.status = status.code }
         finishExchange(exchange, trailers: nil)
+    }
+
+    private func responseVersion(_ exchange: Exchange) -> HTTPVersion {
+        exchange.head.version.minor == 0 ? .http1_0 : .http1_1
     }
 
     /// Ends the response; the exchange is detached first because ending it may start the next
@@ -347,11 +535,14 @@ final class ProxyHandler: ChannelDuplexHandler {
     private func finishExchange(_ exchange: Exchange, trailers: HTTPHeaders?) {
         guard let context, self.exchange === exchange else { return }
         self.exchange = nil
-        accessLog?.record(exchange.logEntry())
+        let entry = exchange.logEntry()
+        runtime.accessLog?.record(entry)
+        exchange.site?.accessLog?.record(entry)
         if exchange.keepAlive && !closing {
+            phase = .idle(since: .now(), firstRequest: false)
             context.writeAndFlush(wrapOutboundOut(.end(trailers)), promise: nil)
             resumeReads()
-            if self.exchange == nil { armIdleTimer(settings.keepAliveTimeout) }
+            if self.exchange == nil { armDeadline() }
         } else {
             closing = true
             let channel = context.channel
@@ -361,7 +552,7 @@ final class ProxyHandler: ChannelDuplexHandler {
         }
     }
 
-    // MARK: Flow control and timers
+    // MARK: Flow control and deadlines
 
     private func pauseReads() {
         readsPaused = true
@@ -376,12 +567,82 @@ final class ProxyHandler: ChannelDuplexHandler {
         }
     }
 
-    private func armIdleTimer(_ timeout: TimeAmount) {
-        guard let context else { return }
-        idleTimer?.cancel()
-        idleTimer = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) { [weak self] in
-            guard let self, self.exchange == nil else { return }
-            self.context?.close(promise: nil)
+    /// The moment the connection has waited too long in its current phase, if any.
+    private func currentDeadline() -> NIODeadline? {
+        let rate = Int64(max(settings.minRateBytesPerSecond, 1))
+        var deadline: NIODeadline?
+        switch phase {
+        case .idle(let since, let first):
+            let timeout = first ? settings.requestHeaderTimeoutSeconds : settings.keepAliveTimeoutSeconds
+            deadline = since + .seconds(Int64(timeout))
+        case .readingHead(let since, let bytes):
+            let extended = Int64(settings.requestHeaderTimeoutSeconds) + (settings.minRateBytesPerSecond > 0 ? Int64(bytes) / rate : 0)
+            deadline = since + .seconds(min(extended, Int64(settings.requestHeaderMaxTimeoutSeconds)))
+        case .readingBody(let since, let bytes):
+            let extended = Int64(settings.requestBodyTimeoutSeconds) + (settings.minRateBytesPerSecond > 0 ? Int64(bytes) / rate : 0)
+            deadline = since + .seconds(extended)
+        case .responding:
+            deadline = nil
+        }
+        if let stalled = writeStalledSince {
+            let writeDeadline = stalled + .seconds(Int64(settings.clientTimeoutSeconds))
+            deadline = min(deadline ?? writeDeadline, writeDeadline)
+        }
+        return deadline
+    }
+
+    private func armDeadline() {
+        guard let context, let deadline = currentDeadline() else { return }
+        if let firesAt = deadlineTimerFiresAt, deadlineTimer != nil, firesAt <= deadline { return }
+        deadlineTimer?.cancel()
+        deadlineTimerFiresAt = deadline
+        deadlineTimer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [weak self] in
+            self?.deadlineReached()
+        }
+    }
+
+    private func deadlineReached() {
+        deadlineTimer = nil
+        deadlineTimerFiresAt = nil
+        guard let context, let deadline = currentDeadline() else { return }
+        if deadline > .now() {
+            armDeadline()
+            return
+        }
+        if let stalled = writeStalledSince, stalled + .seconds(Int64(settings.clientTimeoutSeconds)) <= .now() {
+            logger.info("client stopped reading; closing", metadata: ["client": "\(context.channel.remoteAddress?.ipAddress ?? "-")"])
+            context.close(promise: nil)
+            return
+        }
+        switch phase {
+        case .idle:
+            context.close(promise: nil)
+        case .readingHead:
+            logger.info("request head not received in time", metadata: [
+                "client": "\(context.channel.remoteAddress?.ipAddress ?? "-")"])
+            if exchange == nil, let observer {
+                let body = "Tempo esgotado aguardando a requisição.\n"
+                observer.writeRawAndClose("HTTP/1.1 408 Request Timeout\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                    + "Content-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n" + body)
+                runtime.accessLog?.record(AccessLogEntry(
+                    clientAddress: context.channel.remoteAddress?.ipAddress ?? "-", time: time(nil), method: "-",
+                    uri: "-", version: "-", status: 408, bytesSent: body.utf8.count, referer: nil, userAgent: nil,
+                    upstream: nil, durationNanoseconds: 0))
+            } else {
+                context.close(promise: nil)
+            }
+        case .readingBody:
+            logger.info("request body not received in time", metadata: [
+                "client": "\(context.channel.remoteAddress?.ipAddress ?? "-")"])
+            if let exchange, !exchange.responseStarted {
+                exchange.upstream?.close()
+                exchange.upstream = nil
+                respondLocally(exchange, status: .requestTimeout, close: true)
+            } else {
+                context.close(promise: nil)
+            }
+        case .responding:
+            break
         }
     }
 }

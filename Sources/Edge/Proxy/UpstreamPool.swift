@@ -9,6 +9,23 @@ struct UpstreamPoolSettings: Sendable {
     var connectTimeout: TimeAmount
     var maxIdlePerAddress: Int
     var idleTimeout: TimeAmount
+    /// Connections per address, busy or idle; 0 means no limit.
+    var maxPerAddress: Int = 0
+    /// How long a request waits for a connection when `maxPerAddress` is reached.
+    var acquireTimeout: TimeAmount = .seconds(300)
+
+    init(_ edge: EdgeSettings) {
+        self.connectTimeout = .seconds(Int64(edge.connectTimeoutSeconds))
+        self.maxIdlePerAddress = edge.upstreamIdleConnections
+        self.idleTimeout = .seconds(Int64(edge.upstreamIdleTimeoutSeconds))
+        self.maxPerAddress = edge.upstreamMaxConnections
+        self.acquireTimeout = .seconds(Int64(edge.poolAcquireTimeoutSeconds))
+    }
+}
+
+/// No connection to the upstream became free within the acquire timeout.
+struct UpstreamPoolError: Error, CustomStringConvertible {
+    let description: String
 }
 
 /// Keep-alive connections to upstreams for one event loop. Every method runs on that loop,
@@ -18,6 +35,16 @@ final class UpstreamPool {
     private let settings: UpstreamPoolSettings
     private var idle: [HostAndPort: [IdleEntry]] = [:]
     private var nextAddressIndex = 0
+    /// Open or opening connections per address, busy or idle.
+    private var open: [HostAndPort: Int] = [:]
+    private var waiters: [HostAndPort: [Waiter]] = [:]
+    private var nextWaiterID = 0
+
+    private struct Waiter {
+        let id: Int
+        let completion: (Result<UpstreamConnection, any Error>) -> Void
+        let timeout: Scheduled<Void>
+    }
 
     private struct IdleEntry {
         let connection: UpstreamConnection
@@ -48,6 +75,19 @@ final class UpstreamPool {
             completion(.success(connection))
             return
         }
+        if settings.maxPerAddress > 0, open[address, default: 0] >= settings.maxPerAddress {
+            if let connection = takeIdle(address) {
+                completion(.success(connection))
+                return
+            }
+            enqueueWaiter(address, completion: completion)
+            return
+        }
+        connect(address, completion: completion)
+    }
+
+    private func connect(_ address: HostAndPort, completion: @escaping (Result<UpstreamConnection, any Error>) -> Void) {
+        open[address, default: 0] += 1
         ClientBootstrap(group: eventLoop)
             .connectTimeout(settings.connectTimeout)
             .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
@@ -62,9 +102,10 @@ final class UpstreamPool {
             }
             .connect(host: address.host, port: address.port)
             .assumeIsolated()
-            .whenComplete { result in
+            .whenComplete { [weak self] result in
                 switch result {
                 case .success(let channel):
+                    channel.closeFuture.assumeIsolated().whenComplete { _ in self?.connectionClosed(address) }
                     do {
                         let handler = try channel.pipeline.syncOperations.handler(type: UpstreamHandler.self)
                         completion(.success(UpstreamConnection(channel: channel, address: address, handler: handler)))
@@ -73,15 +114,54 @@ final class UpstreamPool {
                         completion(.failure(error))
                     }
                 case .failure(let error):
+                    self?.connectionClosed(address)
                     completion(.failure(error))
                 }
             }
+    }
+
+    private func enqueueWaiter(_ address: HostAndPort,
+                               completion: @escaping (Result<UpstreamConnection, any Error>) -> Void) {
+        nextWaiterID += 1
+        let id = nextWaiterID
+        let timeoutAmount = settings.acquireTimeout
+        let timeout = eventLoop.assumeIsolated().scheduleTask(in: timeoutAmount) { [weak self] in
+            guard let self, var queue = self.waiters[address],
+                  let index = queue.firstIndex(where: { $0.id == id }) else { return }
+            let waiter = queue.remove(at: index)
+            self.waiters[address] = queue.isEmpty ? nil : queue
+            waiter.completion(.failure(UpstreamPoolError(
+                description: "all \(self.settings.maxPerAddress) connections to \(address) stayed busy for \(timeoutAmount.nanoseconds / 1_000_000_000) s")))
+        }
+        waiters[address, default: []].append(Waiter(id: id, completion: completion, timeout: timeout))
+    }
+
+    private func popWaiter(_ address: HostAndPort) -> Waiter? {
+        guard var queue = waiters[address], !queue.isEmpty else { return nil }
+        let waiter = queue.removeFirst()
+        waiters[address] = queue.isEmpty ? nil : queue
+        waiter.timeout.cancel()
+        return waiter
+    }
+
+    /// A connection to `address` closed: count it out and let a waiting request open a new one.
+    private func connectionClosed(_ address: HostAndPort) {
+        open[address, default: 1] -= 1
+        if open[address] == 0 { open[address] = nil }
+        if let waiter = popWaiter(address) {
+            connect(address, completion: waiter.completion)
+        }
     }
 
     /// Returns a connection whose last exchange finished cleanly.
     func release(_ connection: UpstreamConnection) {
         eventLoop.preconditionInEventLoop()
         connection.handler.owner = nil
+        if connection.channel.isActive, let waiter = popWaiter(connection.address) {
+            connection.setAutoRead(true)
+            waiter.completion(.success(connection))
+            return
+        }
         guard connection.channel.isActive, settings.maxIdlePerAddress > 0 else {
             connection.close()
             return

@@ -18,9 +18,20 @@ public enum ServerTLS {
 
     /// Loads `certificateFile` (leaf first, then intermediates) and `keyFile` and makes a context.
     public static func makeContext(certificateFile: String, keyFile: String) throws -> NIOSSLContext {
+        let pem: String
+        do {
+            pem = try String(contentsOfFile: certificateFile, encoding: .utf8)
+        } catch {
+            throw TLSSetupError("cannot read certificate file \(certificateFile): \(Self.describe(error))")
+        }
+        return try makeContext(certificatePEM: pem, certificateFile: certificateFile, keyFile: keyFile)
+    }
+
+    /// Makes a context from PEM text already read (certificate file plus any chain file).
+    static func makeContext(certificatePEM: String, certificateFile: String, keyFile: String) throws -> NIOSSLContext {
         let chain: [NIOSSLCertificate]
         do {
-            chain = try NIOSSLCertificate.fromPEMFile(certificateFile)
+            chain = try NIOSSLCertificate.fromPEMBytes(Array(certificatePEM.utf8))
         } catch {
             throw TLSSetupError("cannot read certificate file \(certificateFile): \(Self.describe(error))")
         }

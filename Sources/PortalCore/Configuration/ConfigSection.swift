@@ -193,6 +193,31 @@ struct ConfigSection {
         return ConfigSection(path: path + [key], node: node(for: key), diagnostics: diagnostics, environment: environment)
     }
 
+    /// The list of sections under `key` (`sites:` holds one mapping per site). Environment
+    /// variables do not reach inside lists.
+    mutating func sectionList(_ key: String) -> [ConfigSection] {
+        seenKeys.insert(key)
+        guard let node = node(for: key) else { return [] }
+        if node.tag.rawValue == Tag.Name.null.rawValue { return [] }
+        guard case .sequence(let sequence) = node else {
+            diagnostics.report("'\(qualified(key))' must be a list of sections (each item starting with '- ')",
+                               at: node.mark)
+            return []
+        }
+        return sequence.enumerated().map { index, item in
+            ConfigSection(path: path + ["\(key)[\(index)]"], node: item, diagnostics: diagnostics, environment: [:])
+        }
+    }
+
+    /// True when the section has no keys at all.
+    var isEmpty: Bool { mapping?.isEmpty ?? true }
+
+    /// Reports a problem about `key` at its place in the file (or at this section when absent).
+    func report(_ message: String, key: String? = nil) {
+        let mark = key.flatMap { node(for: $0)?.mark } ?? self.mark
+        diagnostics.report(message, at: mark)
+    }
+
     /// Reports every key of this mapping that no reader asked for.
     func finish() {
         guard let mapping else { return }
@@ -235,5 +260,39 @@ struct ConfigSection {
             .map { ($0, EditDistance.between(name, $0)) }
             .filter { $0.1 <= 2 }
             .min(by: { $0.1 < $1.1 })?.0
+    }
+}
+
+/// A size in bytes, written as a number of bytes or with a unit: `512k`, `10MB`, `1g`.
+struct ByteSize: ConfigValue, Equatable {
+    let bytes: Int
+
+    init(bytesValue: Int) {
+        self.bytes = bytesValue
+    }
+
+    static var expectation: String { "a size such as 1048576, 512k, 10MB or 1g" }
+
+    init?(yaml node: Node) {
+        guard case .scalar(let scalar) = node, node.tag.rawValue != Tag.Name.null.rawValue else { return nil }
+        self.init(environment: scalar.string)
+    }
+
+    init?(environment text: String) {
+        let trimmed = text.trimmingCharacters(in: .whitespaces).lowercased()
+        let digits = trimmed.prefix { $0.isNumber }
+        guard !digits.isEmpty, let number = Int(digits) else { return nil }
+        let unit = trimmed.dropFirst(digits.count).trimmingCharacters(in: .whitespaces)
+        let multiplier: Int
+        switch unit {
+        case "", "b": multiplier = 1
+        case "k", "kb", "kib": multiplier = 1024
+        case "m", "mb", "mib": multiplier = 1024 * 1024
+        case "g", "gb", "gib": multiplier = 1024 * 1024 * 1024
+        default: return nil
+        }
+        let (product, overflow) = number.multipliedReportingOverflow(by: multiplier)
+        guard !overflow else { return nil }
+        self.bytes = product
     }
 }

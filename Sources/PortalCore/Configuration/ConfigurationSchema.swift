@@ -60,32 +60,111 @@ enum ConfigurationSchema {
                                    isValid: { !$0.isEmpty && $0.allSatisfy { IPAddress($0) != nil } })
         edge.httpPort = section.read("http_port", default: edge.httpPort, rule: portRule, isValid: isPort)
         edge.httpsPort = section.read("https_port", default: edge.httpsPort, rule: portRule, isValid: isPort)
+        let listenerRule = "a list of address:port listeners, e.g. [\"0.0.0.0:80\", \"[::]:80\"]"
+        let isListenerList: ([String]) -> Bool = { $0.allSatisfy { isListener($0) } }
+        edge.httpListeners = section.read("http_listeners", default: [], rule: listenerRule, isValid: isListenerList)
+        edge.httpsListeners = section.read("https_listeners", default: [], rule: listenerRule, isValid: isListenerList)
         edge.serverName = section.read("server_name", default: edge.serverName, rule: "a host name",
                                        isValid: isHostName)
         edge.certificateFile = section.readOptional("certificate_file", rule: "a file path", isValid: { !$0.isEmpty })
         edge.keyFile = section.readOptional("key_file", rule: "a file path", isValid: { !$0.isEmpty })
-        edge.upstreams = section.read("upstreams", default: edge.upstreams,
-                                      rule: "a list of host:port addresses, e.g. [\"127.0.0.1:9000\"]",
+        edge.upstreams = section.read("upstreams", default: edge.upstreams, rule: upstreamsRule,
                                       isValid: { $0.allSatisfy { HostAndPort($0) != nil } })
-        edge.proxyTimeoutSeconds = section.read("proxy_timeout", default: edge.proxyTimeoutSeconds,
-                                                rule: "seconds from 1 to 86400", isValid: isSeconds)
-        edge.connectTimeoutSeconds = section.read("connect_timeout", default: edge.connectTimeoutSeconds,
-                                                  rule: "seconds from 1 to 86400", isValid: isSeconds)
-        edge.keepAliveTimeoutSeconds = section.read("keepalive_timeout", default: edge.keepAliveTimeoutSeconds,
-                                                    rule: "seconds from 1 to 86400", isValid: isSeconds)
-        edge.clientTimeoutSeconds = section.read("client_timeout", default: edge.clientTimeoutSeconds,
-                                                 rule: "seconds from 1 to 86400", isValid: isSeconds)
-        edge.maxKeepAliveRequests = section.read("max_keepalive_requests", default: edge.maxKeepAliveRequests,
-                                                 rule: "an integer from 1 to 1000000",
-                                                 isValid: { (1...1_000_000).contains($0) })
-        edge.upstreamIdleConnections = section.read("upstream_idle_connections",
-                                                    default: edge.upstreamIdleConnections,
-                                                    rule: "an integer from 0 to 10000",
-                                                    isValid: { (0...10_000).contains($0) })
-        edge.upstreamIdleTimeoutSeconds = section.read("upstream_idle_timeout",
-                                                       default: edge.upstreamIdleTimeoutSeconds,
-                                                       rule: "seconds from 1 to 86400", isValid: isSeconds)
+        edge.defaultSite = section.readOptional("default_site", rule: "the name of a site", isValid: { !$0.isEmpty })
+        edge.unknownHostStatus = section.read("unknown_host_status", default: edge.unknownHostStatus,
+                                              rule: "421 or 404", isValid: { $0 == 421 || $0 == 404 })
+
+        edge.proxyTimeoutSeconds = seconds(&section, "proxy_timeout", edge.proxyTimeoutSeconds)
+        edge.connectTimeoutSeconds = seconds(&section, "connect_timeout", edge.connectTimeoutSeconds)
+        edge.poolAcquireTimeoutSeconds = seconds(&section, "pool_acquire_timeout", edge.poolAcquireTimeoutSeconds)
+        edge.keepAliveTimeoutSeconds = seconds(&section, "keepalive_timeout", edge.keepAliveTimeoutSeconds)
+        edge.clientTimeoutSeconds = seconds(&section, "client_timeout", edge.clientTimeoutSeconds)
+        edge.requestHeaderTimeoutSeconds = seconds(&section, "request_header_timeout", edge.requestHeaderTimeoutSeconds)
+        edge.requestHeaderMaxTimeoutSeconds = seconds(&section, "request_header_max_timeout",
+                                                      edge.requestHeaderMaxTimeoutSeconds)
+        edge.requestBodyTimeoutSeconds = seconds(&section, "request_body_timeout", edge.requestBodyTimeoutSeconds)
+        edge.drainTimeoutSeconds = seconds(&section, "drain_timeout", edge.drainTimeoutSeconds)
+        edge.minRateBytesPerSecond = count(&section, "min_rate", edge.minRateBytesPerSecond, 0...1_000_000_000)
+        edge.maxKeepAliveRequests = count(&section, "max_keepalive_requests", edge.maxKeepAliveRequests, 1...1_000_000)
+        edge.maxConnections = count(&section, "max_connections", edge.maxConnections, 1...1_000_000)
+        edge.maxRequestLineBytes = count(&section, "max_request_line", edge.maxRequestLineBytes, 256...1_048_576)
+        edge.maxHeaderBytes = count(&section, "max_header_size", edge.maxHeaderBytes, 256...1_048_576)
+        edge.maxHeaderCount = count(&section, "max_headers", edge.maxHeaderCount, 8...10_000)
+        edge.maxBodyBytes = section.read("max_body_size", default: ByteSize(bytesValue: edge.maxBodyBytes)).bytes
+        edge.upstreamIdleConnections = count(&section, "upstream_idle_connections", edge.upstreamIdleConnections,
+                                             0...10_000)
+        edge.upstreamMaxConnections = count(&section, "upstream_max_connections", edge.upstreamMaxConnections,
+                                            0...100_000)
+        edge.upstreamIdleTimeoutSeconds = seconds(&section, "upstream_idle_timeout", edge.upstreamIdleTimeoutSeconds)
+        edge.forwardedHeader = section.read("forwarded_header", default: edge.forwardedHeader)
+
+        edge.accessLog = section.readOptional("access_log", rule: "a file path or off", isValid: { !$0.isEmpty })
+        edge.accessLogFormat = section.read("access_log_format", default: edge.accessLogFormat,
+                                            rule: "combined or json", isValid: { $0 == "combined" || $0 == "json" })
+        edge.errorLog = section.readOptional("error_log", rule: "a file path", isValid: { !$0.isEmpty })
+        edge.logRotateBytes = section.read("log_rotate_size", default: ByteSize(bytesValue: edge.logRotateBytes)).bytes
+        edge.logRotateDaily = section.read("log_rotate_daily", default: edge.logRotateDaily)
+        edge.logKeepDays = count(&section, "log_keep_days", edge.logKeepDays, 1...3650)
+
+        for var item in section.sectionList("sites") {
+            if let site = readSite(&item) { edge.sites.append(site) }
+            item.finish()
+        }
         return edge
+    }
+
+    static let upstreamsRule = "a list of host:port addresses, e.g. [\"127.0.0.1:9000\"]"
+
+    private static func readSite(_ section: inout ConfigSection) -> SiteSettings? {
+        let name: String = section.read("name", default: "", rule: "a site name (letters, digits, - and _)",
+                                        isValid: { !$0.isEmpty && $0.allSatisfy { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" } })
+        let hosts: [String] = section.read("hosts", default: [],
+                                           rule: "a non-empty list of host names, e.g. [\"portal.example.com\", \"*.example.com\"]",
+                                           isValid: { !$0.isEmpty && $0.allSatisfy(isHostPattern) })
+        if name.isEmpty { section.report("a site needs a 'name'") }
+        if hosts.isEmpty { section.report("site '\(name)' needs 'hosts'") }
+        var site = SiteSettings(name: name, hosts: hosts.map { $0.lowercased() }, routes: [])
+        site.certificateFile = section.readOptional("certificate_file", rule: "a file path", isValid: { !$0.isEmpty })
+        site.keyFile = section.readOptional("key_file", rule: "a file path", isValid: { !$0.isEmpty })
+        site.chainFile = section.readOptional("chain_file", rule: "a file path", isValid: { !$0.isEmpty })
+        site.redirectToHTTPS = section.read("redirect_to_https", default: site.redirectToHTTPS)
+        site.canonicalHost = section.readOptional("canonical_host", rule: "a host name", isValid: isHostName)
+        site.accessLog = section.readOptional("access_log", rule: "a file path", isValid: { !$0.isEmpty })
+        if (site.certificateFile == nil) != (site.keyFile == nil) {
+            section.report("site '\(name)': certificate_file and key_file must be given together")
+        }
+        for var item in section.sectionList("routes") {
+            let path: String = item.read("path", default: "", rule: "a path starting with /",
+                                         isValid: { $0.hasPrefix("/") && !$0.contains(where: \.isWhitespace) })
+            let upstreams: [String] = item.read("upstreams", default: [], rule: upstreamsRule,
+                                                isValid: { !$0.isEmpty && $0.allSatisfy { HostAndPort($0) != nil } })
+            if path.isEmpty { item.report("a route needs a 'path'") }
+            if upstreams.isEmpty { item.report("route '\(path)' needs 'upstreams'") }
+            var route = RouteSettings(path: path, upstreams: upstreams)
+            route.maxBodyBytes = item.readOptional("max_body_size", rule: ByteSize.expectation)
+                .map { (size: ByteSize) in size.bytes }
+            route.preserveHost = item.read("preserve_host", default: route.preserveHost)
+            item.finish()
+            if !path.isEmpty && !upstreams.isEmpty { site.routes.append(route) }
+        }
+        if site.routes.isEmpty && !section.isEmpty {
+            section.report("site '\(name)' needs at least one route, e.g. routes: [{path: /, upstreams: [\"127.0.0.1:9000\"]}]")
+        }
+        let paths = site.routes.map(\.path)
+        if Set(paths).count != paths.count {
+            section.report("site '\(name)' has two routes with the same path")
+        }
+        return name.isEmpty ? nil : site
+    }
+
+    private static func seconds(_ section: inout ConfigSection, _ key: String, _ value: Int) -> Int {
+        section.read(key, default: value, rule: "seconds from 1 to 86400", isValid: isSeconds)
+    }
+
+    private static func count(_ section: inout ConfigSection, _ key: String, _ value: Int,
+                              _ range: ClosedRange<Int>) -> Int {
+        section.read(key, default: value, rule: "an integer from \(range.lowerBound) to \(range.upperBound)",
+                     isValid: { range.contains($0) })
     }
 
     /// Rules that involve more than one key.
@@ -99,6 +178,25 @@ enum ConfigurationSchema {
         let edge = configuration.edge
         if (edge.certificateFile == nil) != (edge.keyFile == nil) {
             diagnostics.report("edge.certificate_file and edge.key_file must be given together", at: nil)
+        }
+        let siteNames = edge.sites.map(\.name)
+        for name in Set(siteNames) where siteNames.filter({ $0 == name }).count > 1 {
+            diagnostics.report("two sites are named '\(name)'", at: nil)
+        }
+        var owners: [String: String] = [:]
+        for site in edge.sites {
+            for host in site.hosts {
+                if let other = owners[host], other != site.name {
+                    diagnostics.report("host '\(host)' belongs to both site '\(other)' and site '\(site.name)'", at: nil)
+                }
+                owners[host] = site.name
+            }
+        }
+        if let defaultSite = edge.defaultSite, !siteNames.contains(defaultSite), !edge.sites.isEmpty {
+            diagnostics.report("edge.default_site '\(defaultSite)' is not the name of a site", at: nil)
+        }
+        if edge.requestHeaderMaxTimeoutSeconds < edge.requestHeaderTimeoutSeconds {
+            diagnostics.report("edge.request_header_max_timeout must not be less than edge.request_header_timeout", at: nil)
         }
         if edge.httpPort == edge.httpsPort {
             diagnostics.report("edge.http_port and edge.https_port are both \(edge.httpPort); they must differ", at: nil)
@@ -116,6 +214,18 @@ enum ConfigurationSchema {
     }
 
     static func isPort(_ value: Int) -> Bool { (1...65_535).contains(value) }
+
+    /// `address:port` with an IP literal address (`0.0.0.0:80`, `[::]:443`).
+    static func isListener(_ value: String) -> Bool {
+        guard let parsed = HostAndPort(value) else { return false }
+        return IPAddress(parsed.host) != nil
+    }
+
+    /// A host name or a `*.` wildcard over one.
+    static func isHostPattern(_ value: String) -> Bool {
+        if value.hasPrefix("*.") { return isHostName(String(value.dropFirst(2))) }
+        return isHostName(value)
+    }
     static func isSeconds(_ value: Int) -> Bool { (1...86_400).contains(value) }
 
     static func isHostName(_ value: String) -> Bool {

@@ -52,36 +52,128 @@ public struct AppSettings: Sendable, Equatable {
 
 /// Settings of the edge process.
 public struct EdgeSettings: Sendable, Equatable {
-    /// Addresses the edge listens on (IPv4 or IPv6 literals).
+    /// Addresses the default listeners use (IPv4 or IPv6 literals).
     public var listen: [String] = ["0.0.0.0"]
-    /// Plain HTTP port; answers with a redirect to HTTPS.
+    /// Plain HTTP port of the default listeners; sites redirect it to HTTPS unless told otherwise.
     public var httpPort: Int = 8080
-    /// HTTPS port; terminates TLS and proxies to the app.
+    /// HTTPS port of the default listeners.
     public var httpsPort: Int = 8443
-    /// Name of the site, used in redirects when the request names no host.
+    /// Extra or replacement plain-HTTP listeners (`address:port`); `listen` × `http_port` when empty.
+    public var httpListeners: [String] = []
+    /// Extra or replacement HTTPS listeners (`address:port`); `listen` × `https_port` when empty.
+    public var httpsListeners: [String] = []
+    /// Name of the implicit site, used in redirects when a request names no usable host.
     public var serverName: String = "localhost"
-    /// PEM certificate (leaf first, then the chain); the generated development certificate when unset.
+    /// PEM certificate (leaf first, then the chain) of the implicit site; the development certificate when unset.
     public var certificateFile: String?
     /// PEM private key matching `certificateFile`.
     public var keyFile: String?
-    /// Upstream addresses (`host:port`); the app's own address when unset.
+    /// Upstream addresses (`host:port`) of the implicit site; the app's own address when unset.
     public var upstreams: [String] = []
+    /// Sites (virtual hosts); when empty, one implicit site serves every host.
+    public var sites: [SiteSettings] = []
+    /// Site that answers requests for a host no site names; without one they get `unknownHostStatus`.
+    public var defaultSite: String?
+    /// Status for a host no site names when there is no default site: 421 or 404.
+    public var unknownHostStatus: Int = 421
+
     /// Seconds to wait for the upstream's response (Apache's `ProxyTimeout`).
     public var proxyTimeoutSeconds: Int = 300
     /// Seconds to wait for a TCP connection to the upstream.
     public var connectTimeoutSeconds: Int = 5
+    /// Seconds a request waits for a free upstream connection when `upstream_max_connections` is reached.
+    public var poolAcquireTimeoutSeconds: Int = 300
     /// Seconds a client connection may stay idle between requests (Apache's `KeepAliveTimeout`).
     public var keepAliveTimeoutSeconds: Int = 5
-    /// Seconds a client may take to send or receive data (Apache's `Timeout`).
+    /// Seconds a client may take to accept response data (Apache's `Timeout`).
     public var clientTimeoutSeconds: Int = 120
+    /// `RequestReadTimeout header=20-40,MinRate=500`: first seconds allowed for a request head…
+    public var requestHeaderTimeoutSeconds: Int = 20
+    /// …extended by one second per `minRate` bytes received, up to this many seconds.
+    public var requestHeaderMaxTimeoutSeconds: Int = 40
+    /// `body=20,MinRate=500`: seconds allowed for a request body before the minimum rate applies.
+    public var requestBodyTimeoutSeconds: Int = 20
+    /// Bytes per second a slow client must keep up (`MinRate`).
+    public var minRateBytesPerSecond: Int = 500
     /// Requests served on one client connection before it is closed (Apache's `MaxKeepAliveRequests`).
     public var maxKeepAliveRequests: Int = 100
+    /// Client connections open at once; more are refused (Apache's `ThreadsPerChild 250`).
+    public var maxConnections: Int = 250
+    /// Longest request line (`LimitRequestLine`); longer gets 414.
+    public var maxRequestLineBytes: Int = 8190
+    /// Longest header field (`LimitRequestFieldSize`); longer gets 431.
+    public var maxHeaderBytes: Int = 8190
+    /// Most header fields in a request (`LimitRequestFields`); more gets 431.
+    public var maxHeaderCount: Int = 100
+    /// Largest request body by default (`LimitRequestBody`); larger gets 413. Routes may set their own.
+    public var maxBodyBytes: Int = 1024 * 1024 * 1024
     /// Idle upstream connections kept per event loop and upstream address.
     public var upstreamIdleConnections: Int = 32
+    /// Connections per event loop and upstream address, busy or idle; 0 means no limit.
+    public var upstreamMaxConnections: Int = 0
     /// Seconds an idle upstream connection is kept before it is closed.
     public var upstreamIdleTimeoutSeconds: Int = 60
+    /// Also send RFC 7239 `Forwarded` to upstreams.
+    public var forwardedHeader: Bool = false
+    /// Seconds a graceful stop or reload waits for requests in flight.
+    public var drainTimeoutSeconds: Int = 30
+
+    /// Access log path; `off` disables it; `<data_dir>/logs/access.log` when unset.
+    public var accessLog: String?
+    /// `combined` (Apache's format) or `json` (one object per line, with upstream timings).
+    public var accessLogFormat: String = "combined"
+    /// Error log path; `<data_dir>/logs/error.log` when unset.
+    public var errorLog: String?
+    /// Rotate a log when it passes this size (0: never by size).
+    public var logRotateBytes: Int = 100 * 1024 * 1024
+    /// Rotate logs at midnight (local time).
+    public var logRotateDaily: Bool = true
+    /// Days rotated logs are kept (the seed's backup script keeps 30).
+    public var logKeepDays: Int = 30
 
     public init() {}
+}
+
+/// One site (virtual host): the names it answers, its certificate and its routes.
+public struct SiteSettings: Sendable, Equatable {
+    public var name: String
+    /// Host names: exact (`portal.example.com.br`) or wildcard (`*.example.com.br`).
+    public var hosts: [String]
+    public var certificateFile: String?
+    public var keyFile: String?
+    /// Extra PEM chain appended after the certificate file's own certificates.
+    public var chainFile: String?
+    /// Answer plain HTTP with a 301 to HTTPS (the seed's section 9, option 1).
+    public var redirectToHTTPS: Bool = true
+    /// When set, requests for any other host of the site are redirected here (option 2, `www.`).
+    public var canonicalHost: String?
+    /// Longest matching path prefix wins.
+    public var routes: [RouteSettings]
+    /// Access log of this site alone, besides the global one.
+    public var accessLog: String?
+
+    public init(name: String, hosts: [String], routes: [RouteSettings]) {
+        self.name = name
+        self.hosts = hosts
+        self.routes = routes
+    }
+}
+
+/// A path prefix and where its requests go.
+public struct RouteSettings: Sendable, Equatable {
+    /// Path prefix (`/`, `/api/`).
+    public var path: String
+    /// Upstream addresses (`host:port`), used round-robin.
+    public var upstreams: [String]
+    /// Largest request body for this route; the edge-wide limit when unset.
+    public var maxBodyBytes: Int?
+    /// Send the client's `Host` upstream (Apache's `ProxyPreserveHost On`); otherwise the upstream's address.
+    public var preserveHost: Bool = true
+
+    public init(path: String, upstreams: [String]) {
+        self.path = path
+        self.upstreams = upstreams
+    }
 }
 
 /// Where the data lives.

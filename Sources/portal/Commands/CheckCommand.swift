@@ -3,13 +3,17 @@ import Edge
 import Foundation
 import PortalCore
 
-/// `portal check`: validates the configuration without starting anything (Apache's `httpd -t`).
+/// `portal check`: validates the configuration without starting anything (Apache's `httpd -t`),
+/// and with `--dump-sites` prints the site table (`httpd -t -D DUMP_VHOSTS`).
 struct CheckCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "check",
         abstract: "Check the configuration; prints 'Syntax OK' or every error with file:line.")
 
     @OptionGroup var options: ConfigurationOptions
+
+    @Flag(help: "Print the listeners, sites, certificates and routes the edge would serve.")
+    var dumpSites = false
 
     func run() throws {
         let configuration: PortalConfiguration
@@ -19,18 +23,20 @@ struct CheckCommand: ParsableCommand {
             for issue in error.issues { printError(issue.description) }
             throw ExitCode(1)
         }
-        var problems: [String] = []
-        if let certificate = configuration.edge.certificateFile, let key = configuration.edge.keyFile {
-            do {
-                _ = try ServerTLS.makeContext(certificateFile: certificate, keyFile: key)
-            } catch {
-                problems.append("\(options.config ?? "configuration"): edge.certificate_file: \(error)")
-            }
-        }
-        if !problems.isEmpty {
-            for problem in problems { printError(problem) }
+        let source = options.config ?? "configuration"
+        let runtime: EdgeRuntime
+        do {
+            runtime = try EdgeRuntime.resolve(configuration, checkOnly: true)
+        } catch let error as EdgeConfigurationError {
+            for problem in error.problems { printError("\(source): \(problem)") }
+            throw ExitCode(1)
+        } catch {
+            printError("\(source): \(error)")
             throw ExitCode(1)
         }
+        for warning in runtime.warnings { printError("\(source): warning: \(warning)") }
+        for warning in UpstreamCheck.warnings(configuration) { printError("\(source): warning: \(warning)") }
+        if dumpSites { print(SiteTable.render(configuration, runtime: runtime)) }
         print("Syntax OK")
     }
 }

@@ -6,10 +6,19 @@ import PortalCore
 import ServiceLifecycle
 import UnixSignals
 
-/// `portal edge`: the HTTPS edge alone (the Apache role).
+/// `portal edge`: the HTTPS edge alone (the Apache role), and `portal edge reload`.
 struct EdgeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "edge", abstract: "Run the edge: HTTPS reverse proxy, and HTTP redirect to HTTPS.")
+        commandName: "edge",
+        abstract: "Run the edge (HTTPS reverse proxy), or reload the running one.",
+        subcommands: [EdgeRunCommand.self, EdgeReloadCommand.self],
+        defaultSubcommand: EdgeRunCommand.self)
+}
+
+/// `portal edge [run]`: serves until SIGTERM; SIGHUP reloads, SIGUSR1 reopens logs.
+struct EdgeRunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run", abstract: "Run the edge: HTTPS reverse proxy, and HTTP redirect to HTTPS.")
 
     @OptionGroup var options: ConfigurationOptions
 
@@ -31,31 +40,121 @@ struct EdgeCommand: AsyncParsableCommand {
         }
     }
 
-    func run() async throws {
-        SupervisedChild.attachToSupervisor()
+    /// The configuration with this command's flags applied (also on every reload).
+    func configuration() throws -> PortalConfiguration {
         var configuration = try options.load()
         if let httpPort { configuration.edge.httpPort = httpPort }
         if let httpsPort { configuration.edge.httpsPort = httpsPort }
         if !upstream.isEmpty { configuration.edge.upstreams = upstream }
+        return configuration
+    }
+
+    func run() async throws {
+        SupervisedChild.attachToSupervisor()
+        let configuration = try configuration()
         LoggingSetup.bootstrap(level: configuration.log.level)
         let logger = Logger(label: "portal.edge")
-        let edgeOptions: EdgeOptions
+        let dataDirectory = DataDirectory(configuration.dataDirectory)
+        let runtime: EdgeRuntime
         do {
-            try DataDirectory(configuration.dataDirectory).prepare()
-            edgeOptions = try EdgeOptions.resolve(configuration)
+            try dataDirectory.prepare()
+            runtime = try EdgeRuntime.resolve(configuration)
         } catch {
             printError("portal edge: \(error)")
             throw ExitCode(SupervisedChild.startupFailureStatus)
         }
+        let command = self
+        let statusFile = EdgeControlFiles(dataDirectory: dataDirectory)
+        let server = EdgeServer(
+            runtime: runtime, logger: logger,
+            reloader: { try EdgeRuntime.resolve(try command.configuration()) },
+            onReload: { error in statusFile.writeReloadOutcome(error) })
         let group = ServiceGroup(configuration: .init(
-            services: [.init(service: EdgeServer(options: edgeOptions, logger: logger))],
+            services: [.init(service: server)],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
+        statusFile.writePID()
+        defer { statusFile.removePID() }
         do {
             try await group.run()
         } catch let error as EdgeStartupError {
             printError("portal edge: \(error)")
             throw ExitCode(SupervisedChild.startupFailureStatus)
         }
+    }
+}
+
+/// `portal edge reload`: asks the running edge to load the configuration again (SIGHUP) and
+/// reports whether it did.
+struct EdgeReloadCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "reload",
+        abstract: "Reload the running edge's configuration without dropping connections (like apachectl graceful).")
+
+    @OptionGroup var options: ConfigurationOptions
+
+    func run() async throws {
+        let configuration = try options.load()
+        let files = EdgeControlFiles(dataDirectory: DataDirectory(configuration.dataDirectory))
+        guard let pid = files.runningPID() else {
+            throw CommandFailure("no running edge found for data directory \(configuration.dataDirectory) (no live \(files.pidFile))")
+        }
+        let before = files.reloadOutcome()
+        guard kill(pid, SIGHUP) == 0 else {
+            throw CommandFailure("cannot signal the edge (pid \(pid)): \(String(cString: strerror(errno)))")
+        }
+        let deadline = Date().addingTimeInterval(30)
+        while Date() < deadline {
+            try await Task.sleep(for: .milliseconds(100))
+            if let outcome = files.reloadOutcome(), outcome != before {
+                if outcome.hasPrefix("ok") {
+                    print("edge reloaded (pid \(pid))")
+                    return
+                }
+                let reason = outcome.dropFirst("error ".count).split(separator: "\n")
+                    .filter { !$0.hasPrefix("# ") }.joined(separator: "\n")
+                throw CommandFailure("the edge refused the new configuration and keeps the old one:\n\(reason)")
+            }
+        }
+        throw CommandFailure("the edge (pid \(pid)) did not report within 30 seconds; see its log")
+    }
+}
+
+/// Files the running edge keeps in the data folder: its PID and the outcome of the last reload.
+struct EdgeControlFiles: Sendable {
+    let pidFile: String
+    let reloadFile: String
+
+    init(dataDirectory: DataDirectory) {
+        pidFile = (dataDirectory.path as NSString).appendingPathComponent("edge.pid")
+        reloadFile = (dataDirectory.path as NSString).appendingPathComponent("edge.reload")
+    }
+
+    func writePID() {
+        try? SecureFile.write("\(getpid())\n", to: pidFile, mode: 0o644)
+    }
+
+    func removePID() {
+        if runningPID() == getpid() { unlink(pidFile) }
+    }
+
+    /// The PID in the file, when that process is alive and is a portal edge.
+    func runningPID() -> Int32? {
+        guard let text = try? String(contentsOfFile: pidFile, encoding: .utf8),
+              let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)), kill(pid, 0) == 0,
+              let commandLine = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline"),
+              String(decoding: commandLine, as: UTF8.self).contains("edge")
+        else { return nil }
+        return pid
+    }
+
+    func writeReloadOutcome(_ error: String?) {
+        let stamp = Date().timeIntervalSince1970
+        let text = error.map { "error \($0)" } ?? "ok \(stamp)"
+        try? SecureFile.write(error == nil ? text + "\n" : text + "\n# \(stamp)\n", to: reloadFile, mode: 0o644)
+    }
+
+    func reloadOutcome() -> String? {
+        try? String(contentsOfFile: reloadFile, encoding: .utf8)
     }
 }

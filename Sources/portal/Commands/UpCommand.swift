@@ -73,7 +73,7 @@ struct UpCommand: AsyncParsableCommand {
         }
         do {
             // The same checks the edge makes at start, so a bad certificate is reported here, once.
-            _ = try EdgeOptions.resolve(configuration)
+            _ = try EdgeRuntime.resolve(configuration, checkOnly: true)
         } catch {
             throw CommandFailure("\(error)")
         }
@@ -132,7 +132,7 @@ struct UpCommand: AsyncParsableCommand {
                 "--http-port", String(configuration.edge.httpPort),
                 "--https-port", String(configuration.edge.httpsPort),
             ]
-            if configuration.edge.upstreams.isEmpty {
+            if configuration.edge.upstreams.isEmpty && configuration.edge.sites.isEmpty {
                 let upstream = HostAndPort(host: SocketProbe.connectAddress(for: configuration.app.host),
                                            port: configuration.app.port)
                 arguments += ["--upstream", upstream.description]
@@ -154,8 +154,12 @@ struct UpCommand: AsyncParsableCommand {
         var exitError: (any Error)?
         await withDiscardingTaskGroup { group in
             group.addTask {
-                for await signal in await UnixSignalsSequence(trapping: .sigterm, .sigint) {
-                    continuation.yield(.stop(signal: "\(signal)"))
+                for await signal in await UnixSignalsSequence(trapping: .sigterm, .sigint, .sighup) {
+                    if signal == .sighup {
+                        continuation.yield(.reload)
+                    } else {
+                        continuation.yield(.stop(signal: "\(signal)"))
+                    }
                 }
             }
             group.addTask {
@@ -236,6 +240,9 @@ struct UpCommand: AsyncParsableCommand {
                     } else {
                         scheduleForceKill(group: &group, continuation: continuation)
                     }
+                case .reload:
+                    logger.info("reloading the edge's configuration")
+                    await children.signal(.edge, SIGHUP)
                 case .forceKill:
                     logger.warning("children did not stop within 20 seconds; killing them")
                     await children.signalAll(SIGKILL)

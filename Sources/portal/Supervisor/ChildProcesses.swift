@@ -57,6 +57,12 @@ actor ChildProcesses {
         }
     }
 
+    func signal(_ role: ChildRole, _ signal: Int32) {
+        if let child = running[role], child.process.isRunning {
+            kill(child.process.processIdentifier, signal)
+        }
+    }
+
     var isEmpty: Bool { running.isEmpty }
 
     func pid(of role: ChildRole) -> Int32? {

@@ -11,5 +11,7 @@ enum SupervisorEvent: Sendable {
     case ready
     case startupTimedOut
     case stop(signal: String)
+    /// SIGHUP: pass it on to the edge, which reloads its configuration.
+    case reload
     case forceKill
 }

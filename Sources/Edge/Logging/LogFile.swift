@@ -1,0 +1,127 @@
+import Foundation
+
+/// How a log file is rotated and how long old files are kept.
+struct LogRotation: Sendable, Equatable {
+    /// Rotate when the file passes this many bytes (0: never by size).
+    var maxBytes: Int
+    /// Rotate when the local date changes.
+    var daily: Bool
+    /// Delete rotated files older than this many days.
+    var keepDays: Int
+
+    static let none = LogRotation(maxBytes: 0, daily: false, keepDays: 36_500)
+}
+
+/// An append-only log file that can be reopened (after an outside `logrotate`, on SIGUSR1) and
+/// rotates itself by size or day, keeping rotated files `keepDays` days. Not thread-safe: its
+/// owner calls it from one serial queue.
+final class LogFile {
+    let path: String
+    private let rotation: LogRotation
+    private var descriptor: Int32 = -1
+    private var size = 0
+    private var openedDay: Int
+
+    init(path: String, rotation: LogRotation) throws {
+        self.path = path
+        self.rotation = rotation
+        self.openedDay = Self.dayNumber(Date())
+        try open()
+    }
+
+    deinit {
+        if descriptor >= 0 { close(descriptor) }
+    }
+
+    private func open() throws {
+        let directory = (path as NSString).deletingLastPathComponent
+        if !directory.isEmpty {
+            try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        }
+        let opened = Foundation.open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o640)
+        guard opened >= 0 else {
+            throw LogFileError(description: "cannot open log file \(path): \(String(cString: strerror(errno)))")
+        }
+        if descriptor >= 0 { close(descriptor) }
+        descriptor = opened
+        size = Int(lseek(opened, 0, SEEK_END))
+        if size < 0 { size = 0 }
+        openedDay = Self.dayNumber(Date())
+    }
+
+    /// Closes and opens the path again (the file may have been moved away).
+    func reopen() {
+        try? open()
+    }
+
+    func write(_ text: String, now: Date = Date()) {
+        rotateIfNeeded(adding: text.utf8.count, now: now)
+        var bytes = Array(text.utf8)
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes.withUnsafeMutableBytes { buffer -> Int in
+                guard let base = buffer.baseAddress else { return 0 }
+                return Foundation.write(descriptor, base + offset, buffer.count - offset)
+            }
+            if written < 0 && errno == EINTR { continue }
+            if written <= 0 { break }
+            offset += written
+        }
+        size += offset
+        bytes.removeAll()
+    }
+
+    private func rotateIfNeeded(adding count: Int, now: Date) {
+        let day = Self.dayNumber(now)
+        let bySize = rotation.maxBytes > 0 && size > 0 && size + count > rotation.maxBytes
+        let byDay = rotation.daily && day != openedDay && size > 0
+        guard bySize || byDay else { return }
+        let stamp = Self.stamp(now)
+        var target = "\(path).\(stamp)"
+        var suffix = 1
+        while FileManager.default.fileExists(atPath: target) {
+            target = "\(path).\(stamp)-\(suffix)"
+            suffix += 1
+        }
+        if rename(path, target) == 0 {
+            try? open()
+        }
+        removeExpired(now: now)
+    }
+
+    /// Deletes rotated siblings (`<name>.<stamp>`) older than `keepDays`.
+    func removeExpired(now: Date = Date()) {
+        let directory = (path as NSString).deletingLastPathComponent
+        let name = (path as NSString).lastPathComponent
+        let folder = directory.isEmpty ? "." : directory
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: folder) else { return }
+        let cutoff = now.addingTimeInterval(-Double(rotation.keepDays) * 86_400)
+        for entry in entries where entry.hasPrefix(name + ".") {
+            let full = (folder as NSString).appendingPathComponent(entry)
+            if let modified = (try? FileManager.default.attributesOfItem(atPath: full))?[.modificationDate] as? Date,
+               modified < cutoff {
+                try? FileManager.default.removeItem(atPath: full)
+            }
+        }
+    }
+
+    static func dayNumber(_ date: Date) -> Int {
+        var time = time_t(date.timeIntervalSince1970)
+        var parts = tm()
+        localtime_r(&time, &parts)
+        return Int(parts.tm_year) * 1000 + Int(parts.tm_yday)
+    }
+
+    static func stamp(_ date: Date) -> String {
+        var time = time_t(date.timeIntervalSince1970)
+        var parts = tm()
+        localtime_r(&time, &parts)
+        var buffer = [Int8](repeating: 0, count: 32)
+        let count = strftime(&buffer, buffer.count, "%Y%m%d-%H%M%S", &parts)
+        return String(decoding: buffer.prefix(count).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}
+
+struct LogFileError: Error, CustomStringConvertible {
+    let description: String
+}

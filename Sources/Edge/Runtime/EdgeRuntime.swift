@@ -1,0 +1,169 @@
+import Foundation
+import NIOCore
+import NIOSSL
+public import PortalCore
+
+/// Everything the edge serves with, resolved and checked from a configuration: listeners,
+/// sites with their TLS contexts and routes, limits and logs. Immutable; a reload builds a new
+/// one and swaps it in, so requests in flight keep the settings they started with.
+public final class EdgeRuntime: Sendable {
+    public let settings: EdgeSettings
+    public let listeners: [Listener]
+    let sites: [Site]
+    let router: SiteRouter
+    /// Context for handshakes whose SNI names no site (or that send none).
+    let fallbackTLSContext: NIOSSLContext?
+    let accessLog: AccessLog?
+    /// Problems worth telling the operator that do not stop the edge.
+    public let warnings: [String]
+    /// The HTTPS port used in redirects.
+    let redirectHTTPSPort: Int
+
+    init(settings: EdgeSettings, listeners: [Listener], sites: [Site], router: SiteRouter,
+         fallbackTLSContext: NIOSSLContext?, accessLog: AccessLog?, warnings: [String]) {
+        self.settings = settings
+        self.listeners = listeners
+        self.sites = sites
+        self.router = router
+        self.fallbackTLSContext = fallbackTLSContext
+        self.accessLog = accessLog
+        self.warnings = warnings
+        self.redirectHTTPSPort = listeners.first(where: \.tls)?.port ?? settings.httpsPort
+    }
+
+    /// Builds the runtime for `configuration`, loading and checking every certificate; throws
+    /// `EdgeConfigurationError` listing every problem that prevents serving.
+    /// With `checkOnly`, log files are not opened and a development certificate that `portal up`
+    /// has not made yet is not an error.
+    public static func resolve(_ configuration: PortalConfiguration, checkOnly: Bool = false) throws -> EdgeRuntime {
+        let openLogs = !checkOnly
+        let edge = configuration.edge
+        let dataDirectory = DataDirectory(configuration.dataDirectory)
+        var errors: [String] = []
+        var warnings: [String] = []
+        let siteSettings = edge.sites.isEmpty ? [implicitSite(configuration)] : edge.sites
+        let listeners = Listener.all(from: edge)
+        let needsTLS = listeners.contains(where: \.tls)
+
+        var sites: [Site] = []
+        for site in siteSettings {
+            var context: NIOSSLContext?
+            if needsTLS {
+                do {
+                    let files = try certificateFiles(for: site, dataDirectory: dataDirectory,
+                                                     allowMissingDevelopment: checkOnly)
+                    if let files {
+                        context = try loadContext(files: files, hosts: site.hosts, errors: &errors, warnings: &warnings)
+                    }
+                } catch {
+                    errors.append("site '\(site.name)': \(error)")
+                }
+            }
+            let routes = site.routes.map { route in
+                Route(path: route.path, upstreams: route.upstreams.compactMap(HostAndPort.init),
+                      maxBodyBytes: route.maxBodyBytes ?? edge.maxBodyBytes, preserveHost: route.preserveHost)
+            }
+            var siteLog: AccessLog?
+            if openLogs, let path = site.accessLog {
+                do {
+                    siteLog = try AccessLog(path: path, format: .init(edge.accessLogFormat), rotation: .init(edge))
+                } catch {
+                    errors.append("site '\(site.name)': \(error)")
+                }
+            }
+            let primary = site.canonicalHost ?? site.hosts.first { !$0.contains("*") } ?? edge.serverName
+            sites.append(Site(name: site.name, hosts: site.hosts, primaryHost: primary,
+                              redirectToHTTPS: site.redirectToHTTPS && needsTLS, canonicalHost: site.canonicalHost,
+                              routes: routes, tlsContext: context, accessLog: siteLog))
+        }
+        let defaultSite = edge.defaultSite.flatMap { name in sites.first { $0.name == name } }
+        let router = SiteRouter(sites: sites, defaultSite: defaultSite)
+        let fallback = (defaultSite ?? sites.first(where: { $0.tlsContext != nil }))?.tlsContext
+
+        var accessLog: AccessLog?
+        if openLogs, edge.accessLog != "off" {
+            let path = edge.accessLog ?? dataDirectory.accessLogFile
+            do {
+                accessLog = try AccessLog(path: path, format: .init(edge.accessLogFormat), rotation: .init(edge))
+            } catch {
+                errors.append("\(error)")
+            }
+        }
+        guard errors.isEmpty else { throw EdgeConfigurationError(problems: errors) }
+        return EdgeRuntime(settings: edge, listeners: listeners, sites: sites, router: router,
+                           fallbackTLSContext: fallback, accessLog: accessLog, warnings: warnings)
+    }
+
+    /// The one site of a configuration without `sites`: every host, the top-level certificate,
+    /// `/` to the configured upstreams or the app.
+    public static func implicitSiteSettings(_ configuration: PortalConfiguration) -> SiteSettings {
+        implicitSite(configuration)
+    }
+
+    static func implicitSite(_ configuration: PortalConfiguration) -> SiteSettings {
+        let edge = configuration.edge
+        let upstreams = edge.upstreams.isEmpty
+            ? [HostAndPort(host: loopbackAddress(for: configuration.app.host), port: configuration.app.port).description]
+            : edge.upstreams
+        var site = SiteSettings(name: "default", hosts: ["*"], routes: [RouteSettings(path: "/", upstreams: upstreams)])
+        site.certificateFile = edge.certificateFile
+        site.keyFile = edge.keyFile
+        return site
+    }
+
+    /// Where to reach a service bound to `host` (loopback for a wildcard address).
+    static func loopbackAddress(for host: String) -> String {
+        guard let address = IPAddress(host), address.isUnspecified else { return host }
+        return address.bytes.count == 4 ? "127.0.0.1" : "::1"
+    }
+
+    struct CertificateFiles {
+        var certificate: String
+        var key: String
+        var chain: String?
+        var isDevelopment: Bool
+    }
+
+    static func certificateFiles(for site: SiteSettings, dataDirectory: DataDirectory,
+                                 allowMissingDevelopment: Bool) throws -> CertificateFiles? {
+        if let certificate = site.certificateFile, let key = site.keyFile {
+            return CertificateFiles(certificate: certificate, key: key, chain: site.chainFile, isDevelopment: false)
+        }
+        let development = DevelopmentCertificate(directory: dataDirectory.tlsDirectory)
+        guard FileManager.default.fileExists(atPath: development.certificateFile) else {
+            if allowMissingDevelopment { return nil }
+            throw TLSSetupError("""
+                no certificate: \(development.certificateFile) does not exist. Run `portal up` once to \
+                generate the development certificate, or set certificate_file and key_file
+                """)
+        }
+        return CertificateFiles(certificate: development.certificateFile, key: development.keyFile, chain: nil,
+                                isDevelopment: true)
+    }
+
+    static func loadContext(files: CertificateFiles, hosts: [String], errors: inout [String],
+                            warnings: inout [String]) throws -> NIOSSLContext? {
+        var pem: String
+        do {
+            pem = try String(contentsOfFile: files.certificate, encoding: .utf8)
+            if let chain = files.chain { pem += "\n" + (try String(contentsOfFile: chain, encoding: .utf8)) }
+        } catch {
+            throw TLSSetupError("cannot read certificate file \(files.chain.map { "\(files.certificate) or \($0)" } ?? files.certificate): \(ServerTLS.describe(error))")
+        }
+        let findings = CertificateInspector.inspect(pem: pem, file: files.certificate,
+                                                    hosts: files.isDevelopment ? [] : hosts)
+        errors += findings.errors
+        warnings += findings.warnings
+        guard findings.errors.isEmpty else { return nil }
+        return try ServerTLS.makeContext(certificatePEM: pem, certificateFile: files.certificate, keyFile: files.key)
+    }
+}
+
+/// Problems that keep a configuration from being served, every one of them.
+public struct EdgeConfigurationError: Error, CustomStringConvertible {
+    public let problems: [String]
+
+    public var description: String {
+        problems.joined(separator: "\n")
+    }
+}

@@ -1,0 +1,95 @@
+import NIOSSL
+import PortalCore
+
+/// A path prefix of a site and the upstreams its requests go to.
+struct Route: Sendable {
+    let path: String
+    let upstreams: [HostAndPort]
+    let maxBodyBytes: Int
+    let preserveHost: Bool
+
+    /// True when `path` is this route's prefix at a segment boundary (`/api` matches `/api/x`, not `/apix`).
+    func matches(_ requestPath: Substring) -> Bool {
+        guard requestPath.hasPrefix(path) else { return false }
+        if path.hasSuffix("/") || requestPath.count == path.count { return true }
+        let next = requestPath[requestPath.index(requestPath.startIndex, offsetBy: path.count)]
+        return next == "/" || next == "?"
+    }
+}
+
+/// One site (virtual host) as the edge serves it.
+final class Site: Sendable {
+    let name: String
+    let hosts: [String]
+    /// The name used in redirects when the request's own host cannot be used.
+    let primaryHost: String
+    let redirectToHTTPS: Bool
+    let canonicalHost: String?
+    /// Longest path first, so the first match is the longest prefix.
+    let routes: [Route]
+    let tlsContext: NIOSSLContext?
+    let accessLog: AccessLog?
+
+    init(name: String, hosts: [String], primaryHost: String, redirectToHTTPS: Bool, canonicalHost: String?,
+         routes: [Route], tlsContext: NIOSSLContext?, accessLog: AccessLog?) {
+        self.name = name
+        self.hosts = hosts
+        self.primaryHost = primaryHost
+        self.redirectToHTTPS = redirectToHTTPS
+        self.canonicalHost = canonicalHost
+        self.routes = routes.sorted { $0.path.count > $1.path.count }
+        self.tlsContext = tlsContext
+        self.accessLog = accessLog
+    }
+
+    func route(for uri: String) -> Route? {
+        let path = uri[..<(uri.firstIndex(of: "?") ?? uri.endIndex)]
+        return routes.first { $0.matches(path) }
+    }
+}
+
+/// Finds the site for a host name: exact names first, then the longest `*.` wildcard, then the default.
+struct SiteRouter: Sendable {
+    private let exact: [String: Site]
+    /// (suffix including the leading dot, site), longest suffix first.
+    private let wildcards: [(String, Site)]
+    let defaultSite: Site?
+    /// A site that takes every host (the implicit site when no sites are configured).
+    private let catchAll: Site?
+
+    init(sites: [Site], defaultSite: Site?) {
+        var exact: [String: Site] = [:]
+        var wildcards: [(String, Site)] = []
+        var catchAll: Site?
+        for site in sites {
+            for host in site.hosts {
+                if host == "*" {
+                    catchAll = site
+                } else if host.hasPrefix("*.") {
+                    wildcards.append((String(host.dropFirst()), site))
+                } else if exact[host] == nil {
+                    exact[host] = site
+                }
+            }
+        }
+        self.exact = exact
+        self.wildcards = wildcards.sorted { $0.0.count > $1.0.count }
+        self.defaultSite = defaultSite ?? catchAll
+        self.catchAll = catchAll
+    }
+
+    /// The site for `host` (already lower-cased, without port), or the default site, or nil.
+    func site(for host: String?) -> Site? {
+        guard let host else { return defaultSite }
+        if let site = exact[host] { return site }
+        for (suffix, site) in wildcards where host.hasSuffix(suffix) && host.count > suffix.count {
+            return site
+        }
+        return catchAll ?? defaultSite
+    }
+
+    /// The site whose certificate to present for an SNI name.
+    func tlsSite(for serverName: String?) -> Site? {
+        site(for: serverName?.lowercased())
+    }
+}

@@ -1,0 +1,167 @@
+import Edge
+import Foundation
+import NIOCore
+import PortalCore
+import PortalTestSupport
+import Testing
+
+/// Bad input and request smuggling, sent byte for byte to a plain-HTTP site, with a recording
+/// upstream that proves what got through.
+@Suite("Edge: bad input and request smuggling", .serialized)
+struct EdgeRequestHygieneTests {
+    static func plainSite(_ upstream: RecordingUpstream, configure: @escaping (inout EdgeSettings) -> Void = { _ in })
+        -> (inout EdgeSettings) -> Void {
+        { edge in
+            var route = RouteSettings(path: "/", upstreams: ["127.0.0.1:\(upstream.port)"])
+            route.maxBodyBytes = 1024
+            var site = SiteSettings(name: "plain", hosts: ["*"], routes: [route])
+            site.redirectToHTTPS = false
+            edge.sites = [site]
+            edge.maxHeaderCount = 20
+            edge.maxHeaderBytes = 1024
+            edge.maxRequestLineBytes = 1024
+            configure(&edge)
+        }
+    }
+
+    @Test("each malformed or ambiguous request gets a 4xx and the connection closes", arguments: [
+        ("CL and TE", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+        ("TE and CL", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 40\r\n\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+        ("two different Content-Length", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 30\r\n\r\nhelloGET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+        ("invalid chunk size", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nGET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+        ("obs-fold", "GET / HTTP/1.1\r\nHost: x\r\nX-Folded: a\r\n b\r\n\r\n", 400),
+        ("bare LF line ends", "GET / HTTP/1.1\nHost: x\n\n", 400),
+        ("bare CR", "GET / HTTP/1.1\r\nHost: x\rX-Y: z\r\n\r\n", 400),
+        ("NUL in a header", "GET / HTTP/1.1\r\nHost: x\r\nX-Y: a\u{0}b\r\n\r\n", 400),
+        ("invalid method", "G(T / HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+        ("invalid header name", "GET / HTTP/1.1\r\nHost: x\r\nBad Header: 1\r\n\r\n", 400),
+        ("absolute-form target", "GET http://elsewhere.test/ HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+        ("CONNECT", "CONNECT elsewhere.test:443 HTTP/1.1\r\nHost: elsewhere.test:443\r\n\r\n", 405),
+        ("HTTP/1.1 without Host", "GET / HTTP/1.1\r\nAccept: */*\r\n\r\n", 400),
+        ("two Host headers", "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400),
+        ("unknown Transfer-Encoding", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", 400),
+        ("too many headers", "GET / HTTP/1.1\r\nHost: x\r\n" + (0..<30).map { "X-H\($0): v\r\n" }.joined() + "\r\n", 431),
+        ("header too large", "GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + String(repeating: "a", count: 2000) + "\r\n\r\n", 431),
+        ("request line too long", "GET /" + String(repeating: "a", count: 3000) + " HTTP/1.1\r\nHost: x\r\n\r\n", 414),
+        ("body larger than the route allows", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n", 413),
+    ] as [(String, String, Int)])
+    func rejected(name: String, request: String, status: Int) async throws {
+        let upstream = try await RecordingUpstream.start()
+        let edge = try await EdgeFixture.start(upstreams: [], configure: Self.plainSite(upstream))
+        let result = try await RawSocketClient.exchange(port: edge.httpPort, chunks: [request])
+        await edge.stop()
+        await upstream.stop()
+        #expect(result.statuses.first == status, "\(name): \(result.response.prefix(200))")
+        #expect(result.statuses.count == 1, "\(name): exactly one response")
+        #expect(result.closedByServer, "\(name): connection closed")
+        #expect(!upstream.requests.contains { $0.uri.contains("smuggled") }, "\(name): nothing smuggled")
+    }
+
+    @Test("a chunked body larger than the route allows is cut off with 413")
+    func chunkedTooLarge() async throws {
+        let upstream = try await RecordingUpstream.start()
+        let edge = try await EdgeFixture.start(upstreams: [], configure: Self.plainSite(upstream))
+        let chunk = String(repeating: "a", count: 800)
+        let request = "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+            + "320\r\n\(chunk)\r\n320\r\n\(chunk)\r\n0\r\n\r\n"
+        let result = try await RawSocketClient.exchange(port: edge.httpPort, chunks: [request])
+        await edge.stop()
+        await upstream.stop()
+        #expect(result.statuses == [413])
+        #expect(result.closedByServer)
+        #expect(upstream.requests.isEmpty)
+    }
+
+    @Test("well-formed pipelined requests are answered in order, and chunked bodies are re-framed")
+    func pipelining() async throws {
+        let upstream = try await RecordingUpstream.start()
+        let edge = try await EdgeFixture.start(upstreams: [], configure: Self.plainSite(upstream))
+        let requests = "GET /one HTTP/1.1\r\nHost: x\r\n\r\n"
+            + "POST /two HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"
+            + "GET /three HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        let result = try await RawSocketClient.exchange(port: edge.httpPort, chunks: [requests])
+        await edge.stop()
+        await upstream.stop()
+        #expect(result.statuses == [200, 200, 200], "\(result.response) upstream: \(upstream.requests.map(\.uri))")
+        #expect(upstream.requests.map(\.uri) == ["/one", "/two", "/three"])
+        #expect(upstream.requests.dropFirst().first?.body == "hello")
+    }
+
+    @Test("a slow client (slowloris) is cut off while others are served")
+    func slowloris() async throws {
+        let upstream = try await RecordingUpstream.start()
+        let edge = try await EdgeFixture.start(upstreams: [], configure: Self.plainSite(upstream) { edge in
+            edge.requestHeaderTimeoutSeconds = 1
+            edge.requestHeaderMaxTimeoutSeconds = 2
+        })
+        async let slow = RawSocketClient.exchange(
+            port: edge.httpPort, chunks: ["GET / HTTP/1.1\r\n", "Host: x\r\n", "X-A: 1\r\n", "X-B: 2\r\n", "X-C: 3\r\n"],
+            gap: .milliseconds(700), timeout: .seconds(6))
+        try await Task.sleep(for: .milliseconds(300))
+        let normal = try await TestHTTPClient.request(port: edge.httpPort, path: "/")
+        let slowResult = try await slow
+        await edge.stop()
+        await upstream.stop()
+        #expect(normal.status == 200)
+        #expect(slowResult.closedByServer)
+        #expect(slowResult.statuses == [408])
+    }
+
+    @Test("an idle keep-alive connection is closed after keepalive_timeout")
+    func keepAliveTimeout() async throws {
+        let upstream = try await RecordingUpstream.start()
+        let edge = try await EdgeFixture.start(upstreams: [], configure: Self.plainSite(upstream) { edge in
+            edge.keepAliveTimeoutSeconds = 1
+        })
+        let started = Date()
+        let result = try await RawSocketClient.exchange(port: edge.httpPort, chunks: ["GET / HTTP/1.1\r\nHost: x\r\n\r\n"],
+                                                        timeout: .seconds(5))
+        let elapsed = Date().timeIntervalSince(started)
+        await edge.stop()
+        await upstream.stop()
+        #expect(result.statuses == [200])
+        #expect(result.closedByServer)
+        #expect(elapsed < 3)
+    }
+
+    @Test("past max_keepalive_requests the connection is closed")
+    func maxKeepAliveRequests() async throws {
+        let upstream = try await RecordingUpstream.start()
+        let edge = try await EdgeFixture.start(upstreams: [], configure: Self.plainSite(upstream) { edge in
+            edge.maxKeepAliveRequests = 2
+        })
+        let request = "GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+        let result = try await RawSocketClient.exchange(port: edge.httpPort, chunks: [request, request, request],
+                                                        gap: .milliseconds(100))
+        await edge.stop()
+        await upstream.stop()
+        #expect(result.statuses == [200, 200])
+        #expect(result.response.contains("Connection: close") || result.response.contains("connection: close"))
+        #expect(result.closedByServer)
+    }
+
+    @Test("past max_connections new connections are refused at once, and accepted again later")
+    func connectionLimit() async throws {
+        let upstream = try await RecordingUpstream.start()
+        let edge = try await EdgeFixture.start(upstreams: [], configure: Self.plainSite(upstream) { edge in
+            edge.maxConnections = 3
+            edge.requestHeaderTimeoutSeconds = 30
+        })
+        var held: [any Channel] = []
+        for _ in 0..<3 {
+            let (channel, _) = try await RawSocketClient.open(port: edge.httpPort)
+            held.append(channel)
+        }
+        try await Task.sleep(for: .milliseconds(200))
+        let (extra, collector) = try await RawSocketClient.open(port: edge.httpPort)
+        let refused = await collector.waitForClose(timeout: .seconds(2))
+        try? await extra.close()
+        for channel in held { try? await channel.close() }
+        try await Task.sleep(for: .milliseconds(200))
+        let after = try await TestHTTPClient.request(port: edge.httpPort, path: "/")
+        await edge.stop()
+        await upstream.stop()
+        #expect(refused)
+        #expect(after.status == 200)
+    }
+}
