@@ -200,4 +200,59 @@ struct ConfigurationLoaderTests {
         let configuration = try ConfigurationLoader.load(file: path, environment: [:])
         #expect(configuration.app.port == 9555)
     }
+
+    @Test("sites, routes and limits are read")
+    func sites() throws {
+        let yaml = """
+            edge:
+              max_body_size: 10MB
+              max_connections: 500
+              access_log_format: json
+              default_site: portal
+              sites:
+                - name: portal
+                  hosts: [portal.jpcontabil.com.br, "*.jpcontabil.com.br"]
+                  canonical_host: portal.jpcontabil.com.br
+                  routes:
+                    - path: /
+                      upstreams: ["127.0.0.1:9000"]
+                    - path: /api/
+                      upstreams: ["127.0.0.1:3000", "127.0.0.1:3001"]
+                      max_body_size: 512k
+                      preserve_host: false
+                - name: blog
+                  hosts: [blog.jpcontabil.com.br]
+                  redirect_to_https: false
+                  routes: [{path: /, upstreams: ["127.0.0.1:8081"]}]
+            """
+        let configuration = try ConfigurationLoader.parse(yaml: yaml, source: "p.yaml")
+        let edge = configuration.edge
+        #expect(edge.maxBodyBytes == 10 * 1024 * 1024)
+        #expect(edge.maxConnections == 500)
+        #expect(edge.accessLogFormat == "json")
+        #expect(edge.defaultSite == "portal")
+        #expect(edge.sites.count == 2)
+        #expect(edge.sites[0].hosts == ["portal.jpcontabil.com.br", "*.jpcontabil.com.br"])
+        #expect(edge.sites[0].routes[1].upstreams == ["127.0.0.1:3000", "127.0.0.1:3001"])
+        #expect(edge.sites[0].routes[1].maxBodyBytes == 512 * 1024)
+        #expect(edge.sites[0].routes[1].preserveHost == false)
+        #expect(edge.sites[1].redirectToHTTPS == false)
+    }
+
+    @Test("site mistakes are reported where they are", arguments: [
+        ("edge:\n  sites:\n    - hosts: [a.test]\n      routes: [{path: /, upstreams: [\"127.0.0.1:1\"]}]\n", "a site needs a 'name'"),
+        ("edge:\n  sites:\n    - name: a\n      hosts: [a.test]\n", "needs at least one route"),
+        ("edge:\n  sites:\n    - name: a\n      hosts: [a.test]\n      routes: [{path: api, upstreams: [\"127.0.0.1:1\"]}]\n", "must be a path starting with /"),
+        ("edge:\n  sites:\n    - name: a\n      hosts: [a.test]\n      routes: [{path: /, upstreams: [\"127.0.0.1:1\"], colour: red}]\n", "unknown key 'edge.sites[0].routes[0].colour'"),
+        ("edge:\n  sites: {name: a}\n", "must be a list of sections"),
+        ("edge:\n  default_site: nope\n  sites:\n    - name: a\n      hosts: [a.test]\n      routes: [{path: /, upstreams: [\"127.0.0.1:1\"]}]\n", "'nope' is not the name of a site"),
+        ("edge:\n  max_body_size: lots\n", "must be a size"),
+        ("edge:\n  unknown_host_status: 500\n", "421 or 404"),
+    ])
+    func siteErrors(yaml: String, message: String) throws {
+        let error = try #require(throws: ConfigurationError.self) {
+            try ConfigurationLoader.parse(yaml: yaml, source: "p.yaml")
+        }
+        #expect(error.issues.contains { $0.message.contains(message) }, "\(error)")
+    }
 }

@@ -209,6 +209,11 @@ struct ConfigSection {
         }
     }
 
+    /// True when `key` is written in this section.
+    func has(_ key: String) -> Bool {
+        node(for: key) != nil
+    }
+
     /// True when the section has no keys at all.
     var isEmpty: Bool { mapping?.isEmpty ?? true }
 

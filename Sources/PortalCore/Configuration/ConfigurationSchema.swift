@@ -119,10 +119,10 @@ enum ConfigurationSchema {
         let name: String = section.read("name", default: "", rule: "a site name (letters, digits, - and _)",
                                         isValid: { !$0.isEmpty && $0.allSatisfy { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" } })
         let hosts: [String] = section.read("hosts", default: [],
-                                           rule: "a non-empty list of host names, e.g. [\"portal.example.com\", \"*.example.com\"]",
+                                           rule: "a non-empty list of host names, e.g. [\"portal.example.com\", \"*.example.com\"] (\"*\" for any host)",
                                            isValid: { !$0.isEmpty && $0.allSatisfy(isHostPattern) })
-        if name.isEmpty { section.report("a site needs a 'name'") }
-        if hosts.isEmpty { section.report("site '\(name)' needs 'hosts'") }
+        if !section.has("name") { section.report("a site needs a 'name'") }
+        if !section.has("hosts") { section.report("site '\(name)' needs 'hosts'") }
         var site = SiteSettings(name: name, hosts: hosts.map { $0.lowercased() }, routes: [])
         site.certificateFile = section.readOptional("certificate_file", rule: "a file path", isValid: { !$0.isEmpty })
         site.keyFile = section.readOptional("key_file", rule: "a file path", isValid: { !$0.isEmpty })
@@ -138,8 +138,8 @@ enum ConfigurationSchema {
                                          isValid: { $0.hasPrefix("/") && !$0.contains(where: \.isWhitespace) })
             let upstreams: [String] = item.read("upstreams", default: [], rule: upstreamsRule,
                                                 isValid: { !$0.isEmpty && $0.allSatisfy { HostAndPort($0) != nil } })
-            if path.isEmpty { item.report("a route needs a 'path'") }
-            if upstreams.isEmpty { item.report("route '\(path)' needs 'upstreams'") }
+            if !item.has("path") { item.report("a route needs a 'path'") }
+            if !item.has("upstreams") { item.report("route '\(path)' needs 'upstreams'") }
             var route = RouteSettings(path: path, upstreams: upstreams)
             route.maxBodyBytes = item.readOptional("max_body_size", rule: ByteSize.expectation)
                 .map { (size: ByteSize) in size.bytes }
@@ -223,6 +223,7 @@ enum ConfigurationSchema {
 
     /// A host name or a `*.` wildcard over one.
     static func isHostPattern(_ value: String) -> Bool {
+        if value == "*" { return true }
         if value.hasPrefix("*.") { return isHostName(String(value.dropFirst(2))) }
         return isHostName(value)
     }

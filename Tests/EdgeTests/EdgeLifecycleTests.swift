@@ -1,0 +1,151 @@
+import Edge
+import Foundation
+import NIOConcurrencyHelpers
+import NIOCore
+import PortalCore
+import PortalTestSupport
+import ServiceLifecycle
+import Testing
+
+@Suite("Edge: reload, logs", .serialized)
+struct EdgeLifecycleTests {
+    /// Which upstream the next reload routes to, and whether it should fail.
+    final class ReloadPlan: Sendable {
+        let state = NIOLockedValueBox((port: 0, broken: false, extraHTTPPort: Int?.none))
+    }
+
+    static func configuration(_ plan: ReloadPlan, directory: TemporaryDirectory, httpPort: Int, httpsPort: Int)
+        throws -> PortalConfiguration {
+        let (port, broken, extra) = plan.state.withLockedValue { $0 }
+        var configuration = PortalConfiguration(dataDirectory: directory.path)
+        configuration.edge.listen = ["127.0.0.1"]
+        configuration.edge.httpPort = httpPort
+        configuration.edge.httpsPort = httpsPort
+        if let extra {
+            configuration.edge.httpListeners = ["127.0.0.1:\(extra)"]
+        }
+        var site = SiteSettings(name: "plain", hosts: ["*"], routes: [RouteSettings(path: "/", upstreams: ["127.0.0.1:\(port)"])])
+        site.redirectToHTTPS = false
+        if broken {
+            site.certificateFile = directory.file("missing.pem")
+            site.keyFile = directory.file("missing-key.pem")
+        }
+        configuration.edge.sites = [site]
+        configuration.edge.drainTimeoutSeconds = 2
+        return configuration
+    }
+
+    @Test("a reload switches new requests to the new routes; a broken configuration is refused")
+    func reload() async throws {
+        let first = try await RecordingUpstream.start(responseBody: "first")
+        let second = try await RecordingUpstream.start(responseBody: "second")
+        let plan = ReloadPlan()
+        plan.state.withLockedValue { $0.port = first.port }
+        let edge = try await EdgeFixture.start(upstreams: [], configure: { edge in
+            var site = SiteSettings(name: "plain", hosts: ["*"], routes: [
+                RouteSettings(path: "/", upstreams: ["127.0.0.1:\(first.port)"])])
+            site.redirectToHTTPS = false
+            edge.sites = [site]
+        }, reloader: { directory, http, https in
+            try Self.configuration(plan, directory: directory, httpPort: http, httpsPort: https)
+        })
+        let before = try await TestHTTPClient.request(port: edge.httpPort, path: "/")
+        plan.state.withLockedValue { $0.port = second.port }
+        await edge.server.reload()
+        let after = try await TestHTTPClient.request(port: edge.httpPort, path: "/")
+        plan.state.withLockedValue { $0.broken = true }
+        await edge.server.reload()
+        let afterBroken = try await TestHTTPClient.request(port: edge.httpPort, path: "/")
+
+        let extraPort = try FreePort.allocate()
+        plan.state.withLockedValue { $0.broken = false; $0.extraHTTPPort = extraPort }
+        await edge.server.reload()
+        let onNewListener = try await TestHTTPClient.request(port: extraPort, path: "/")
+        let listeners = edge.server.listeners.map(\.port)
+
+        await edge.stop()
+        await first.stop()
+        await second.stop()
+        #expect(before.body == "first")
+        #expect(after.body == "second")
+        #expect(afterBroken.body == "second")
+        #expect(onNewListener.status == 200)
+        #expect(listeners.contains(extraPort))
+        #expect(!listeners.contains(edge.httpPort))
+    }
+
+    @Test("no request fails while the configuration is reloaded repeatedly under load")
+    func reloadUnderLoad() async throws {
+        let first = try await RecordingUpstream.start(responseBody: "first")
+        let second = try await RecordingUpstream.start(responseBody: "second")
+        let plan = ReloadPlan()
+        plan.state.withLockedValue { $0.port = first.port }
+        let edge = try await EdgeFixture.start(upstreams: [], configure: { edge in
+            var site = SiteSettings(name: "plain", hosts: ["*"], routes: [
+                RouteSettings(path: "/", upstreams: ["127.0.0.1:\(first.port)"])])
+            site.redirectToHTTPS = false
+            edge.sites = [site]
+        }, reloader: { directory, http, https in
+            try Self.configuration(plan, directory: directory, httpPort: http, httpsPort: https)
+        })
+        let port = edge.httpPort
+        let failures = try await withThrowingTaskGroup(of: Int.self) { group in
+            for _ in 0..<4 {
+                group.addTask {
+                    var failed = 0
+                    for _ in 0..<60 {
+                        let response = try? await TestHTTPClient.request(port: port, path: "/")
+                        if response?.status != 200 { failed += 1 }
+                    }
+                    return failed
+                }
+            }
+            for round in 0..<10 {
+                try await Task.sleep(for: .milliseconds(40))
+                plan.state.withLockedValue { $0.port = round % 2 == 0 ? second.port : first.port }
+                await edge.server.reload()
+            }
+            return try await group.reduce(0, +)
+        }
+        await edge.stop()
+        await first.stop()
+        await second.stop()
+        #expect(failures == 0)
+        #expect(first.requests.count + second.requests.count == 240)
+        #expect(!second.requests.isEmpty)
+    }
+
+    @Test("the JSON access log carries site, upstream and timings; logs reopen and rotate")
+    func jsonAccessLog() async throws {
+        let upstream = try await RecordingUpstream.start()
+        let edge = try await EdgeFixture.start(upstreams: [HostAndPort(host: "127.0.0.1", port: upstream.port)]) { edge in
+            edge.accessLogFormat = "json"
+            edge.logRotateBytes = 600
+        }
+        for index in 0..<6 {
+            _ = try await TestHTTPClient.request(port: edge.httpsPort, path: "/json/\(index)", tls: edge.tls)
+            edge.server.reopenLogs()
+        }
+        let logs = DataDirectory(edge.directory.path).logsDirectory
+        let directory = edge.directory
+        await edge.group.triggerGracefulShutdown()
+        _ = try? await edge.task.value
+        let files = try FileManager.default.contentsOfDirectory(atPath: logs).filter { $0.hasPrefix("access.log") }
+        var lines: [String] = []
+        for file in files {
+            lines += try String(contentsOfFile: logs + "/" + file, encoding: .utf8).split(separator: "\n").map(String.init)
+        }
+        directory.remove()
+        await upstream.stop()
+        #expect(files.count > 1, "rotated by size: \(files)")
+        #expect(lines.count == 6)
+        let line = try #require(lines.first { $0.contains("/json/0") })
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+        #expect(object["status"] as? Int == 200)
+        #expect(object["site"] as? String == "default")
+        #expect(object["upstream"] as? String == "127.0.0.1:\(upstream.port)")
+        #expect(object["upstream_ms"] is Double)
+        #expect(object["total_ms"] is Double)
+        #expect(object["method"] as? String == "GET")
+    }
+}

@@ -1,0 +1,112 @@
+import Foundation
+import PortalCore
+import PortalTestSupport
+import Testing
+
+@Suite("portal check and portal edge reload", .serialized)
+struct EdgeCommandsTests {
+    @Test("check warns about an upstream that refuses connections, naming the app's port (the seed's 5000 vs 9000)")
+    func refusingUpstream() async throws {
+        let directory = try TemporaryDirectory(prefix: "portal-e2e")
+        defer { directory.remove() }
+        let closed = try FreePort.allocate()
+        let file = directory.file("portal.yaml")
+        try """
+            app:
+              port: 9000
+            edge:
+              sites:
+                - name: portal
+                  hosts: [portal.jpcontabil.com.br]
+                  routes:
+                    - path: /
+                      upstreams: ["127.0.0.1:\(closed)"]
+            """.write(toFile: file, atomically: true, encoding: .utf8)
+        let result = try await PortalProcess.run(["check", "--config", file, "--dump-sites", "--data-dir", directory.file("d")],
+                                                 outputDirectory: directory.path)
+        #expect(result.status == 0)
+        #expect(result.stdout.contains("Syntax OK"))
+        #expect(result.stderr.contains("warning: upstream 127.0.0.1:\(closed) (site 'portal', route /) refuses connections"))
+        #expect(result.stderr.contains("127.0.0.1:9000"))
+        #expect(result.stdout.contains("site portal"))
+        #expect(result.stdout.contains("hosts: portal.jpcontabil.com.br"))
+        #expect(result.stdout.contains("route / -> 127.0.0.1:\(closed)"))
+        #expect(result.stdout.contains("Listeners: https://0.0.0.0:8443, http://0.0.0.0:8080"))
+    }
+
+    @Test("check refuses a host claimed by two sites, and a certificate that cannot be read")
+    func siteErrors() async throws {
+        let directory = try TemporaryDirectory(prefix: "portal-e2e")
+        defer { directory.remove() }
+        let file = directory.file("portal.yaml")
+        try """
+            edge:
+              sites:
+                - name: one
+                  hosts: [a.test]
+                  certificate_file: \(directory.file("none.pem"))
+                  key_file: \(directory.file("none-key.pem"))
+                  routes: [{path: /, upstreams: ["127.0.0.1:9000"]}]
+                - name: two
+                  hosts: [a.test]
+                  routes: [{path: /, upstreams: ["127.0.0.1:9000"]}]
+            """.write(toFile: file, atomically: true, encoding: .utf8)
+        let result = try await PortalProcess.run(["check", "--config", file], outputDirectory: directory.path)
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("host 'a.test' belongs to both site 'one' and site 'two'"))
+    }
+
+    @Test("portal edge reload applies a new configuration and refuses a broken one")
+    func edgeReload() async throws {
+        let directory = try TemporaryDirectory(prefix: "portal-e2e")
+        defer { directory.remove() }
+        let upstream = try await RecordingUpstream.start(responseBody: "extra route")
+        defer { Task { await upstream.stop() } }
+        let data = directory.file("data")
+        let ports = try FreePort.allocate(count: 3)
+        let file = directory.file("portal.yaml")
+        func write(extraRoute: Bool, broken: Bool = false) throws {
+            var text = "edge:\n  listen: [\"127.0.0.1\"]\n"
+            if broken { text += "  http_port: [oops\n" }
+            text += "  sites:\n    - name: portal\n      hosts: [\"*\"]\n      routes:\n"
+            text += "        - {path: /, upstreams: [\"127.0.0.1:\(ports[2])\"]}\n"
+            if extraRoute { text += "        - {path: /extra, upstreams: [\"127.0.0.1:\(upstream.port)\"]}\n" }
+            try text.write(toFile: file, atomically: true, encoding: .utf8)
+        }
+        try write(extraRoute: false)
+        let up = try PortalProcess(arguments: [
+            "up", "--config", file, "--data-dir", data, "--http-port", "\(ports[0])", "--https-port", "\(ports[1])",
+            "--app-port", "\(ports[2])",
+        ], outputDirectory: directory.path)
+        try up.start()
+        defer { up.signal(SIGKILL) }
+        let started = await up.waitForOutput(seconds: 90) { stdout, _ in stdout.contains("is running") }
+        #expect(started, "\(up.stderr)")
+        guard started else { return }
+        let tls = TestTLS(trustedCertificateFile: DataDirectory(data).tlsDirectory + "/dev-cert.pem")
+        let before = try await TestHTTPClient.request(port: ports[1], path: "/extra", tls: tls)
+        #expect(before.body != "extra route")
+
+        try write(extraRoute: true)
+        let reloaded = try await PortalProcess.run(["edge", "reload", "--config", file, "--data-dir", data],
+                                                   outputDirectory: directory.path)
+        #expect(reloaded.status == 0, "\(reloaded.stderr)")
+        #expect(reloaded.stdout.contains("edge reloaded"))
+        let after = try await TestHTTPClient.request(port: ports[1], path: "/extra", tls: tls)
+        #expect(after.body == "extra route")
+
+        // A broken file: `reload` itself refuses to parse it, and a SIGHUP leaves the edge as it was.
+        try write(extraRoute: false, broken: true)
+        let refused = try await PortalProcess.run(["edge", "reload", "--config", file, "--data-dir", data],
+                                                  outputDirectory: directory.path)
+        #expect(refused.status != 0)
+        up.signal(SIGHUP)
+        try await Task.sleep(for: .milliseconds(500))
+        let still = try await TestHTTPClient.request(port: ports[1], path: "/extra", tls: tls)
+        #expect(still.body == "extra route")
+        #expect(up.stderr.contains("reload refused"))
+
+        up.signal(SIGTERM)
+        #expect(await up.waitForExit(seconds: 30) == 0)
+    }
+}
