@@ -22,6 +22,8 @@ public final class EdgeServer: Service {
     private let onReload: (@Sendable (_ error: String?) -> Void)?
     private let logger: Logger
     private let group: any EventLoopGroup
+    /// The group this server made itself (`edge.workers`), shut down when it stops.
+    private let ownGroup: MultiThreadedEventLoopGroup?
     private let connections = ConnectionRegistry()
     private let pools: UpstreamPools
     private let bound = NIOLockedValueBox<[Listener: any Channel]>([:])
@@ -35,7 +37,17 @@ public final class EdgeServer: Service {
         self.reloader = reloader
         self.onReload = onReload
         self.logger = logger
-        self.group = eventLoopGroup ?? MultiThreadedEventLoopGroup.singleton
+        if let eventLoopGroup {
+            self.group = eventLoopGroup
+            self.ownGroup = nil
+        } else if runtime.settings.workers > 0 {
+            let own = MultiThreadedEventLoopGroup(numberOfThreads: runtime.settings.workers)
+            self.group = own
+            self.ownGroup = own
+        } else {
+            self.group = MultiThreadedEventLoopGroup.singleton
+            self.ownGroup = nil
+        }
         self.pools = UpstreamPools(settings: UpstreamPoolSettings(runtime.settings))
     }
 
@@ -55,6 +67,7 @@ public final class EdgeServer: Service {
         } catch {
             await closeListeners()
             runtime.accessLog?.close()
+            try? await ownGroup?.shutdownGracefully()
             throw error
         }
         logger.info("edge listening", metadata: [
@@ -79,6 +92,7 @@ public final class EdgeServer: Service {
         await pools.closeAll()
         current.accessLog?.close()
         for site in current.sites { site.accessLog?.close() }
+        try? await ownGroup?.shutdownGracefully()
         logger.info("edge stopped")
     }
 
@@ -215,7 +229,10 @@ public final class EdgeServer: Service {
         limits.maxHeaderFieldSize = max(settings.maxRequestLineBytes, settings.maxHeaderBytes) + 1
         limits.maxHeaderListSize = settings.maxRequestLineBytes + settings.maxHeaderCount * settings.maxHeaderBytes
         limits.maxHeaderFieldCount = settings.maxHeaderCount + 1
+        // Response fields come from NIO's parser (upstream) or from the edge itself, so they are
+        // already valid; checking them again on the way out would cost every response.
         try operations.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: false,
+                                                   withOutboundHeaderValidation: false,
                                                    withEncoderConfiguration: .init(),
                                                    withDecoderLimitConfiguration: limits)
         let proxy = ProxyHandler(store: store, listener: listener, pool: pools.pool(for: channel.eventLoop),

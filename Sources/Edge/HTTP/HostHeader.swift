@@ -1,24 +1,33 @@
 /// Parsing of the `Host` request header.
 enum HostHeader {
     /// The host part of a `Host` value (`example.com:8080` → `example.com`, `[::1]:80` → `[::1]`),
-    /// or nil when it holds anything but letters, digits, dots, hyphens or a bracketed IPv6 literal.
+    /// lower-cased; nil when it holds anything but letters, digits, dots, hyphens or a bracketed
+    /// IPv6 literal, or a port that is not a number.
     static func hostPart(_ value: String) -> String? {
-        var host = Substring(value)
-        if host.hasPrefix("[") {
-            guard let close = host.firstIndex(of: "]") else { return nil }
-            let literal = host[host.index(after: host.startIndex)..<close]
-            guard !literal.isEmpty, literal.allSatisfy({ $0.isHexDigit || $0 == ":" || $0 == "." }) else { return nil }
-            let rest = host[host.index(after: close)...]
-            guard rest.isEmpty || (rest.hasPrefix(":") && rest.dropFirst().allSatisfy(\.isNumber)) else { return nil }
-            return "[\(literal)]"
+        let bytes = value.utf8
+        guard let first = bytes.first else { return nil }
+        if first == UInt8(ascii: "[") {
+            guard let close = bytes.firstIndex(of: UInt8(ascii: "]")) else { return nil }
+            let literal = bytes[bytes.index(after: bytes.startIndex)..<close]
+            guard !literal.isEmpty, literal.allSatisfy({ ASCII.isDigit($0) || ($0 >= 0x61 && $0 <= 0x66)
+                || ($0 >= 0x41 && $0 <= 0x46) || $0 == UInt8(ascii: ":") || $0 == UInt8(ascii: ".") })
+            else { return nil }
+            let rest = bytes[bytes.index(after: close)...]
+            if !rest.isEmpty {
+                guard rest.first == UInt8(ascii: ":"), rest.dropFirst().allSatisfy(ASCII.isDigit) else { return nil }
+            }
+            return ASCII.lowercased(Substring(value)[..<value.index(after: close)])
         }
-        if let colon = host.firstIndex(of: ":") {
-            guard host[host.index(after: colon)...].allSatisfy(\.isNumber) else { return nil }
-            host = host[..<colon]
+        var end = bytes.endIndex
+        if let colon = bytes.firstIndex(of: UInt8(ascii: ":")) {
+            guard bytes[bytes.index(after: colon)...].allSatisfy(ASCII.isDigit) else { return nil }
+            end = colon
         }
-        guard !host.isEmpty, host.count <= 253,
-              host.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "." || $0 == "-") })
-        else { return nil }
-        return host.lowercased()
+        let host = bytes[..<end]
+        guard !host.isEmpty, host.count <= 253, host.allSatisfy(ASCII.isHostByte) else { return nil }
+        if host.allSatisfy({ !($0 >= 0x41 && $0 <= 0x5A) }) {
+            return String(Substring(value)[..<end])
+        }
+        return String(decoding: host.map(ASCII.lower), as: UTF8.self)
     }
 }

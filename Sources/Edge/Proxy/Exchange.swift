@@ -12,6 +12,8 @@ final class Exchange {
     let startedAt = time(nil)
 
     var upstreamHead: HTTPRequestHead?
+    /// What validation learned about the head.
+    var facts: RequestFacts?
     var site: Site?
     var route: Route?
     /// Whether the client connection stays open after this exchange.
@@ -69,11 +71,11 @@ final class Exchange {
             time: startedAt,
             method: head.method.rawValue,
             uri: head.uri,
-            version: "HTTP/\(head.version.major).\(head.version.minor)",
+            version: head.version.minor == 1 ? "HTTP/1.1" : head.version.minor == 0 ? "HTTP/1.0" : "HTTP/\(head.version.major).\(head.version.minor)",
             status: Int(status),
             bytesSent: bytesSent,
-            referer: head.headers.first(name: "referer"),
-            userAgent: head.headers.first(name: "user-agent"),
+            referer: facts?.referer ?? (facts == nil ? head.headers.first(name: "referer") : nil),
+            userAgent: facts?.userAgent ?? (facts == nil ? head.headers.first(name: "user-agent") : nil),
             upstream: upstreamAddress?.description,
             durationNanoseconds: (NIODeadline.now() - started).nanoseconds,
             site: site?.name,

@@ -2,50 +2,74 @@ import NIOCore
 import NIOHTTP1
 import PortalCore
 
-/// Turns the client's request head into the head sent upstream: hop-by-hop headers removed,
-/// `Host` kept (Apache's `ProxyPreserveHost On`) or set to the upstream, and the
-/// `X-Forwarded-*` headers (and optionally RFC 7239 `Forwarded`) set.
+/// Turns the client's request head into the head sent upstream in one pass: hop-by-hop
+/// headers removed, `Host` kept (Apache's `ProxyPreserveHost On`) or set to the upstream, and
+/// the `X-Forwarded-*` headers (and optionally RFC 7239 `Forwarded`) set.
 struct ForwardedRequest {
     /// `https` or `http`, the scheme the client used.
     let scheme: String
-    /// The port the client connected to.
-    let localPort: Int?
+    /// The port the client connected to, as text.
+    let localPort: String?
     /// Also send `Forwarded`.
     var forwardedHeader = false
 
-    func upstreamHead(for head: HTTPRequestHead, clientAddress: String?, preserveHost: Bool = true,
-                      upstream: HostAndPort? = nil) -> HTTPRequestHead {
-        var headers = head.headers
-        HopByHopHeaders.strip(&headers)
-        headers.remove(name: "expect")
-        let originalHost = headers.first(name: "host")
+    init(scheme: String, localPort: Int?, forwardedHeader: Bool = false) {
+        self.scheme = scheme
+        self.localPort = localPort.map(String.init)
+        self.forwardedHeader = forwardedHeader
+    }
 
+    func upstreamHead(for head: HTTPRequestHead, clientAddress: String?, preserveHost: Bool = true,
+                      upstream: HostAndPort? = nil, connectionTokens: [String]? = nil) -> HTTPRequestHead {
+        let listed = connectionTokens ?? HopByHopHeaders.connectionTokens(head.headers)
+        var headers: [(String, String)] = []
+        headers.reserveCapacity(head.headers.count + 5)
+        var forwardedFor: String?
+        var forwarded: String?
+        var originalHost: String?
+        for header in head.headers {
+            let name = header.name
+            switch name.utf8.count {
+            case 4 where ASCII.equalsIgnoringCase(name, "host"):
+                originalHost = header.value
+                if !preserveHost { continue }
+            case 6 where ASCII.equalsIgnoringCase(name, "expect"):
+                continue
+            case 9 where forwardedHeader && ASCII.equalsIgnoringCase(name, "forwarded"):
+                forwarded = forwarded.map { "\($0), \(header.value)" } ?? header.value
+                continue
+            case 15 where ASCII.equalsIgnoringCase(name, "x-forwarded-for"):
+                forwardedFor = forwardedFor.map { "\($0), \(header.value)" } ?? header.value
+                continue
+            case 16 where ASCII.equalsIgnoringCase(name, "x-forwarded-host"):
+                continue
+            case 16 where ASCII.equalsIgnoringCase(name, "x-forwarded-port"):
+                continue
+            case 17 where ASCII.equalsIgnoringCase(name, "x-forwarded-proto"):
+                continue
+            default:
+                if HopByHopHeaders.isHopByHop(name) { continue }
+                if !listed.isEmpty, listed.contains(where: { ASCII.equalsIgnoringCase(name, $0) }) { continue }
+            }
+            headers.append((name, header.value))
+        }
+        if !preserveHost, let upstream {
+            headers.append(("Host", upstream.description))
+        }
         if let clientAddress {
-            let previous = headers[canonicalForm: "x-forwarded-for"].joined(separator: ", ")
-            headers.replaceOrAdd(name: "X-Forwarded-For",
-                                 value: previous.isEmpty ? clientAddress : "\(previous), \(clientAddress)")
+            headers.append(("X-Forwarded-For", forwardedFor.map { "\($0), \(clientAddress)" } ?? clientAddress))
         }
-        headers.replaceOrAdd(name: "X-Forwarded-Proto", value: scheme)
-        if let originalHost {
-            headers.replaceOrAdd(name: "X-Forwarded-Host", value: originalHost)
-        } else {
-            headers.remove(name: "x-forwarded-host")
-        }
-        if let localPort {
-            headers.replaceOrAdd(name: "X-Forwarded-Port", value: String(localPort))
-        }
+        headers.append(("X-Forwarded-Proto", scheme))
+        if let originalHost { headers.append(("X-Forwarded-Host", originalHost)) }
+        if let localPort { headers.append(("X-Forwarded-Port", localPort)) }
         if forwardedHeader {
             var element = "proto=\(scheme)"
             if let clientAddress {
                 element = "for=\(clientAddress.contains(":") ? "\"[\(clientAddress)]\"" : clientAddress);" + element
             }
             if let originalHost { element += ";host=\"\(originalHost)\"" }
-            let previous = headers[canonicalForm: "forwarded"].joined(separator: ", ")
-            headers.replaceOrAdd(name: "Forwarded", value: previous.isEmpty ? element : "\(previous), \(element)")
+            headers.append(("Forwarded", forwarded.map { "\($0), \(element)" } ?? element))
         }
-        if !preserveHost, let upstream {
-            headers.replaceOrAdd(name: "Host", value: upstream.description)
-        }
-        return HTTPRequestHead(version: .http1_1, method: head.method, uri: head.uri, headers: headers)
+        return HTTPRequestHead(version: .http1_1, method: head.method, uri: head.uri, headers: HTTPHeaders(headers))
     }
 }

@@ -40,6 +40,8 @@ final class ProxyHandler: ChannelDuplexHandler {
 
     private var context: ChannelHandlerContext?
     private var exchange: Exchange?
+    /// The client's IP address as text, computed once per connection.
+    private var clientAddress = "-"
     private var requestsOnConnection = 0
     private var phase: Phase = .idle(since: .now(), firstRequest: true)
     private var sawLineFeedInHead = false
@@ -68,6 +70,7 @@ final class ProxyHandler: ChannelDuplexHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        clientAddress = context.channel.remoteAddress?.ipAddress ?? "-"
         phase = .idle(since: .now(), firstRequest: true)
         armDeadline()
     }
@@ -206,27 +209,31 @@ final class ProxyHandler: ChannelDuplexHandler {
             (runtimeGeneration, runtime) = store.current
             forwarded.forwardedHeader = runtime.settings.forwardedHeader
         }
-        let clientAddress = context.channel.remoteAddress?.ipAddress ?? "-"
         let exchange = Exchange(head: head, clientAddress: clientAddress,
                                 keepAlive: head.isKeepAlive && requestsOnConnection < settings.maxKeepAliveRequests)
         self.exchange = exchange
-        let hasBody = RequestValidator.hasBody(head)
-        phase = hasBody ? .readingBody(since: .now(), bytes: 0) : .responding
-        armDeadline()
-
-        if case .reject(let status, let reason) = RequestValidator.validate(head, settings: settings) {
+        let facts: RequestFacts
+        switch RequestValidator.validate(head, settings: settings) {
+        case .accept(let accepted):
+            facts = accepted
+        case .reject(let status, let reason):
+            phase = .responding
             logger.info("request refused", metadata: ["client": "\(clientAddress)", "reason": "\(reason)",
                                                       "status": "\(status.code)"])
             respondLocally(exchange, status: status, close: true)
             return
         }
+        exchange.facts = facts
+        phase = facts.hasBody ? .readingBody(since: .now(), bytes: 0) : .responding
+        if facts.hasBody { armDeadline() }
+
         if head.method == .OPTIONS && head.uri == "*" {
             var headers = HTTPHeaders()
             headers.add(name: "Allow", value: "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS")
             respondLocally(exchange, status: .ok, extraHeaders: headers, body: nil, close: false)
             return
         }
-        let host = head.headers.first(name: "host").flatMap(HostHeader.hostPart)
+        let host = facts.host
         guard let site = runtime.router.site(for: host) else {
             let status: HTTPResponseStatus = settings.unknownHostStatus == 404 ? .notFound : .misdirectedRequest
             respondLocally(exchange, status: status, close: false)
@@ -248,11 +255,11 @@ final class ProxyHandler: ChannelDuplexHandler {
         }
         exchange.route = route
         exchange.maxBodyBytes = route.maxBodyBytes
-        if let length = RequestValidator.contentLength(head), length > route.maxBodyBytes {
+        if let length = facts.contentLength, length > route.maxBodyBytes {
             respondLocally(exchange, status: .payloadTooLarge, close: true)
             return
         }
-        if head.headers[canonicalForm: "expect"].contains(where: { $0.lowercased() == "100-continue" }) {
+        if facts.expectContinue {
             context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .continue))),
                                   promise: nil)
         }
@@ -267,7 +274,8 @@ final class ProxyHandler: ChannelDuplexHandler {
         exchange.attempts += 1
         exchange.upstreamAddress = address
         exchange.upstreamHead = forwarded.upstreamHead(for: exchange.head, clientAddress: exchange.clientAddress,
-                                                       preserveHost: route.preserveHost, upstream: address)
+                                                       preserveHost: route.preserveHost, upstream: address,
+                                                       connectionTokens: exchange.facts?.connectionTokens ?? [])
         pool.acquire(address, allowIdle: allowIdle) { [weak self] result in
             guard let self, self.exchange === exchange, !exchange.answeredLocally else {
                 if case .success(let connection) = result { self?.pool.release(connection) }
@@ -366,9 +374,7 @@ final class ProxyHandler: ChannelDuplexHandler {
             exchange.upstreamAnsweredAt = .now()
             exchange.status = head.status.code
             exchange.upstreamKeepAlive = head.isKeepAlive
-            var headers = head.headers
-            HopByHopHeaders.strip(&headers)
-            rewriteLocations(&headers, exchange: exchange)
+            var headers = responseHeaders(head.headers, exchange: exchange)
             if !exchange.requestEnded {
                 // The upstream answered before reading the whole body: the client connection cannot be reused.
                 exchange.keepAlive = false
@@ -450,24 +456,50 @@ final class ProxyHandler: ChannelDuplexHandler {
         respondLocally(exchange, status: .badGateway, close: false)
     }
 
-    /// Apache's `ProxyPassReverse`: an absolute `Location` that points at the upstream is
-    /// rewritten to the address the client used.
-    private func rewriteLocations(_ headers: inout HTTPHeaders, exchange: Exchange) {
-        guard let route = exchange.route else { return }
-        let publicBase = "\(forwarded.scheme)://\(exchange.head.headers.first(name: "host") ?? (exchange.site?.primaryHost ?? "localhost"))"
-        for name in ["location", "content-location"] {
-            guard let value = headers.first(name: name), value.hasPrefix("http://") else { continue }
-            for upstream in route.upstreams {
-                let prefix = "http://\(upstream)"
-                if value.hasPrefix(prefix) {
-                    let rest = value.dropFirst(prefix.count)
-                    if rest.isEmpty || rest.hasPrefix("/") || rest.hasPrefix("?") {
-                        headers.replaceOrAdd(name: name, value: publicBase + rest)
-                    }
-                    break
-                }
+    /// The upstream's response headers for the client, in one pass: hop-by-hop headers removed,
+    /// and an absolute `Location` that points at the upstream rewritten to the address the
+    /// client used (Apache's `ProxyPassReverse`).
+    private func responseHeaders(_ upstreamHeaders: HTTPHeaders, exchange: Exchange) -> HTTPHeaders {
+        var listed: [String] = []
+        var needsWork = false
+        for header in upstreamHeaders {
+            if HopByHopHeaders.isHopByHop(header.name) { needsWork = true }
+            if header.name.utf8.count == 10 && ASCII.equalsIgnoringCase(header.name, "connection") {
+                listed = HopByHopHeaders.connectionTokens(upstreamHeaders)
+            }
+            if (header.name.utf8.count == 8 && ASCII.equalsIgnoringCase(header.name, "location"))
+                || (header.name.utf8.count == 16 && ASCII.equalsIgnoringCase(header.name, "content-location")) {
+                needsWork = true
             }
         }
+        guard needsWork else { return upstreamHeaders }
+        var kept: [(String, String)] = []
+        kept.reserveCapacity(upstreamHeaders.count)
+        for header in upstreamHeaders {
+            let name = header.name
+            if HopByHopHeaders.isHopByHop(name) { continue }
+            if !listed.isEmpty, listed.contains(where: { ASCII.equalsIgnoringCase(name, $0) }) { continue }
+            if (name.utf8.count == 8 && ASCII.equalsIgnoringCase(name, "location"))
+                || (name.utf8.count == 16 && ASCII.equalsIgnoringCase(name, "content-location")) {
+                kept.append((name, rewrittenLocation(header.value, exchange: exchange)))
+                continue
+            }
+            kept.append((name, header.value))
+        }
+        return HTTPHeaders(kept)
+    }
+
+    private func rewrittenLocation(_ value: String, exchange: Exchange) -> String {
+        guard value.hasPrefix("http://"), let route = exchange.route else { return value }
+        for upstream in route.upstreams {
+            let prefix = "http://\(upstream)"
+            guard value.hasPrefix(prefix) else { continue }
+            let rest = value.dropFirst(prefix.count)
+            guard rest.isEmpty || rest.hasPrefix("/") || rest.hasPrefix("?") else { return value }
+            let host = exchange.facts?.rawHost ?? exchange.site?.primaryHost ?? "localhost"
+            return "\(forwarded.scheme)://\(host)\(rest)"
+        }
+        return value
     }
 
     // MARK: Local answers
@@ -481,7 +513,7 @@ final class ProxyHandler: ChannelDuplexHandler {
             + "<body><p>Este endereço mudou para <a href=\"\(HTMLEscape.escape(location))\">\(HTMLEscape.escape(location))</a>.</p></body></html>\n"
         headers.add(name: "Content-Type", value: "text/html; charset=utf-8")
         respondLocally(exchange, status: .movedPermanently, extraHeaders: headers, body: body,
-                       close: !exchange.requestEnded && RequestValidator.hasBody(exchange.head))
+                       close: !exchange.requestEnded && (exchange.facts?.hasBody ?? RequestValidator.hasBody(exchange.head)))
     }
 
     /// Answers the client with a page of the edge's own instead of an upstream response.
@@ -512,7 +544,8 @@ final class ProxyHandler: ChannelDuplexHandler {
             body = page.1
         }
         // A body still on its way cannot be skipped reliably: close after answering.
-        if close || (!exchange.requestEnded && RequestValidator.hasBody(exchange.head)) || !exchange.keepAlive {
+        if close || (!exchange.requestEnded && (exchange.facts?.hasBody ?? RequestValidator.hasBody(exchange.head)))
+            || !exchange.keepAlive {
             exchange.keepAlive = false
             headers.add(name: "Connection", value: "close")
         }

@@ -1,11 +1,29 @@
 import NIOHTTP1
 import PortalCore
 
+/// What one pass over a request head tells the proxy.
+struct RequestFacts {
+    /// The host part of `Host`, lower-cased, without port.
+    var host: String?
+    /// The `Host` header as sent.
+    var rawHost: String?
+    var contentLength: Int?
+    var chunked = false
+    var expectContinue = false
+    var referer: String?
+    var userAgent: String?
+    /// A `Connection` header names headers to drop.
+    var connectionTokens: [String] = []
+
+    var hasBody: Bool { chunked || (contentLength ?? 0) > 0 }
+}
+
 /// Checks a request head before anything is forwarded: the limits (Apache's `LimitRequest*`)
-/// and the rules that keep a reverse proxy from being confused or smuggled through.
+/// and the rules that keep a reverse proxy from being confused or smuggled through. One pass
+/// over the headers, byte comparisons only.
 enum RequestValidator {
-    enum Verdict: Equatable {
-        case accept
+    enum Verdict {
+        case accept(RequestFacts)
         /// Answer with this status and close the connection.
         case reject(HTTPResponseStatus, String)
     }
@@ -17,53 +35,72 @@ enum RequestValidator {
         if head.headers.count > settings.maxHeaderCount {
             return .reject(.requestHeaderFieldsTooLarge, "more than \(settings.maxHeaderCount) header fields")
         }
-        for header in head.headers where header.name.utf8.count + header.value.utf8.count + 2 > settings.maxHeaderBytes {
-            return .reject(.requestHeaderFieldsTooLarge, "header field \(header.name) longer than \(settings.maxHeaderBytes) bytes")
-        }
         switch head.method {
         case .CONNECT, .TRACE:
             return .reject(.methodNotAllowed, "\(head.method.rawValue) is not served by a reverse proxy")
         default:
             break
         }
-        if !head.uri.hasPrefix("/") && !(head.method == .OPTIONS && head.uri == "*") {
+        if head.uri.utf8.first != UInt8(ascii: "/") && !(head.method == .OPTIONS && head.uri == "*") {
             return .reject(.badRequest, "request target must be a path (absolute-form is for forward proxies)")
         }
-        let hosts = head.headers[canonicalForm: "host"]
-        if head.headers["host"].count > 1 || hosts.count > 1 {
-            return .reject(.badRequest, "more than one Host header")
+        var facts = RequestFacts()
+        var hostCount = 0
+        var lengthCount = 0
+        var encodingCount = 0
+        for header in head.headers {
+            let name = header.name
+            let value = header.value
+            if name.utf8.count + value.utf8.count + 2 > settings.maxHeaderBytes {
+                return .reject(.requestHeaderFieldsTooLarge, "header field \(name) longer than \(settings.maxHeaderBytes) bytes")
+            }
+            switch name.utf8.count {
+            case 4 where ASCII.equalsIgnoringCase(name, "host"):
+                hostCount += 1
+                facts.rawHost = value
+            case 14 where ASCII.equalsIgnoringCase(name, "content-length"):
+                lengthCount += 1
+                guard !value.isEmpty, value.utf8.count <= 18, value.utf8.allSatisfy(ASCII.isDigit),
+                      let length = Int(value) else {
+                    return .reject(.badRequest, "malformed Content-Length")
+                }
+                facts.contentLength = length
+            case 17 where ASCII.equalsIgnoringCase(name, "transfer-encoding"):
+                encodingCount += 1
+                facts.chunked = ASCII.equalsIgnoringCase(value.trimmingASCIISpaces(), "chunked")
+                if !facts.chunked { return .reject(.badRequest, "unsupported Transfer-Encoding") }
+            case 6 where ASCII.equalsIgnoringCase(name, "expect"):
+                facts.expectContinue = ASCII.equalsIgnoringCase(value.trimmingASCIISpaces(), "100-continue")
+            case 7 where ASCII.equalsIgnoringCase(name, "referer"):
+                facts.referer = value
+            case 10 where ASCII.equalsIgnoringCase(name, "user-agent"):
+                facts.userAgent = value
+            case 10 where ASCII.equalsIgnoringCase(name, "connection"):
+                for token in value.split(separator: ",") {
+                    let trimmed = token.trimmingASCIISpaces()
+                    if !trimmed.isEmpty { facts.connectionTokens.append(ASCII.lowercased(Substring(trimmed))) }
+                }
+            default:
+                break
+            }
         }
-        if head.version.minor >= 1 && hosts.isEmpty {
-            return .reject(.badRequest, "HTTP/1.1 request without Host")
+        if hostCount > 1 { return .reject(.badRequest, "more than one Host header") }
+        if head.version.minor >= 1 && hostCount == 0 { return .reject(.badRequest, "HTTP/1.1 request without Host") }
+        if let raw = facts.rawHost {
+            guard let host = HostHeader.hostPart(raw) else { return .reject(.badRequest, "malformed Host header") }
+            facts.host = host
         }
-        if let host = hosts.first, HostHeader.hostPart(String(host)) == nil {
-            return .reject(.badRequest, "malformed Host header")
-        }
-        let lengths = head.headers["content-length"]
-        let encodings = head.headers[canonicalForm: "transfer-encoding"]
-        if !lengths.isEmpty && !encodings.isEmpty {
+        if lengthCount > 1 { return .reject(.badRequest, "more than one Content-Length") }
+        if encodingCount > 1 { return .reject(.badRequest, "unsupported Transfer-Encoding") }
+        if lengthCount > 0 && encodingCount > 0 {
             return .reject(.badRequest, "both Content-Length and Transfer-Encoding")
         }
-        if lengths.count > 1 {
-            return .reject(.badRequest, "more than one Content-Length")
-        }
-        if let length = lengths.first, length.isEmpty || !length.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) {
-            return .reject(.badRequest, "malformed Content-Length")
-        }
-        if !encodings.isEmpty && !(encodings.count == 1 && encodings[0].lowercased() == "chunked") {
-            return .reject(.badRequest, "unsupported Transfer-Encoding")
-        }
-        return .accept
+        return .accept(facts)
     }
 
-    /// The declared body length, when there is one.
-    static func contentLength(_ head: HTTPRequestHead) -> Int? {
-        head.headers.first(name: "content-length").flatMap { Int($0) }
-    }
-
-    /// True when a body follows the head.
+    /// True when a body follows the head (without a full validation).
     static func hasBody(_ head: HTTPRequestHead) -> Bool {
         if head.headers.contains(name: "transfer-encoding") { return true }
-        return (contentLength(head) ?? 0) > 0
+        return (head.headers.first(name: "content-length").flatMap { Int($0) } ?? 0) > 0
     }
 }

@@ -48,8 +48,10 @@ final class UpstreamPool {
 
     private struct IdleEntry {
         let connection: UpstreamConnection
-        let expiry: Scheduled<Void>
+        let idleSince: NIODeadline
     }
+    /// Closes connections idle longer than the idle timeout; runs only while some are idle.
+    private var sweeper: Scheduled<Void>?
 
     init(eventLoop: any EventLoop, settings: UpstreamPoolSettings) {
         self.eventLoop = eventLoop
@@ -93,7 +95,9 @@ final class UpstreamPool {
             .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 do {
-                    try channel.pipeline.syncOperations.addHTTPClientHandlers(leftOverBytesStrategy: .fireError)
+                    // Request heads come from NIO's own parser, so their fields are already valid.
+                    try channel.pipeline.syncOperations.addHTTPClientHandlers(
+                        leftOverBytesStrategy: .fireError, enableOutboundHeaderValidation: false)
                     try channel.pipeline.syncOperations.addHandler(UpstreamHandler())
                     return channel.eventLoop.makeSucceededVoidFuture()
                 } catch {
@@ -169,39 +173,59 @@ final class UpstreamPool {
         var entries = idle[connection.address, default: []]
         if entries.count >= settings.maxIdlePerAddress {
             let oldest = entries.removeFirst()
-            oldest.expiry.cancel()
             oldest.connection.close()
         }
         let channel = connection.channel
-        let expiry = eventLoop.assumeIsolated().scheduleTask(in: settings.idleTimeout) {
-            channel.close(promise: nil)
-        }
-        entries.append(IdleEntry(connection: connection, expiry: expiry))
+        entries.append(IdleEntry(connection: connection, idleSince: .now()))
         idle[connection.address] = entries
+        if sweeper == nil { scheduleSweep() }
         connection.handler.onIdleClose = { [weak self] in
             self?.remove(channel: channel, address: connection.address)
         }
         connection.setAutoRead(true)
     }
 
+    private func scheduleSweep() {
+        let interval = TimeAmount.nanoseconds(max(settings.idleTimeout.nanoseconds / 2, 1_000_000_000))
+        sweeper = eventLoop.assumeIsolated().scheduleTask(in: interval) { [weak self] in
+            self?.sweep()
+        }
+    }
+
+    private func sweep() {
+        sweeper = nil
+        let cutoff = NIODeadline.now() - settings.idleTimeout
+        for (address, entries) in idle {
+            let (stale, fresh) = (entries.filter { $0.idleSince <= cutoff }, entries.filter { $0.idleSince > cutoff })
+            idle[address] = fresh.isEmpty ? nil : fresh
+            for entry in stale {
+                entry.connection.handler.onIdleClose = nil
+                entry.connection.close()
+            }
+        }
+        if !idle.isEmpty { scheduleSweep() }
+    }
+
     /// Closes every idle connection (on shutdown).
     func closeAll() {
         let all = idle.values.flatMap { $0 }
         idle.removeAll()
+        sweeper?.cancel()
+        sweeper = nil
         for entry in all {
-            entry.expiry.cancel()
             entry.connection.close()
         }
     }
 
     private func takeIdle(_ address: HostAndPort) -> UpstreamConnection? {
+        let cutoff = NIODeadline.now() - settings.idleTimeout
         while var entries = idle[address], let entry = entries.popLast() {
             idle[address] = entries.isEmpty ? nil : entries
-            entry.expiry.cancel()
             entry.connection.handler.onIdleClose = nil
-            if entry.connection.channel.isActive {
+            if entry.connection.channel.isActive && entry.idleSince > cutoff {
                 return entry.connection
             }
+            entry.connection.close()
         }
         return nil
     }
@@ -209,7 +233,6 @@ final class UpstreamPool {
     private func remove(channel: any Channel, address: HostAndPort) {
         guard var entries = idle[address] else { return }
         if let index = entries.firstIndex(where: { $0.connection.channel === channel }) {
-            entries[index].expiry.cancel()
             entries.remove(at: index)
         }
         idle[address] = entries.isEmpty ? nil : entries

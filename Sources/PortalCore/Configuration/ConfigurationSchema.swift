@@ -97,6 +97,7 @@ enum ConfigurationSchema {
                                             0...100_000)
         edge.upstreamIdleTimeoutSeconds = seconds(&section, "upstream_idle_timeout", edge.upstreamIdleTimeoutSeconds)
         edge.forwardedHeader = section.read("forwarded_header", default: edge.forwardedHeader)
+        edge.workers = count(&section, "workers", edge.workers, 0...256)
 
         edge.accessLog = section.readOptional("access_log", rule: "a file path or off", isValid: { !$0.isEmpty })
         edge.accessLogFormat = section.read("access_log_format", default: edge.accessLogFormat,

@@ -115,6 +115,8 @@ public struct EdgeSettings: Sendable, Equatable {
     public var upstreamIdleTimeoutSeconds: Int = 60
     /// Also send RFC 7239 `Forwarded` to upstreams.
     public var forwardedHeader: Bool = false
+    /// Event-loop threads serving connections; 0 means one per CPU core.
+    public var workers: Int = 0
     /// Seconds a graceful stop or reload waits for requests in flight.
     public var drainTimeoutSeconds: Int = 30
 

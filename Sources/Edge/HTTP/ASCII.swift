@@ -1,0 +1,29 @@
+/// Byte-level helpers for header names and hosts: no Unicode tables on the hot path.
+enum ASCII {
+    @inline(__always)
+    static func lower(_ byte: UInt8) -> UInt8 {
+        byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte
+    }
+
+    /// True when `text` equals `lowercase` ignoring ASCII case (`lowercase` must be lower-case).
+    @inline(__always)
+    static func equalsIgnoringCase(_ text: String, _ lowercase: String) -> Bool {
+        let a = text.utf8
+        let b = lowercase.utf8
+        guard a.count == b.count else { return false }
+        return a.elementsEqual(b) { lower($0) == $1 }
+    }
+
+    /// Lower-cases ASCII letters; other bytes are kept.
+    static func lowercased(_ text: Substring) -> String {
+        String(decoding: text.utf8.map(lower), as: UTF8.self)
+    }
+
+    @inline(__always)
+    static func isDigit(_ byte: UInt8) -> Bool { byte >= 0x30 && byte <= 0x39 }
+
+    @inline(__always)
+    static func isHostByte(_ byte: UInt8) -> Bool {
+        (byte >= 0x61 && byte <= 0x7A) || (byte >= 0x41 && byte <= 0x5A) || isDigit(byte) || byte == 0x2E || byte == 0x2D
+    }
+}

@@ -1,0 +1,223 @@
+#!/usr/bin/env bash
+# Benchmarks the portal edge against nginx and Apache as reverse proxies, side by side in one
+# run, and prints requests/s, p50/p99 latency and peak RSS with ratios to nginx.
+#
+# Layout (2 cores): every proxy under test is pinned to CPU 0, one worker each; the origin
+# (nginx serving fixed 1 KiB and 20 KiB bodies) and the load generator (wrk) share CPU 1.
+# All traffic stays on 127.0.0.1.
+#
+# Usage: bench/edge.sh [--duration 10] [--connections 64] [--idle 10000]
+set -euo pipefail
+
+DURATION=10
+CONNECTIONS=64
+IDLE_CONNECTIONS=10000
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --duration) DURATION="$2"; shift 2 ;;
+        --connections) CONNECTIONS="$2"; shift 2 ;;
+        --idle) IDLE_CONNECTIONS="$2"; shift 2 ;;
+        *) echo "unknown option $1" >&2; exit 2 ;;
+    esac
+done
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+WORK=$(mktemp -d /tmp/portal-bench.XXXXXX)
+chmod 755 "$WORK"
+PIDS=()
+cleanup() {
+    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+    sleep 0.5
+    for pid in "${PIDS[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+ORIGIN_PORT=28701
+NGINX_PORT=28702
+APACHE_PORT=28703
+EDGE_PORT=28704
+EDGE_TLS_PORT=28705
+
+need() { command -v "$1" >/dev/null 2>&1; }
+if ! need nginx || ! need apache2 || ! need wrk || ! need taskset; then
+    echo "installing nginx, apache2, wrk from Debian..." >&2
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx apache2 wrk util-linux python3 >/dev/null
+fi
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
+echo "building portal (release)..." >&2
+(cd "$ROOT" && swift build -c release --product portal --scratch-path .build-release 2>&1 | grep -E "error|Compiling|Build" | tail -3 >&2)
+PORTAL="$ROOT/.build-release/release/portal"
+
+# --- origin: nginx serving the bodies, on CPU 1 ---------------------------------------------
+mkdir -p "$WORK/origin/html" "$WORK/logs"
+head -c 1024 /dev/zero | tr '\0' 'a' > "$WORK/origin/html/1k.txt"
+head -c 20480 /dev/zero | tr '\0' 'b' > "$WORK/origin/html/20k.txt"
+cat > "$WORK/origin/nginx.conf" <<CONF
+worker_processes 1;
+pid $WORK/origin/nginx.pid;
+error_log $WORK/logs/origin-error.log;
+events { worker_connections 8192; }
+http {
+    access_log off;
+    keepalive_requests 1000000;
+    server {
+        listen 127.0.0.1:$ORIGIN_PORT;
+        root $WORK/origin/html;
+    }
+}
+CONF
+taskset -c 1 nginx -c "$WORK/origin/nginx.conf" -g 'daemon off;' &
+PIDS+=($!)
+
+# --- nginx as reverse proxy, CPU 0 ----------------------------------------------------------
+mkdir -p "$WORK/nginx"
+cat > "$WORK/nginx/nginx.conf" <<CONF
+worker_processes 1;
+worker_cpu_affinity 01;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/logs/nginx-error.log;
+events { worker_connections 20000; }
+http {
+    access_log $WORK/logs/nginx-access.log combined buffer=64k;
+    keepalive_timeout 60;
+    keepalive_requests 1000000;
+    upstream origin { server 127.0.0.1:$ORIGIN_PORT; keepalive 64; }
+    server {
+        listen 127.0.0.1:$NGINX_PORT;
+        location / {
+            proxy_pass http://origin;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Host \$host;
+            proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
+            proxy_set_header X-Forwarded-Proto \$scheme;
+        }
+    }
+}
+CONF
+taskset -c 0 nginx -c "$WORK/nginx/nginx.conf" -g 'daemon off;' &
+PIDS+=($!)
+
+# --- Apache httpd (event MPM, one child) as reverse proxy, CPU 0 ----------------------------
+mkdir -p "$WORK/apache"
+MODULES=/usr/lib/apache2/modules
+cat > "$WORK/apache/httpd.conf" <<CONF
+ServerRoot "$WORK/apache"
+ServerName localhost
+PidFile $WORK/apache/httpd.pid
+Listen 127.0.0.1:$APACHE_PORT
+LoadModule mpm_event_module $MODULES/mod_mpm_event.so
+LoadModule authz_core_module $MODULES/mod_authz_core.so
+LoadModule proxy_module $MODULES/mod_proxy.so
+LoadModule proxy_http_module $MODULES/mod_proxy_http.so
+StartServers 1
+ServerLimit 1
+MinSpareThreads 1
+MaxSpareThreads 256
+ThreadsPerChild 256
+MaxRequestWorkers 256
+MaxConnectionsPerChild 0
+KeepAlive On
+MaxKeepAliveRequests 0
+KeepAliveTimeout 60
+ErrorLog $WORK/logs/apache-error.log
+LogFormat "%h %l %u %t \"%r\" %>s %b \"%{Referer}i\" \"%{User-Agent}i\"" combined
+CustomLog $WORK/logs/apache-access.log combined
+ProxyPreserveHost On
+ProxyPass / http://127.0.0.1:$ORIGIN_PORT/ retry=0 timeout=300 keepalive=On
+CONF
+taskset -c 0 apache2 -f "$WORK/apache/httpd.conf" -DFOREGROUND &
+PIDS+=($!)
+
+# --- the portal edge, CPU 0 -----------------------------------------------------------------
+mkdir -p "$WORK/edge/data"
+cat > "$WORK/edge/portal.yaml" <<CONF
+data_dir: $WORK/edge/data
+log:
+  level: warning
+edge:
+  http_listeners: ["127.0.0.1:$EDGE_PORT"]
+  https_listeners: ["127.0.0.1:$EDGE_TLS_PORT"]
+  keepalive_timeout: 60
+  max_keepalive_requests: 1000000
+  max_connections: 20000
+  access_log: $WORK/logs/edge-access.log
+  sites:
+    - name: bench
+      hosts: ["*"]
+      redirect_to_https: false
+      routes:
+        - path: /
+          upstreams: ["127.0.0.1:$ORIGIN_PORT"]
+CONF
+# The development certificate for the unused HTTPS listener.
+"$PORTAL" up --config "$WORK/edge/portal.yaml" --app-port 28799 --http-port 28798 --https-port 28797 >/dev/null 2>&1 &
+UP=$!
+for _ in $(seq 1 100); do [ -f "$WORK/edge/data/tls/dev-cert.pem" ] && break; sleep 0.1; done
+sleep 1; kill "$UP"; wait "$UP" 2>/dev/null || true
+taskset -c 0 "$PORTAL" edge --config "$WORK/edge/portal.yaml" &
+PIDS+=($!)
+EDGE_PID=$!
+
+sleep 2
+for port in $ORIGIN_PORT $NGINX_PORT $APACHE_PORT $EDGE_PORT; do
+    curl -sf -o /dev/null "http://127.0.0.1:$port/1k.txt" || { echo "port $port is not serving" >&2; exit 1; }
+done
+
+worker_pid() {  # the process that does the proxying for each server
+    case "$1" in
+        nginx) pgrep -f "nginx: worker process" | while read -r p; do
+                   if grep -q "$WORK/nginx" "/proc/$(cut -d' ' -f4 /proc/$p/stat)/cmdline" 2>/dev/null; then echo "$p"; fi
+               done | head -1 ;;
+        apache) pgrep -f "apache2 -f $WORK/apache/httpd.conf" | tail -1 ;;
+        edge) echo "$EDGE_PID" ;;
+    esac
+}
+peak_rss_kib() { grep VmHWM "/proc/$1/status" | awk '{print $2}'; }
+rss_kib() { grep VmRSS "/proc/$1/status" | awk '{print $2}'; }
+
+declare -A RPS P50 P99 RSS
+run_wrk() {  # name port path
+    local out
+    taskset -c 1 wrk -t1 -c"$CONNECTIONS" -d2s "http://127.0.0.1:$2$3" >/dev/null 2>&1  # warm-up
+    out=$(taskset -c 1 wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency "http://127.0.0.1:$2$3")
+    RPS[$1$3]=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
+    P50[$1$3]=$(echo "$out" | awk '$1=="50%" {print $2}')
+    P99[$1$3]=$(echo "$out" | awk '$1=="99%" {print $2}')
+    if echo "$out" | grep -q "Non-2xx\|Socket errors"; then echo "$1$3: $(echo "$out" | grep "Non-2xx\|Socket errors")" >&2; fi
+}
+
+for path in /1k.txt /20k.txt; do
+    run_wrk nginx $NGINX_PORT $path
+    run_wrk apache $APACHE_PORT $path
+    run_wrk edge $EDGE_PORT $path
+done
+for server in nginx apache edge; do RSS[$server]=$(peak_rss_kib "$(worker_pid $server)"); done
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
+
+echo
+echo "Proxied keep-alive GET, $CONNECTIONS connections, ${DURATION}s, proxies pinned to CPU 0 ($(date -u +%Y-%m-%d), $(nproc) cores, $(uname -m))"
+printf "%-8s %-8s %12s %10s %10s %14s %10s\n" body server "req/s" p50 p99 "peak RSS KiB" "vs nginx"
+for path in /1k.txt /20k.txt; do
+    for server in nginx apache edge; do
+        printf "%-8s %-8s %12s %10s %10s %14s %10s\n" "${path#/}" "$server" "${RPS[$server$path]}" \
+            "${P50[$server$path]}" "${P99[$server$path]}" "${RSS[$server]}" "$(ratio "${RPS[$server$path]}" "${RPS[nginx$path]}")"
+    done
+done
+
+# --- idle keep-alive connections: memory per connection -------------------------------------
+echo
+echo "Idle keep-alive connections ($IDLE_CONNECTIONS, each after one request):"
+for server in nginx edge; do
+    port=$([ $server = nginx ] && echo $NGINX_PORT || echo $EDGE_PORT)
+    pid=$(worker_pid $server)
+    before=$(rss_kib "$pid")
+    python3 "$ROOT/bench/idle_connections.py" 127.0.0.1 "$port" "$IDLE_CONNECTIONS" "$pid" > "$WORK/idle-$server.txt"
+    during=$(tail -1 "$WORK/idle-$server.txt")
+    per=$(awk -v a="$before" -v b="$during" -v n="$IDLE_CONNECTIONS" 'BEGIN { printf "%.1f", (b - a) / n }')
+    printf "%-8s RSS before %8s KiB, with connections %8s KiB: %s KiB per connection\n" "$server" "$before" "$during" "$per"
+done
