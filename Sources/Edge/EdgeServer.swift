@@ -231,7 +231,7 @@ public final class EdgeServer: Service {
         limits.maxHeaderFieldCount = settings.maxHeaderCount + 1
         // Response fields come from NIO's parser (upstream) or from the edge itself, so they are
         // already valid; checking them again on the way out would cost every response.
-        try operations.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: false,
+        try operations.configureHTTPServerPipeline(withPipeliningAssistance: false, withErrorHandling: false,
                                                    withOutboundHeaderValidation: false,
                                                    withEncoderConfiguration: .init(),
                                                    withDecoderLimitConfiguration: limits)

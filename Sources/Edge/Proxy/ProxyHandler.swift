@@ -5,8 +5,8 @@ import NIOHTTP1
 import PortalCore
 
 /// Serves one client connection: picks the site and route of each request, answers redirects
-/// and errors itself, and proxies the rest to the route's upstreams, one exchange at a time (the
-/// HTTP/1.1 pipeline handler in front of it queues pipelined requests).
+/// and errors itself, and proxies the rest to the route's upstreams, one exchange at a time;
+/// pipelined requests wait in a small queue until the one before them is answered.
 ///
 /// Bodies stream in both directions with backpressure: client reads stop while the upstream
 /// cannot take more, and upstream reads stop while the client cannot. Everything runs on the
@@ -51,6 +51,10 @@ final class ProxyHandler: ChannelDuplexHandler {
     private var readsPaused = false
     private var pendingRead = false
     private var closing = false
+    /// Parts of pipelined requests that arrived while an earlier one was being answered.
+    private var queued: [HTTPServerRequestPart] = []
+    private var queuedBytes = 0
+    private static let maxQueuedBytes = 256 * 1024
 
     init(store: EdgeRuntimeStore, listener: Listener, pool: UpstreamPool, logger: Logger) {
         let (generation, runtime) = store.current
@@ -110,7 +114,47 @@ final class ProxyHandler: ChannelDuplexHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch unwrapInboundIn(data) {
+        let part = unwrapInboundIn(data)
+        // A part that belongs to a later request than the one in flight waits its turn.
+        if !queued.isEmpty || (exchange?.requestEnded ?? false) {
+            enqueue(part)
+            return
+        }
+        handle(part, context: context)
+    }
+
+    private func enqueue(_ part: HTTPServerRequestPart) {
+        if case .body(let buffer) = part { queuedBytes += buffer.readableBytes } else { queuedBytes += 256 }
+        queued.append(part)
+        if queuedBytes > Self.maxQueuedBytes { pauseReads() }
+    }
+
+    /// Hands queued pipelined parts to the handler once no exchange is in flight.
+    private func drainQueue() {
+        while let context, !queued.isEmpty, exchange == nil || !(exchange?.requestEnded ?? true), !closing {
+            let part = queued.removeFirst()
+            if case .body(let buffer) = part { queuedBytes -= buffer.readableBytes } else { queuedBytes -= 256 }
+            handle(part, context: context)
+        }
+        if queuedBytes <= Self.maxQueuedBytes / 2 { resumeReads() }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is ChannelShouldQuiesceEvent {
+            // Graceful stop: finish the request in flight, then close.
+            if exchange == nil {
+                context.close(promise: nil)
+            } else {
+                closing = true
+                exchange?.keepAlive = false
+            }
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    private func handle(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
+        switch part {
         case .head(let head):
             startExchange(head, context: context)
         case .body(let buffer):
@@ -575,6 +619,7 @@ final class ProxyHandler: ChannelDuplexHandler {
             phase = .idle(since: .now(), firstRequest: false)
             context.writeAndFlush(wrapOutboundOut(.end(trailers)), promise: nil)
             resumeReads()
+            drainQueue()
             if self.exchange == nil { armDeadline() }
         } else {
             closing = true
