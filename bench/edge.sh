@@ -117,6 +117,7 @@ StartServers 1
 ServerLimit 1
 MinSpareThreads 1
 MaxSpareThreads 256
+ThreadLimit 256
 ThreadsPerChild 256
 MaxRequestWorkers 256
 MaxConnectionsPerChild 0
@@ -139,6 +140,8 @@ data_dir: $WORK/edge/data
 log:
   level: warning
 edge:
+  workers: 1
+  upstream_idle_connections: 256
   http_listeners: ["127.0.0.1:$EDGE_PORT"]
   https_listeners: ["127.0.0.1:$EDGE_TLS_PORT"]
   keepalive_timeout: 60
