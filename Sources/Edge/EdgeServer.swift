@@ -20,6 +20,7 @@ public final class EdgeServer: Service {
     private let store: EdgeRuntimeStore
     private let reloader: (@Sendable () throws -> EdgeRuntime)?
     private let onReload: (@Sendable (_ error: String?) -> Void)?
+    private let errorLog: ErrorLogFile?
     private let logger: Logger
     private let group: any EventLoopGroup
     /// The group this server made itself (`edge.workers`), shut down when it stops.
@@ -32,7 +33,9 @@ public final class EdgeServer: Service {
     /// `onReload` hears the outcome of every reload (nil on success, else the reason).
     public init(runtime: EdgeRuntime, logger: Logger, reloader: (@Sendable () throws -> EdgeRuntime)? = nil,
                 onReload: (@Sendable (_ error: String?) -> Void)? = nil,
+                errorLog: ErrorLogFile? = nil,
                 eventLoopGroup: (any EventLoopGroup)? = nil) {
+        self.errorLog = errorLog
         self.store = EdgeRuntimeStore(runtime)
         self.reloader = reloader
         self.onReload = onReload
@@ -94,6 +97,7 @@ public final class EdgeServer: Service {
         for site in current.sites { site.accessLog?.close() }
         try? await ownGroup?.shutdownGracefully()
         logger.info("edge stopped")
+        errorLog?.flush()
     }
 
     /// Applies a new configuration: validated and loaded first, new listeners bound, then swapped
@@ -141,6 +145,7 @@ public final class EdgeServer: Service {
 
     /// Reopens every log file (after an outside tool moved them away).
     public func reopenLogs() {
+        errorLog?.reopen()
         let runtime = store.current.runtime
         runtime.accessLog?.reopen()
         for site in runtime.sites { site.accessLog?.reopen() }

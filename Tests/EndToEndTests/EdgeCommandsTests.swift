@@ -105,6 +105,21 @@ struct EdgeCommandsTests {
         let still = try await TestHTTPClient.request(port: ports[1], path: "/extra", tls: tls)
         #expect(still.body == "extra route")
         #expect(up.stderr.contains("reload refused"))
+        let errorLog = (try? String(contentsOfFile: data + "/logs/error.log", encoding: .utf8)) ?? ""
+        #expect(errorLog.contains("reload refused"))
+        #expect(errorLog.contains("[error]"))
+
+        // SIGUSR1: the access log moved away by an outside tool is opened again.
+        let accessLog = data + "/logs/access.log"
+        try FileManager.default.moveItem(atPath: accessLog, toPath: accessLog + ".moved")
+        let edgePID = try #require(Int32((try String(contentsOfFile: data + "/edge.pid", encoding: .utf8))
+            .trimmingCharacters(in: .whitespacesAndNewlines)))
+        kill(edgePID, SIGUSR1)
+        try await Task.sleep(for: .milliseconds(300))
+        _ = try await TestHTTPClient.request(port: ports[1], path: "/after-reopen", tls: tls)
+        try await Task.sleep(for: .milliseconds(400))
+        let reopened = (try? String(contentsOfFile: accessLog, encoding: .utf8)) ?? ""
+        #expect(reopened.contains("/after-reopen"))
 
         up.signal(SIGTERM)
         #expect(await up.waitForExit(seconds: 30) == 0)

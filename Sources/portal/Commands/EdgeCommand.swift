@@ -52,9 +52,21 @@ struct EdgeRunCommand: AsyncParsableCommand {
     func run() async throws {
         SupervisedChild.attachToSupervisor()
         let configuration = try configuration()
-        LoggingSetup.bootstrap(level: configuration.log.level)
-        let logger = Logger(label: "portal.edge")
         let dataDirectory = DataDirectory(configuration.dataDirectory)
+        let edgeSettings = configuration.edge
+        var errorLog: ErrorLogFile?
+        do {
+            try dataDirectory.prepare()
+            errorLog = try ErrorLogFile(
+                path: edgeSettings.errorLog ?? (dataDirectory.logsDirectory as NSString).appendingPathComponent("error.log"),
+                settings: EdgeSettingsRotation(maxBytes: edgeSettings.logRotateBytes, daily: edgeSettings.logRotateDaily,
+                                               keepDays: edgeSettings.logKeepDays))
+        } catch {
+            printError("portal edge: \(error)")
+            throw ExitCode(SupervisedChild.startupFailureStatus)
+        }
+        LoggingSetup.bootstrap(level: configuration.log.level, errorLog: errorLog)
+        let logger = Logger(label: "portal.edge")
         let runtime: EdgeRuntime
         do {
             try dataDirectory.prepare()
@@ -68,7 +80,8 @@ struct EdgeRunCommand: AsyncParsableCommand {
         let server = EdgeServer(
             runtime: runtime, logger: logger,
             reloader: { try EdgeRuntime.resolve(try command.configuration()) },
-            onReload: { error in statusFile.writeReloadOutcome(error) })
+            onReload: { error in statusFile.writeReloadOutcome(error) },
+            errorLog: errorLog)
         let group = ServiceGroup(configuration: .init(
             services: [.init(service: server)],
             gracefulShutdownSignals: [.sigterm, .sigint],

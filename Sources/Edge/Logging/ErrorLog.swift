@@ -1,0 +1,77 @@
+import Foundation
+public import Logging
+
+/// The edge's error log file (Apache's `ErrorLog`): warnings and errors, one line each, written
+/// by a background queue, rotated like the access log and reopened on SIGUSR1.
+public final class ErrorLogFile: Sendable {
+    private let queue = DispatchQueue(label: "portal.edge.error-log")
+    private let file: QueueConfined<LogFile>
+
+    /// Opens `path` for appending with the edge's rotation settings.
+    public init(path: String, settings: EdgeSettingsRotation) throws {
+        file = QueueConfined(try LogFile(path: path, rotation: LogRotation(
+            maxBytes: settings.maxBytes, daily: settings.daily, keepDays: settings.keepDays)))
+    }
+
+    func write(_ line: String) {
+        queue.async { [file] in file.value.write(line) }
+    }
+
+    public func reopen() {
+        queue.sync { file.value.reopen() }
+    }
+
+    public func flush() {
+        queue.sync {}
+    }
+}
+
+/// Rotation settings for a log file, from the edge configuration.
+public struct EdgeSettingsRotation: Sendable {
+    public var maxBytes: Int
+    public var daily: Bool
+    public var keepDays: Int
+
+    public init(maxBytes: Int, daily: Bool, keepDays: Int) {
+        self.maxBytes = maxBytes
+        self.daily = daily
+        self.keepDays = keepDays
+    }
+}
+
+/// A swift-log handler that writes warning-and-above lines to an `ErrorLogFile`, in Apache's
+/// error log shape: `[time] [level] [pid N] label: message key=value`.
+public struct ErrorLogHandler: LogHandler {
+    private let file: ErrorLogFile
+    private let label: String
+    public var metadata: Logger.Metadata = [:]
+    public var logLevel: Logger.Level = .warning
+
+    public init(label: String, file: ErrorLogFile) {
+        self.label = label
+        self.file = file
+    }
+
+    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    public func log(event: LogEvent) {
+        var merged = metadata
+        if let extra = event.metadata { merged.merge(extra) { $1 } }
+        let details = merged.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+        let line = "[\(Self.timestamp())] [\(event.level)] [pid \(getpid())] \(label): \(event.message)"
+            + (details.isEmpty ? "" : " \(details)") + "\n"
+        file.write(line)
+    }
+
+    static func timestamp() -> String {
+        var time = time_t(Date().timeIntervalSince1970)
+        var parts = tm()
+        localtime_r(&time, &parts)
+        var buffer = [Int8](repeating: 0, count: 64)
+        let count = strftime(&buffer, buffer.count, "%a %b %d %H:%M:%S %Y", &parts)
+        return String(decoding: buffer.prefix(count).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}
