@@ -42,6 +42,24 @@ public enum RawSocketClient {
         return Result(response: collector.text, closedByServer: closed)
     }
 
+    /// Sends `request` and counts the bytes of the answer without keeping them.
+    public static func countingExchange(port: Int, host: String = "127.0.0.1", request: String,
+                                        timeout: TimeAmount) async throws -> (bytes: Int, closedByServer: Bool) {
+        let counter = ByteCounter()
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(counter) }
+            }
+            .connect(host: host, port: port).get()
+        try await channel.writeAndFlush(ByteBuffer(string: request))
+        let deadline = NIODeadline.now() + timeout
+        while NIODeadline.now() < deadline && !counter.isClosed {
+            try await Task.sleep(nanoseconds: 50_000_000)
+        }
+        try? await channel.close()
+        return (counter.count, counter.isClosed)
+    }
+
     /// Opens a connection and keeps it open, returning the channel (for connection-limit tests).
     public static func open(port: Int, host: String = "127.0.0.1") async throws -> (any Channel, ByteCollector) {
         let collector = ByteCollector()
@@ -85,5 +103,25 @@ public final class ByteCollector: ChannelInboundHandler, Sendable {
             try? await Task.sleep(nanoseconds: 20_000_000)
         }
         return isClosed
+    }
+}
+
+/// Counts what a raw connection receives.
+public final class ByteCounter: ChannelInboundHandler, Sendable {
+    public typealias InboundIn = ByteBuffer
+
+    private let state = NIOLockedValueBox((count: 0, closed: false))
+
+    public var count: Int { state.withLockedValue { $0.count } }
+    public var isClosed: Bool { state.withLockedValue { $0.closed } }
+
+    public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let size = unwrapInboundIn(data).readableBytes
+        state.withLockedValue { $0.count += size }
+    }
+
+    public func channelInactive(context: ChannelHandlerContext) {
+        state.withLockedValue { $0.closed = true }
+        context.fireChannelInactive()
     }
 }

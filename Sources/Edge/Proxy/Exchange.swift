@@ -42,6 +42,8 @@ final class Exchange {
     var responseStarted = false
     var responseEnded = false
     var skippingInformational = false
+    /// The upstream's `101` for a WebSocket upgrade, held until its `.end`.
+    var upgradeHead: HTTPResponseHead?
     var answeredLocally = false
     var status: UInt = 0
     var bytesSent = 0

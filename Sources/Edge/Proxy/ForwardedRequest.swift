@@ -20,7 +20,8 @@ struct ForwardedRequest {
     }
 
     func upstreamHead(for head: HTTPRequestHead, clientAddress: String?, preserveHost: Bool = true,
-                      upstream: HostAndPort? = nil, connectionTokens: [String]? = nil) -> HTTPRequestHead {
+                      upstream: HostAndPort? = nil, connectionTokens: [String]? = nil,
+                      upgrade: String? = nil) -> HTTPRequestHead {
         let listed = connectionTokens ?? HopByHopHeaders.connectionTokens(head.headers)
         var headers: [(String, String)] = []
         headers.reserveCapacity(head.headers.count + 5)
@@ -60,6 +61,10 @@ struct ForwardedRequest {
             headers.append(("X-Forwarded-For", forwardedFor.map { "\($0), \(clientAddress)" } ?? clientAddress))
         }
         headers.append(("X-Forwarded-Proto", scheme))
+        if let upgrade {
+            headers.append(("Connection", "Upgrade"))
+            headers.append(("Upgrade", upgrade))
+        }
         if let originalHost { headers.append(("X-Forwarded-Host", originalHost)) }
         if let localPort { headers.append(("X-Forwarded-Port", localPort)) }
         if forwardedHeader {

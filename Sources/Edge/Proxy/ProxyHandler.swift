@@ -11,7 +11,7 @@ import PortalCore
 /// Bodies stream in both directions with backpressure: client reads stop while the upstream
 /// cannot take more, and upstream reads stop while the client cannot. Everything runs on the
 /// connection's event loop, which the upstream connection shares.
-final class ProxyHandler: ChannelDuplexHandler {
+final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundIn = HTTPServerResponsePart
     typealias OutboundOut = HTTPServerResponsePart
@@ -319,7 +319,8 @@ final class ProxyHandler: ChannelDuplexHandler {
         exchange.upstreamAddress = address
         exchange.upstreamHead = forwarded.upstreamHead(for: exchange.head, clientAddress: exchange.clientAddress,
                                                        preserveHost: route.preserveHost, upstream: address,
-                                                       connectionTokens: exchange.facts?.connectionTokens ?? [])
+                                                       connectionTokens: exchange.facts?.connectionTokens ?? [],
+                                                       upgrade: exchange.facts?.upgrade)
         pool.acquire(address, allowIdle: allowIdle) { [weak self] result in
             guard let self, self.exchange === exchange, !exchange.answeredLocally else {
                 if case .success(let connection) = result { self?.pool.release(connection) }
@@ -409,6 +410,11 @@ final class ProxyHandler: ChannelDuplexHandler {
         exchange.touch()
         switch part {
         case .head(let head):
+            if head.status == .switchingProtocols, exchange.facts?.upgrade != nil, exchange.requestEnded {
+                // The decoder still owes the `.end` of this response; the tunnel starts after it.
+                exchange.upgradeHead = head
+                return
+            }
             if head.status.code < 200 {
                 exchange.skippingInformational = true
                 return
@@ -448,6 +454,10 @@ final class ProxyHandler: ChannelDuplexHandler {
                 }
             }
         case .end(let trailers):
+            if let upgradeHead = exchange.upgradeHead {
+                switchToTunnel(exchange, head: upgradeHead)
+                return
+            }
             if exchange.skippingInformational {
                 exchange.skippingInformational = false
                 return
@@ -544,6 +554,57 @@ final class ProxyHandler: ChannelDuplexHandler {
             return "\(forwarded.scheme)://\(host)\(rest)"
         }
         return value
+    }
+
+    /// After `101 Switching Protocols`: the client and upstream connections become a byte tunnel
+    /// (WebSocket), with the HTTP handlers taken out of both pipelines.
+    private func switchToTunnel(_ exchange: Exchange, head: HTTPResponseHead) {
+        guard let context, let upstream = exchange.upstream else { return }
+        exchange.upstream = nil
+        exchange.cancelTimer()
+        exchange.responseStarted = true
+        exchange.responseEnded = true
+        exchange.status = 101
+        let entry = exchange.logEntry()
+        runtime.accessLog?.record(entry)
+        exchange.site?.accessLog?.record(entry)
+        self.exchange = nil
+        deadlineTimer?.cancel()
+        deadlineTimer = nil
+
+        var headers = HTTPHeaders()
+        for header in head.headers where !HopByHopHeaders.isHopByHop(header.name) {
+            headers.add(name: header.name, value: header.value)
+        }
+        headers.add(name: "Connection", value: "Upgrade")
+        headers.add(name: "Upgrade", value: head.headers.first(name: "upgrade") ?? "websocket")
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .switchingProtocols,
+                                                             headers: headers))), promise: nil)
+        context.flush()
+
+        let timeout = TimeAmount.seconds(Int64(settings.proxyTimeoutSeconds))
+        let clientEnd = TunnelHandler(idleTimeout: timeout)
+        let upstreamEnd = TunnelHandler(idleTimeout: timeout)
+        clientEnd.peer = upstreamEnd
+        upstreamEnd.peer = clientEnd
+        do {
+            let clientPipeline = context.pipeline.syncOperations
+            try clientPipeline.addHandler(clientEnd)
+            clientPipeline.removeHandler(try clientPipeline.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self), promise: nil)
+            clientPipeline.removeHandler(try clientPipeline.handler(type: HTTPResponseEncoder.self), promise: nil)
+            let upstreamPipeline = upstream.channel.pipeline.syncOperations
+            try upstreamPipeline.addHandler(upstreamEnd)
+            upstream.handler.owner = nil
+            upstreamPipeline.removeHandler(upstream.handler, promise: nil)
+            upstreamPipeline.removeHandler(try upstreamPipeline.handler(type: HTTPRequestEncoder.self), promise: nil)
+            upstreamPipeline.removeHandler(try upstreamPipeline.handler(type: ByteToMessageHandler<HTTPResponseDecoder>.self), promise: nil)
+            upstream.setAutoRead(true)
+            clientPipeline.removeHandler(self, promise: nil)
+        } catch {
+            logger.error("cannot switch to a WebSocket tunnel", metadata: ["error": "\(error)"])
+            upstream.close()
+            context.close(promise: nil)
+        }
     }
 
     // MARK: Local answers

@@ -14,8 +14,22 @@ struct RequestFacts {
     var userAgent: String?
     /// A `Connection` header names headers to drop.
     var connectionTokens: [String] = []
+    /// `websocket` when the client asks to upgrade to WebSocket (`Connection: upgrade` and `Upgrade: websocket`).
+    var upgrade: String?
+    private var upgradeHeader: String?
 
     var hasBody: Bool { chunked || (contentLength ?? 0) > 0 }
+
+    mutating func recordUpgrade(_ value: String) {
+        upgradeHeader = value
+    }
+
+    /// Only a WebSocket upgrade named in `Connection` is passed through; others are dropped.
+    mutating func resolveUpgrade() {
+        guard let value = upgradeHeader, connectionTokens.contains("upgrade"),
+              ASCII.equalsIgnoringCase(value.trimmingASCIISpaces(), "websocket") else { return }
+        upgrade = "websocket"
+    }
 }
 
 /// Checks a request head before anything is forwarded: the limits (Apache's `LimitRequest*`)
@@ -69,6 +83,8 @@ enum RequestValidator {
                 encodingCount += 1
                 facts.chunked = ASCII.equalsIgnoringCase(value.trimmingASCIISpaces(), "chunked")
                 if !facts.chunked { return .reject(.badRequest, "unsupported Transfer-Encoding") }
+            case 7 where ASCII.equalsIgnoringCase(name, "upgrade"):
+                facts.recordUpgrade(value)
             case 6 where ASCII.equalsIgnoringCase(name, "expect"):
                 facts.expectContinue = ASCII.equalsIgnoringCase(value.trimmingASCIISpaces(), "100-continue")
             case 7 where ASCII.equalsIgnoringCase(name, "referer"):
@@ -95,6 +111,7 @@ enum RequestValidator {
         if lengthCount > 0 && encodingCount > 0 {
             return .reject(.badRequest, "both Content-Length and Transfer-Encoding")
         }
+        facts.resolveUpgrade()
         return .accept(facts)
     }
 

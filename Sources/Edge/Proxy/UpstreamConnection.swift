@@ -47,7 +47,7 @@ final class UpstreamConnection {
 
 /// The last handler of an upstream channel: hands response parts to the exchange that leased
 /// the connection, and tells the pool when an idle connection goes away.
-final class UpstreamHandler: ChannelInboundHandler {
+final class UpstreamHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPClientResponsePart
 
     weak var owner: (any UpstreamConnectionOwner)?

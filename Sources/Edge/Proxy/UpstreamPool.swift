@@ -95,9 +95,10 @@ final class UpstreamPool {
             .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 do {
-                    // Request heads come from NIO's own parser, so their fields are already valid.
+                    // Request heads come from NIO's own parser, so their fields are already valid. Bytes left
+                    // in the decoder when it is removed (after a WebSocket upgrade) go on to the tunnel.
                     try channel.pipeline.syncOperations.addHTTPClientHandlers(
-                        leftOverBytesStrategy: .fireError, enableOutboundHeaderValidation: false)
+                        leftOverBytesStrategy: .forwardBytes, enableOutboundHeaderValidation: false)
                     try channel.pipeline.syncOperations.addHandler(UpstreamHandler())
                     return channel.eventLoop.makeSucceededVoidFuture()
                 } catch {

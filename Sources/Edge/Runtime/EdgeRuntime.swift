@@ -44,6 +44,9 @@ public final class EdgeRuntime: Sendable {
         let siteSettings = edge.sites.isEmpty ? [implicitSite(configuration)] : edge.sites
         let listeners = Listener.all(from: edge)
         let needsTLS = listeners.contains(where: \.tls)
+        if listeners.isEmpty {
+            errors.append("the edge has no listeners: http_listeners and https_listeners are both empty")
+        }
 
         var sites: [Site] = []
         for site in siteSettings {

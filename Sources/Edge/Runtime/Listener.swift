@@ -15,12 +15,10 @@ public struct Listener: Sendable, Hashable, CustomStringConvertible {
         func parse(_ values: [String], tls: Bool) -> [Listener] {
             values.compactMap(HostAndPort.init).map { Listener(address: $0.host, port: $0.port, tls: tls) }
         }
-        let http = edge.httpListeners.isEmpty
-            ? edge.listen.map { Listener(address: $0, port: edge.httpPort, tls: false) }
-            : parse(edge.httpListeners, tls: false)
-        let https = edge.httpsListeners.isEmpty
-            ? edge.listen.map { Listener(address: $0, port: edge.httpsPort, tls: true) }
-            : parse(edge.httpsListeners, tls: true)
+        let http = edge.httpListeners.map { parse($0, tls: false) }
+            ?? edge.listen.map { Listener(address: $0, port: edge.httpPort, tls: false) }
+        let https = edge.httpsListeners.map { parse($0, tls: true) }
+            ?? edge.listen.map { Listener(address: $0, port: edge.httpsPort, tls: true) }
         var seen: Set<Listener> = []
         return (https + http).filter { seen.insert($0).inserted }
     }

@@ -62,8 +62,8 @@ enum ConfigurationSchema {
         edge.httpsPort = section.read("https_port", default: edge.httpsPort, rule: portRule, isValid: isPort)
         let listenerRule = "a list of address:port listeners, e.g. [\"0.0.0.0:80\", \"[::]:80\"]"
         let isListenerList: ([String]) -> Bool = { $0.allSatisfy { isListener($0) } }
-        edge.httpListeners = section.read("http_listeners", default: [], rule: listenerRule, isValid: isListenerList)
-        edge.httpsListeners = section.read("https_listeners", default: [], rule: listenerRule, isValid: isListenerList)
+        edge.httpListeners = section.readOptional("http_listeners", rule: listenerRule, isValid: isListenerList)
+        edge.httpsListeners = section.readOptional("https_listeners", rule: listenerRule, isValid: isListenerList)
         edge.serverName = section.read("server_name", default: edge.serverName, rule: "a host name",
                                        isValid: isHostName)
         edge.certificateFile = section.readOptional("certificate_file", rule: "a file path", isValid: { !$0.isEmpty })

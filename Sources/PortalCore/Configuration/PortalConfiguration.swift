@@ -58,10 +58,10 @@ public struct EdgeSettings: Sendable, Equatable {
     public var httpPort: Int = 8080
     /// HTTPS port of the default listeners.
     public var httpsPort: Int = 8443
-    /// Extra or replacement plain-HTTP listeners (`address:port`); `listen` × `http_port` when empty.
-    public var httpListeners: [String] = []
-    /// Extra or replacement HTTPS listeners (`address:port`); `listen` × `https_port` when empty.
-    public var httpsListeners: [String] = []
+    /// Plain-HTTP listeners (`address:port`) instead of `listen` × `http_port`; `[]` for none.
+    public var httpListeners: [String]?
+    /// HTTPS listeners (`address:port`) instead of `listen` × `https_port`; `[]` for none.
+    public var httpsListeners: [String]?
     /// Name of the implicit site, used in redirects when a request names no usable host.
     public var serverName: String = "localhost"
     /// PEM certificate (leaf first, then the chain) of the implicit site; the development certificate when unset.
