@@ -168,7 +168,9 @@ public final class EdgeServer: Service {
             .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(ChannelOptions.maxMessagesPerRead, value: 16)
         if isIPv6 {
-            bootstrap = bootstrap.serverChannelOption(ChannelOptions.socketOption(.ipv6_v6only), value: 1)
+            // IPv6 only, so "::" and "0.0.0.0" on the same port can both be listed.
+            bootstrap = bootstrap.serverChannelOption(
+                ChannelOptions.Types.SocketOption(level: .ipv6, name: .ipv6_v6only), value: 1)
         }
         let connections = self.connections
         let store = self.store

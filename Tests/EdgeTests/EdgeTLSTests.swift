@@ -1,0 +1,86 @@
+import Edge
+import Foundation
+import NIOCore
+import PortalCore
+import PortalTestSupport
+import Testing
+
+/// TLS behaviour checked with the `openssl` command-line client, as an operator would.
+@Suite("Edge: TLS protocol, ciphers, resumption, certificate reload", .serialized)
+struct EdgeTLSTests {
+    /// Runs `openssl s_client` against the edge and returns what it printed.
+    static func sClient(port: Int, arguments: [String], certificate: String) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["openssl", "s_client", "-connect", "127.0.0.1:\(port)", "-servername", "localhost",
+                             "-CAfile", certificate] + arguments
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    @Test("TLS 1.2 sessions are resumed; TLS 1.1 and non-AEAD ciphers are refused")
+    func protocolsAndResumption() async throws {
+        let edge = try await EdgeFixture.start(upstreams: [HostAndPort(host: "127.0.0.1", port: 9)])
+        let certificate = edge.certificateFile
+        let port = edge.httpsPort
+        let resumed = try await Task.detached { try Self.sClient(port: port, arguments: ["-tls1_2", "-reconnect"], certificate: certificate) }.value
+        let old = try await Task.detached { try Self.sClient(port: port, arguments: ["-tls1_1"], certificate: certificate) }.value
+        let weak = try await Task.detached { try Self.sClient(port: port, arguments: ["-tls1_2", "-cipher", "AES128-SHA"], certificate: certificate) }.value
+        let modern = try await Task.detached { try Self.sClient(port: port, arguments: ["-tls1_3"], certificate: certificate) }.value
+        await edge.stop()
+        #expect(resumed.contains("Reused, TLSv1.2"), "\(resumed.prefix(400))")
+        #expect(resumed.contains("Verify return code: 0 (ok)"))
+        #expect(old.contains("alert protocol version") || old.contains("no protocols available"))
+        #expect(weak.contains("handshake failure") || weak.contains("no cipher"))
+        #expect(modern.contains("TLSv1.3"))
+    }
+
+    @Test("a certificate replaced on disk is served after a reload, without a restart")
+    func certificateReplacedOnReload() async throws {
+        let edge = try await EdgeFixture.start(upstreams: [HostAndPort(host: "127.0.0.1", port: 9)],
+                                               reloader: { directory, http, https in
+            var configuration = PortalConfiguration(dataDirectory: directory.path)
+            configuration.edge.listen = ["127.0.0.1"]
+            configuration.edge.httpPort = http
+            configuration.edge.httpsPort = https
+            configuration.edge.upstreams = ["127.0.0.1:9"]
+            return configuration
+        })
+        let oldCertificate = try String(contentsOfFile: edge.certificateFile, encoding: .utf8)
+        let oldCopy = edge.directory.file("old-cert.pem")
+        try oldCertificate.write(toFile: oldCopy, atomically: true, encoding: .utf8)
+        try DevelopmentCertificate(directory: DataDirectory(edge.directory.path).tlsDirectory).generate()
+        await edge.server.reload()
+        let withNew = try? await TestHTTPClient.request(port: edge.httpsPort, path: "/", tls: edge.tls)
+        let withOld = try? await TestHTTPClient.request(port: edge.httpsPort, path: "/", tls: TestTLS(trustedCertificateFile: oldCopy))
+        await edge.stop()
+        #expect(withNew?.status == 502)
+        #expect(withOld == nil)
+    }
+
+    @Test("IPv6 listeners serve too")
+    func ipv6() async throws {
+        let upstream = try await RecordingUpstream.start()
+        let port = try FreePort.allocate()
+        let edge = try await EdgeFixture.start(upstreams: []) { edge in
+            var site = SiteSettings(name: "v6", hosts: ["*"], routes: [RouteSettings(path: "/", upstreams: ["127.0.0.1:\(upstream.port)"])])
+            site.redirectToHTTPS = false
+            edge.sites = [site]
+            edge.httpListeners = ["[::1]:\(port)", "127.0.0.1:\(port)"]
+            edge.httpsListeners = []
+        }
+        let response = try await TestHTTPClient.request(host: "::1", port: port, path: "/", headers: [("Host", "[::1]")])
+        let v4 = try await TestHTTPClient.request(host: "127.0.0.1", port: port, path: "/")
+        await edge.stop()
+        #expect(v4.status == 200)
+        await upstream.stop()
+        #expect(response.status == 200)
+        #expect(upstream.requests.first?.header("X-Forwarded-For") == "::1")
+    }
+}
