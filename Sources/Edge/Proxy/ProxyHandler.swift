@@ -510,28 +510,28 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         respondLocally(exchange, status: .badGateway, close: false)
     }
 
+    /// The header rules in force for this exchange (its site's, or the edge-wide ones).
+    private func headerPolicy(_ exchange: Exchange) -> HeaderPolicy {
+        if let site = exchange.site { return site.headers(tls: listener.tls) }
+        return listener.tls ? runtime.defaultHTTPSHeaders : runtime.defaultHTTPHeaders
+    }
+
     /// The upstream's response headers for the client, in one pass: hop-by-hop headers removed,
-    /// and an absolute `Location` that points at the upstream rewritten to the address the
-    /// client used (Apache's `ProxyPassReverse`).
+    /// the site's header rules applied (`Server` without a version, the security headers), and an
+    /// absolute `Location` that points at the upstream rewritten to the address the client used
+    /// (Apache's `ProxyPassReverse`).
     private func responseHeaders(_ upstreamHeaders: HTTPHeaders, exchange: Exchange) -> HTTPHeaders {
+        let policy = headerPolicy(exchange)
         var listed: [String] = []
-        var needsWork = false
-        for header in upstreamHeaders {
-            if HopByHopHeaders.isHopByHop(header.name) { needsWork = true }
-            if header.name.utf8.count == 10 && ASCII.equalsIgnoringCase(header.name, "connection") {
-                listed = HopByHopHeaders.connectionTokens(upstreamHeaders)
-            }
-            if (header.name.utf8.count == 8 && ASCII.equalsIgnoringCase(header.name, "location"))
-                || (header.name.utf8.count == 16 && ASCII.equalsIgnoringCase(header.name, "content-location")) {
-                needsWork = true
-            }
+        for header in upstreamHeaders where header.name.utf8.count == 10 && ASCII.equalsIgnoringCase(header.name, "connection") {
+            listed = HopByHopHeaders.connectionTokens(upstreamHeaders)
+            break
         }
-        guard needsWork else { return upstreamHeaders }
         var kept: [(String, String)] = []
-        kept.reserveCapacity(upstreamHeaders.count)
+        kept.reserveCapacity(upstreamHeaders.count + policy.set.count + policy.append.count)
         for header in upstreamHeaders {
             let name = header.name
-            if HopByHopHeaders.isHopByHop(name) { continue }
+            if HopByHopHeaders.isHopByHop(name) || policy.removes(name) { continue }
             if !listed.isEmpty, listed.contains(where: { ASCII.equalsIgnoringCase(name, $0) }) { continue }
             if (name.utf8.count == 8 && ASCII.equalsIgnoringCase(name, "location"))
                 || (name.utf8.count == 16 && ASCII.equalsIgnoringCase(name, "content-location")) {
@@ -540,6 +540,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             }
             kept.append((name, header.value))
         }
+        policy.finish(&kept)
         return HTTPHeaders(kept)
     }
 
@@ -654,6 +655,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             exchange.keepAlive = false
             headers.add(name: "Connection", value: "close")
         }
+        headerPolicy(exchange).apply(to: &headers)
         exchange.bytesSent = exchange.head.method == .HEAD ? 0 : (body?.readableBytes ?? 0)
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: responseVersion(exchange), status: status,
                                                              headers: headers))), promise: nil)

@@ -18,6 +18,9 @@ public final class EdgeRuntime: Sendable {
     public let warnings: [String]
     /// The HTTPS port used in redirects.
     let redirectHTTPSPort: Int
+    /// Headers for answers given before a site is known (bad requests, unknown hosts).
+    let defaultHTTPSHeaders: HeaderPolicy
+    let defaultHTTPHeaders: HeaderPolicy
 
     init(settings: EdgeSettings, listeners: [Listener], sites: [Site], router: SiteRouter,
          fallbackTLSContext: NIOSSLContext?, accessLog: AccessLog?, warnings: [String]) {
@@ -29,6 +32,8 @@ public final class EdgeRuntime: Sendable {
         self.accessLog = accessLog
         self.warnings = warnings
         self.redirectHTTPSPort = listeners.first(where: \.tls)?.port ?? settings.httpsPort
+        self.defaultHTTPSHeaders = HeaderPolicy(edge: settings, site: nil, tls: true)
+        self.defaultHTTPHeaders = HeaderPolicy(edge: settings, site: nil, tls: false)
     }
 
     /// Builds the runtime for `configuration`, loading and checking every certificate; throws
@@ -77,7 +82,9 @@ public final class EdgeRuntime: Sendable {
             let primary = site.canonicalHost ?? site.hosts.first { !$0.contains("*") } ?? edge.serverName
             sites.append(Site(name: site.name, hosts: site.hosts, primaryHost: primary,
                               redirectToHTTPS: site.redirectToHTTPS && needsTLS, canonicalHost: site.canonicalHost,
-                              routes: routes, tlsContext: context, accessLog: siteLog))
+                              routes: routes, tlsContext: context, accessLog: siteLog,
+                              httpsHeaders: HeaderPolicy(edge: edge, site: site, tls: true),
+                              httpHeaders: HeaderPolicy(edge: edge, site: site, tls: false)))
         }
         let defaultSite = edge.defaultSite.flatMap { name in sites.first { $0.name == name } }
         let router = SiteRouter(sites: sites, defaultSite: defaultSite)

@@ -29,9 +29,15 @@ final class Site: Sendable {
     let routes: [Route]
     let tlsContext: NIOSSLContext?
     let accessLog: AccessLog?
+    /// Response headers on HTTPS and on plain HTTP listeners.
+    let httpsHeaders: HeaderPolicy
+    let httpHeaders: HeaderPolicy
 
     init(name: String, hosts: [String], primaryHost: String, redirectToHTTPS: Bool, canonicalHost: String?,
-         routes: [Route], tlsContext: NIOSSLContext?, accessLog: AccessLog?) {
+         routes: [Route], tlsContext: NIOSSLContext?, accessLog: AccessLog?,
+         httpsHeaders: HeaderPolicy, httpHeaders: HeaderPolicy) {
+        self.httpsHeaders = httpsHeaders
+        self.httpHeaders = httpHeaders
         self.name = name
         self.hosts = hosts
         self.primaryHost = primaryHost
@@ -40,6 +46,10 @@ final class Site: Sendable {
         self.routes = routes.sorted { $0.path.count > $1.path.count }
         self.tlsContext = tlsContext
         self.accessLog = accessLog
+    }
+
+    func headers(tls: Bool) -> HeaderPolicy {
+        tls ? httpsHeaders : httpHeaders
     }
 
     func route(for uri: String) -> Route? {

@@ -209,6 +209,42 @@ struct ConfigSection {
         }
     }
 
+    /// A mapping of header names to values under `key` (`set: {X-Frame-Options: DENY}`), in
+    /// file order; names must be HTTP tokens and values must not hold line breaks.
+    mutating func readHeaderMap(_ key: String) -> [(String, String)] {
+        seenKeys.insert(key)
+        guard let node = node(for: key), node.tag.rawValue != Tag.Name.null.rawValue else { return [] }
+        guard case .mapping(let mapping) = node else {
+            diagnostics.report("'\(qualified(key))' must be a section of header names and values", at: node.mark)
+            return []
+        }
+        var pairs: [(String, String)] = []
+        for (nameNode, valueNode) in mapping {
+            guard let name = nameNode.string, Self.isHeaderName(name) else {
+                diagnostics.report("'\(qualified(key))': '\(nameNode.string ?? "?")' is not a valid header name", at: nameNode.mark)
+                continue
+            }
+            guard case .scalar(let scalar) = valueNode, !scalar.string.contains(where: { $0 == "\r" || $0 == "\n" }) else {
+                diagnostics.report("'\(qualified(key)).\(name)' must be a single-line text value", at: valueNode.mark)
+                continue
+            }
+            pairs.append((name, scalar.string))
+        }
+        return pairs
+    }
+
+    /// A list of header names under `key` (`unset: [X-Powered-By]`).
+    mutating func readHeaderNames(_ key: String) -> [String] {
+        read(key, default: [], rule: "a list of header names", isValid: { $0.allSatisfy(Self.isHeaderName) })
+    }
+
+    static func isHeaderName(_ name: String) -> Bool {
+        !name.isEmpty && name.utf8.allSatisfy { byte in
+            (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
+                || "!#$%&'*+-.^_`|~".utf8.contains(byte)
+        }
+    }
+
     /// True when `key` is written in this section.
     func has(_ key: String) -> Bool {
         node(for: key) != nil

@@ -98,6 +98,11 @@ enum ConfigurationSchema {
         edge.upstreamIdleTimeoutSeconds = seconds(&section, "upstream_idle_timeout", edge.upstreamIdleTimeoutSeconds)
         edge.forwardedHeader = section.read("forwarded_header", default: edge.forwardedHeader)
         edge.workers = count(&section, "workers", edge.workers, 0...256)
+        edge.headers = readHeaderRules(&section)
+        if let hsts: String = section.readOptional("hsts", rule: "a Strict-Transport-Security value or off",
+                                                   isValid: isHSTS) {
+            edge.hsts = hsts == "off" ? nil : hsts
+        }
 
         edge.accessLog = section.readOptional("access_log", rule: "a file path or off", isValid: { !$0.isEmpty })
         edge.accessLogFormat = section.read("access_log_format", default: edge.accessLogFormat,
@@ -131,6 +136,8 @@ enum ConfigurationSchema {
         site.redirectToHTTPS = section.read("redirect_to_https", default: site.redirectToHTTPS)
         site.canonicalHost = section.readOptional("canonical_host", rule: "a host name", isValid: isHostName)
         site.accessLog = section.readOptional("access_log", rule: "a file path", isValid: { !$0.isEmpty })
+        site.headers = readHeaderRules(&section)
+        site.hsts = section.readOptional("hsts", rule: "a Strict-Transport-Security value or off", isValid: isHSTS)
         if (site.certificateFile == nil) != (site.keyFile == nil) {
             section.report("site '\(name)': certificate_file and key_file must be given together")
         }
@@ -156,6 +163,21 @@ enum ConfigurationSchema {
             section.report("site '\(name)' has two routes with the same path")
         }
         return name.isEmpty ? nil : site
+    }
+
+    /// `headers: {set: {…}, append: {…}, unset: […]}`.
+    private static func readHeaderRules(_ section: inout ConfigSection) -> HeaderRules {
+        var headers = section.section("headers")
+        let rules = HeaderRules(
+            set: headers.readHeaderMap("set").map { HeaderField(name: $0.0, value: $0.1) },
+            append: headers.readHeaderMap("append").map { HeaderField(name: $0.0, value: $0.1) },
+            unset: headers.readHeaderNames("unset"))
+        headers.finish()
+        return rules
+    }
+
+    static func isHSTS(_ value: String) -> Bool {
+        value == "off" || (value.lowercased().hasPrefix("max-age=") && !value.contains(where: { $0 == "\r" || $0 == "\n" }))
     }
 
     private static func seconds(_ section: inout ConfigSection, _ key: String, _ value: Int) -> Int {

@@ -115,6 +115,10 @@ public struct EdgeSettings: Sendable, Equatable {
     public var upstreamIdleTimeoutSeconds: Int = 60
     /// Also send RFC 7239 `Forwarded` to upstreams.
     public var forwardedHeader: Bool = false
+    /// Response headers for every site (sites add their own on top).
+    public var headers = HeaderRules()
+    /// `Strict-Transport-Security` on HTTPS responses; nil turns it off.
+    public var hsts: String? = HeaderRules.defaultHSTS
     /// Event-loop threads serving connections; 0 means one per CPU core.
     public var workers: Int = 0
     /// Seconds a graceful stop or reload waits for requests in flight.
@@ -153,11 +157,57 @@ public struct SiteSettings: Sendable, Equatable {
     public var routes: [RouteSettings]
     /// Access log of this site alone, besides the global one.
     public var accessLog: String?
+    /// Response headers of this site, applied after the edge-wide ones.
+    public var headers = HeaderRules()
+    /// Overrides `edge.hsts` for this site; `off` turns it off.
+    public var hsts: String?
 
     public init(name: String, hosts: [String], routes: [RouteSettings]) {
         self.name = name
         self.hosts = hosts
         self.routes = routes
+    }
+}
+
+/// Apache's `Header always set|append|unset`: rules applied to every response of a site,
+/// including the edge's own error pages.
+public struct HeaderRules: Sendable, Equatable {
+    /// Replace (or add) these headers.
+    public var set: [HeaderField] = []
+    /// Add these headers, keeping any the upstream sent.
+    public var append: [HeaderField] = []
+    /// Remove these headers (also any default the edge would add).
+    public var unset: [String] = []
+
+    public init(set: [HeaderField] = [], append: [HeaderField] = [], unset: [String] = []) {
+        self.set = set
+        self.append = append
+        self.unset = unset
+    }
+
+    /// `max-age` of one year with subdomains, as the seed recommends (no `preload` unless asked).
+    public static let defaultHSTS = "max-age=31536000; includeSubDomains"
+
+    /// Headers every response gets unless a rule unsets them.
+    public static let defaults: [HeaderField] = [
+        HeaderField(name: "X-Frame-Options", value: "DENY"),
+        HeaderField(name: "X-Content-Type-Options", value: "nosniff"),
+        HeaderField(name: "Referrer-Policy", value: "strict-origin-when-cross-origin"),
+        HeaderField(name: "Permissions-Policy", value: "camera=(), microphone=(), geolocation=()"),
+        HeaderField(name: "Content-Security-Policy", value: "default-src 'self'; img-src 'self' data: https:; "
+            + "style-src 'self' 'unsafe-inline'; script-src 'self'; font-src 'self' data:; connect-src 'self'; "
+            + "frame-ancestors 'none'; base-uri 'self'; form-action 'self'"),
+    ]
+}
+
+/// A header name and value.
+public struct HeaderField: Sendable, Equatable {
+    public var name: String
+    public var value: String
+
+    public init(name: String, value: String) {
+        self.name = name
+        self.value = value
     }
 }
 

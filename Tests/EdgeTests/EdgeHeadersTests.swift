@@ -1,0 +1,95 @@
+import Edge
+import Foundation
+import PortalCore
+import PortalTestSupport
+import Testing
+
+@Suite("Edge: response headers (Header always set/append/unset)", .serialized)
+struct EdgeHeadersTests {
+    @Test("security headers by default, HSTS only over HTTPS, also on error pages and redirects")
+    func defaults() async throws {
+        let upstream = try await RecordingUpstream.start(extraHeaders: [("Server", "Waitress/3.0.2"), ("X-Powered-By", "Flask")])
+        let closed = try FreePort.allocate()
+        let edge = try await EdgeFixture.start(upstreams: []) { edge in
+            edge.sites = [
+                SiteSettings(name: "app", hosts: ["localhost"], routes: [
+                    RouteSettings(path: "/", upstreams: ["127.0.0.1:\(upstream.port)"]),
+                    RouteSettings(path: "/down", upstreams: ["127.0.0.1:\(closed)"]),
+                ]),
+            ]
+        }
+        let proxied = try await TestHTTPClient.request(port: edge.httpsPort, path: "/", tls: edge.tls)
+        let failed = try await TestHTTPClient.request(port: edge.httpsPort, path: "/down", tls: edge.tls)
+        let redirect = try await TestHTTPClient.request(port: edge.httpPort, path: "/", headers: [("Host", "localhost")])
+        await edge.stop()
+        await upstream.stop()
+        for response in [proxied, failed] {
+            #expect(response.header("Strict-Transport-Security") == "max-age=31536000; includeSubDomains")
+            #expect(response.header("X-Frame-Options") == "DENY")
+            #expect(response.header("X-Content-Type-Options") == "nosniff")
+            #expect(response.header("Referrer-Policy") == "strict-origin-when-cross-origin")
+            #expect(response.header("Content-Security-Policy")?.contains("default-src 'self'") == true)
+            #expect(response.header("Server") == "Portal")
+        }
+        #expect(failed.status == 502)
+        #expect(proxied.headers("Server").count == 1)
+        #expect(proxied.header("X-Powered-By") == "Flask")
+        #expect(redirect.status == 301)
+        #expect(redirect.header("X-Frame-Options") == "DENY")
+        #expect(redirect.header("Strict-Transport-Security") == nil)
+    }
+
+    @Test("set, append and unset per site; HSTS preload only when asked; off turns it off")
+    func rules() async throws {
+        let upstream = try await RecordingUpstream.start(extraHeaders: [("X-Powered-By", "Flask"), ("Cache-Control", "private")])
+        let edge = try await EdgeFixture.start(upstreams: []) { edge in
+            edge.headers = HeaderRules(unset: ["X-Powered-By"])
+            var site = SiteSettings(name: "app", hosts: ["localhost"], routes: [
+                RouteSettings(path: "/", upstreams: ["127.0.0.1:\(upstream.port)"])])
+            site.headers = HeaderRules(
+                set: [HeaderField(name: "X-Frame-Options", value: "SAMEORIGIN"),
+                      HeaderField(name: "Content-Security-Policy", value: "default-src 'self'; script-src 'self' https://cdn.jsdelivr.net")],
+                append: [HeaderField(name: "Cache-Control", value: "no-transform")],
+                unset: ["Permissions-Policy"])
+            site.hsts = "max-age=63072000; includeSubDomains; preload"
+            edge.sites = [site]
+        }
+        let response = try await TestHTTPClient.request(port: edge.httpsPort, path: "/", tls: edge.tls)
+        await edge.stop()
+        await upstream.stop()
+        #expect(response.header("X-Powered-By") == nil)
+        #expect(response.header("X-Frame-Options") == "SAMEORIGIN")
+        #expect(response.headers("X-Frame-Options").count == 1)
+        #expect(response.header("Content-Security-Policy") == "default-src 'self'; script-src 'self' https://cdn.jsdelivr.net")
+        #expect(response.headers("Cache-Control") == ["private", "no-transform"])
+        #expect(response.header("Permissions-Policy") == nil)
+        #expect(response.header("Strict-Transport-Security") == "max-age=63072000; includeSubDomains; preload")
+    }
+
+    @Test("header rules are read from the file with their places checked")
+    func configuration() throws {
+        let yaml = """
+            edge:
+              hsts: "off"
+              headers:
+                set: {Content-Security-Policy: "default-src 'self'"}
+                unset: [X-Frame-Options]
+              sites:
+                - name: a
+                  hosts: [a.test]
+                  headers:
+                    append: {Cache-Control: no-transform}
+                  routes: [{path: /, upstreams: ["127.0.0.1:9000"]}]
+            """
+        let configuration = try ConfigurationLoader.parse(yaml: yaml, source: "p.yaml")
+        #expect(configuration.edge.hsts == nil)
+        #expect(configuration.edge.headers.set == [HeaderField(name: "Content-Security-Policy", value: "default-src 'self'")])
+        #expect(configuration.edge.headers.unset == ["X-Frame-Options"])
+        #expect(configuration.edge.sites[0].headers.append == [HeaderField(name: "Cache-Control", value: "no-transform")])
+        let error = try #require(throws: ConfigurationError.self) {
+            try ConfigurationLoader.parse(yaml: "edge:\n  headers:\n    set: {\"Bad Name\": x}\n    colour: red\n", source: "p.yaml")
+        }
+        #expect(error.issues.contains { $0.message.contains("'Bad Name' is not a valid header name") && $0.line == 3 })
+        #expect(error.issues.contains { $0.message.contains("unknown key 'edge.headers.colour'") })
+    }
+}
