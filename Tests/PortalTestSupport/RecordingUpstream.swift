@@ -30,6 +30,7 @@ public final class RecordingUpstream: Sendable {
     public var connectionCount: Int { connections.withLockedValue { $0 } }
 
     public static func start(responseBody: String = "hello from upstream",
+                             contentType: String = "text/plain",
                              extraHeaders: [(String, String)] = [],
                              delay: TimeAmount = .zero, port: Int = 0) async throws -> RecordingUpstream {
         let state = NIOLockedValueBox<[RecordedRequest]>([])
@@ -44,7 +45,7 @@ public final class RecordingUpstream: Sendable {
                 do {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
                     try channel.pipeline.syncOperations.addHandler(RecordingHandler(
-                        state: state, connection: number, responseBody: responseBody,
+                        state: state, connection: number, responseBody: responseBody, contentType: contentType,
                         extraHeaders: extraHeaders, delay: delay))
                     return channel.eventLoop.makeSucceededVoidFuture()
                 } catch {
@@ -74,13 +75,15 @@ final class RecordingHandler: ChannelInboundHandler {
     private let state: NIOLockedValueBox<[RecordedRequest]>
     private let connection: Int
     private let responseBody: String
+    private let contentType: String
     private let extraHeaders: [(String, String)]
     private let delay: TimeAmount
     private var head: HTTPRequestHead?
     private var body = ByteBuffer()
 
-    init(state: NIOLockedValueBox<[RecordedRequest]>, connection: Int, responseBody: String,
+    init(state: NIOLockedValueBox<[RecordedRequest]>, connection: Int, responseBody: String, contentType: String,
          extraHeaders: [(String, String)], delay: TimeAmount) {
+        self.contentType = contentType
         self.state = state
         self.connection = connection
         self.responseBody = responseBody
@@ -103,13 +106,15 @@ final class RecordingHandler: ChannelInboundHandler {
             state.withLockedValue { $0.append(recorded) }
             let payload = head.uri == "/echo-uri" ? head.uri : responseBody
             var headers = HTTPHeaders()
-            headers.add(name: "Content-Type", value: "text/plain")
+            headers.add(name: "Content-Type", value: contentType)
             headers.add(name: "Content-Length", value: String(payload.utf8.count))
             for (name, value) in extraHeaders { headers.add(name: name, value: value) }
             let respond = {
                 context.write(self.wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .ok,
                                                                           headers: headers))), promise: nil)
-                context.write(self.wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: payload)))), promise: nil)
+                if head.method != .HEAD {
+                    context.write(self.wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: payload)))), promise: nil)
+                }
                 context.writeAndFlush(self.wrapOutboundOut(.end(nil)), promise: nil)
             }
             if delay == .zero {

@@ -9,6 +9,8 @@ public struct HTTPTestResponse: Sendable {
     public let status: Int
     public let headers: [(String, String)]
     public let body: String
+    /// The body as bytes, when asked for.
+    public var rawBody: [UInt8]? = nil
 
     /// The first value of header `name` (case-insensitive).
     public func header(_ name: String) -> String? {
@@ -36,11 +38,33 @@ public struct TestTLS: Sendable {
 
 /// A small HTTP/1.1 client for tests: one request per connection, nothing hidden, full
 /// certificate verification when TLS is used.
+/// A response whose body is kept as bytes (for compressed or binary bodies).
+public struct HTTPTestBytesResponse: Sendable {
+    public let status: Int
+    public let headers: [(String, String)]
+    public let bytes: [UInt8]
+
+    public func header(_ name: String) -> String? {
+        headers.first { $0.0.lowercased() == name.lowercased() }?.1
+    }
+}
+
 public enum TestHTTPClient {
-    public static func request(
+    /// Like `request`, keeping the body as bytes.
+    public static func requestBytes(
         host: String = "127.0.0.1", port: Int, method: HTTPMethod = .GET, path: String,
         headers: [(String, String)] = [], body: String? = nil, tls: TestTLS? = nil,
         timeout: TimeAmount = .seconds(10)
+    ) async throws -> HTTPTestBytesResponse {
+        let response = try await request(host: host, port: port, method: method, path: path, headers: headers,
+                                         body: body, tls: tls, timeout: timeout, keepBytes: true)
+        return HTTPTestBytesResponse(status: response.status, headers: response.headers, bytes: response.rawBody ?? [])
+    }
+
+    public static func request(
+        host: String = "127.0.0.1", port: Int, method: HTTPMethod = .GET, path: String,
+        headers: [(String, String)] = [], body: String? = nil, tls: TestTLS? = nil,
+        timeout: TimeAmount = .seconds(10), keepBytes: Bool = false
     ) async throws -> HTTPTestResponse {
         let promise = MultiThreadedEventLoopGroup.singleton.any().makePromise(of: HTTPTestResponse.self)
         let sslContext: NIOSSLContext?
@@ -126,7 +150,7 @@ final class ResponseCollector: ChannelInboundHandler {
         case .end:
             guard let head else { return }
             promise.succeed(HTTPTestResponse(status: Int(head.status.code), headers: head.headers.map { ($0.name, $0.value) },
-                                         body: String(buffer: body)))
+                                             body: String(buffer: body), rawBody: Array(body.readableBytesView)))
         }
     }
 

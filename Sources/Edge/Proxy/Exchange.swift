@@ -44,6 +44,8 @@ final class Exchange {
     var skippingInformational = false
     /// The upstream's `101` for a WebSocket upgrade, held until its `.end`.
     var upgradeHead: HTTPResponseHead?
+    /// Compresses the response body when the client accepts gzip.
+    var gzip: GzipStream?
     var answeredLocally = false
     var status: UInt = 0
     var bytesSent = 0

@@ -436,14 +436,33 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
                     exchange.keepAlive = false
                 }
             }
+            let compression = CompressionDecision.decide(status: head.status, method: exchange.head.method,
+                                                         headers: headers, acceptEncoding: exchange.facts?.acceptEncoding,
+                                                         settings: settings)
+            if compression.vary { CompressionDecision.addVary(&headers) }
+            if compression.compress, let gzip = try? GzipStream(level: settings.compressionLevel) {
+                exchange.gzip = gzip
+                CompressionDecision.compressedHeaders(&headers)
+                if exchange.head.version.minor == 0 { exchange.keepAlive = false }
+            }
             if !exchange.keepAlive && exchange.head.version.minor >= 1 {
                 headers.add(name: "Connection", value: "close")
             }
             context.write(wrapOutboundOut(.head(HTTPResponseHead(version: responseVersion(exchange), status: head.status,
                                                                  headers: headers))),
                           promise: nil)
-        case .body(let buffer):
+        case .body(var buffer):
             guard !exchange.skippingInformational else { return }
+            if let gzip = exchange.gzip {
+                do {
+                    buffer = try gzip.compress(buffer, sync: false, allocator: context.channel.allocator)
+                } catch {
+                    logger.error("compression failed", metadata: ["error": "\(error)"])
+                    context.close(promise: nil)
+                    return
+                }
+                if buffer.readableBytes == 0 { return }
+            }
             exchange.bytesSent += buffer.readableBytes
             context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
             if !context.channel.isWritable {
@@ -464,6 +483,12 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             }
             exchange.responseEnded = true
             exchange.cancelTimer()
+            if let gzip = exchange.gzip, let tail = try? gzip.finish(allocator: context.channel.allocator),
+               tail.readableBytes > 0 {
+                exchange.bytesSent += tail.readableBytes
+                context.write(wrapOutboundOut(.body(.byteBuffer(tail))), promise: nil)
+            }
+            exchange.gzip = nil
             if let upstream = exchange.upstream {
                 exchange.upstream = nil
                 if exchange.upstreamKeepAlive && exchange.requestEnded {
@@ -478,7 +503,15 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func upstreamReadComplete() {
-        context?.flush()
+        guard let context else { return }
+        if let exchange, let gzip = exchange.gzip, gzip.hasPending, exchange.responseStarted, !exchange.responseEnded,
+           let pending = try? gzip.compress(context.channel.allocator.buffer(capacity: 16), sync: true,
+                                            allocator: context.channel.allocator),
+           pending.readableBytes > 0 {
+            exchange.bytesSent += pending.readableBytes
+            context.write(wrapOutboundOut(.body(.byteBuffer(pending))), promise: nil)
+        }
+        context.flush()
     }
 
     func upstreamWritabilityChanged(isWritable: Bool) {

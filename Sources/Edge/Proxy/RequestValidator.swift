@@ -12,6 +12,7 @@ struct RequestFacts {
     var expectContinue = false
     var referer: String?
     var userAgent: String?
+    var acceptEncoding: String?
     /// A `Connection` header names headers to drop.
     var connectionTokens: [String] = []
     /// `websocket` when the client asks to upgrade to WebSocket (`Connection: upgrade` and `Upgrade: websocket`).
@@ -87,6 +88,8 @@ enum RequestValidator {
                 facts.recordUpgrade(value)
             case 6 where ASCII.equalsIgnoringCase(name, "expect"):
                 facts.expectContinue = ASCII.equalsIgnoringCase(value.trimmingASCIISpaces(), "100-continue")
+            case 15 where ASCII.equalsIgnoringCase(name, "accept-encoding"):
+                facts.acceptEncoding = facts.acceptEncoding.map { "\($0), \(value)" } ?? value
             case 7 where ASCII.equalsIgnoringCase(name, "referer"):
                 facts.referer = value
             case 10 where ASCII.equalsIgnoringCase(name, "user-agent"):

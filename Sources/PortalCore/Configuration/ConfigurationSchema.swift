@@ -99,6 +99,12 @@ enum ConfigurationSchema {
         edge.forwardedHeader = section.read("forwarded_header", default: edge.forwardedHeader)
         edge.workers = count(&section, "workers", edge.workers, 0...256)
         edge.headers = readHeaderRules(&section)
+        edge.compression = section.read("compression", default: edge.compression)
+        edge.compressionLevel = count(&section, "compression_level", edge.compressionLevel, 1...9)
+        edge.compressionMinBytes = section.read("compression_min_size", default: ByteSize(bytesValue: edge.compressionMinBytes)).bytes
+        edge.compressTypes = section.read("compress_types", default: edge.compressTypes,
+                                          rule: "a list of media types such as text/html",
+                                          isValid: { $0.allSatisfy { $0.contains("/") && !$0.contains(" ") } })
         if let hsts: String = section.readOptional("hsts", rule: "a Strict-Transport-Security value or off",
                                                    isValid: isHSTS) {
             edge.hsts = hsts == "off" ? nil : hsts

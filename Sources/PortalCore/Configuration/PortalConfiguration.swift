@@ -115,6 +115,17 @@ public struct EdgeSettings: Sendable, Equatable {
     public var upstreamIdleTimeoutSeconds: Int = 60
     /// Also send RFC 7239 `Forwarded` to upstreams.
     public var forwardedHeader: Bool = false
+    /// Compress responses (gzip) when the client accepts it and the type is in `compressTypes`.
+    public var compression: Bool = true
+    /// zlib level, 1 (fastest) to 9 (smallest).
+    public var compressionLevel: Int = 6
+    /// Responses with a known length below this are sent as they are.
+    public var compressionMinBytes: Int = 256
+    /// Media types worth compressing (the seed's mod_deflate list plus SVG).
+    public var compressTypes: [String] = [
+        "text/html", "text/plain", "text/xml", "text/css", "text/javascript", "application/javascript",
+        "application/json", "application/xml", "image/svg+xml",
+    ]
     /// Response headers for every site (sites add their own on top).
     public var headers = HeaderRules()
     /// `Strict-Transport-Security` on HTTPS responses; nil turns it off.

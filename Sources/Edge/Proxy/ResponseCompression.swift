@@ -1,0 +1,114 @@
+import CompressNIO
+import NIOCore
+import NIOHTTP1
+import PortalCore
+
+/// Decides whether a response is compressed, the way mod_deflate and nginx's gzip do: the
+/// client must accept gzip (q-values honoured), the type must be on the list, the body must
+/// not be encoded already, small or `no-transform` responses are left alone.
+enum CompressionDecision {
+    /// True when `acceptEncoding` allows gzip (`gzip`, `x-gzip` or `*` with q > 0; an explicit
+    /// `gzip;q=0` refuses it even when `*` is allowed).
+    static func acceptsGzip(_ acceptEncoding: String?) -> Bool {
+        guard let acceptEncoding else { return false }
+        var gzip: Double?
+        var any: Double?
+        for item in acceptEncoding.split(separator: ",") {
+            let parts = item.split(separator: ";")
+            guard let coding = parts.first?.trimmingASCIISpaces().lowercased() else { continue }
+            var quality = 1.0
+            for parameter in parts.dropFirst() {
+                let pair = parameter.trimmingASCIISpaces()
+                if pair.lowercased().hasPrefix("q=") { quality = Double(pair.dropFirst(2)) ?? 0 }
+            }
+            if coding == "gzip" || coding == "x-gzip" { gzip = quality } else if coding == "*" { any = quality }
+        }
+        if let gzip { return gzip > 0 }
+        return (any ?? 0) > 0
+    }
+
+    /// The media type of `Content-Type`, lower-cased, without parameters.
+    static func mediaType(_ headers: HTTPHeaders) -> String? {
+        headers.first(name: "content-type").map { value in
+            (value.split(separator: ";").first.map { $0.trimmingASCIISpaces() } ?? value).lowercased()
+        }
+    }
+
+    /// Whether to compress this response; also true responses get `Vary: Accept-Encoding`
+    /// whenever their type is compressible, so caches keep the two versions apart.
+    static func decide(status: HTTPResponseStatus, method: HTTPMethod, headers: HTTPHeaders,
+                       acceptEncoding: String?, settings: EdgeSettings) -> (compress: Bool, vary: Bool) {
+        guard settings.compression, let type = mediaType(headers), settings.compressTypes.contains(type) else {
+            return (false, false)
+        }
+        guard method != .HEAD, status.code >= 200, status != .noContent, status != .notModified,
+              !headers.contains(name: "content-encoding") || headers.first(name: "content-encoding")?.lowercased() == "identity",
+              !headers[canonicalForm: "cache-control"].contains(where: { $0.lowercased() == "no-transform" }),
+              !headers.contains(name: "content-range")
+        else { return (false, true) }
+        if let length = headers.first(name: "content-length").flatMap({ Int($0) }), length < settings.compressionMinBytes {
+            return (false, true)
+        }
+        return (acceptsGzip(acceptEncoding), true)
+    }
+
+    /// Headers of a response that is about to be compressed: length dropped (the body is
+    /// re-framed), encoding set, strong ETag weakened.
+    static func compressedHeaders(_ headers: inout HTTPHeaders) {
+        headers.remove(name: "content-length")
+        headers.replaceOrAdd(name: "Content-Encoding", value: "gzip")
+        if let etag = headers.first(name: "etag"), !etag.hasPrefix("W/") {
+            headers.replaceOrAdd(name: "ETag", value: "W/" + etag)
+        }
+    }
+
+    /// Adds `Accept-Encoding` to `Vary` unless it is there already.
+    static func addVary(_ headers: inout HTTPHeaders) {
+        let existing = headers[canonicalForm: "vary"].map { $0.lowercased() }
+        if existing.contains("accept-encoding") || existing.contains("*") { return }
+        if existing.isEmpty {
+            headers.add(name: "Vary", value: "Accept-Encoding")
+        } else {
+            headers.replaceOrAdd(name: "Vary", value: headers[canonicalForm: "vary"].joined(separator: ", ") + ", Accept-Encoding")
+        }
+    }
+}
+
+/// A gzip stream over one response body: compressed as it streams, flushed at each network
+/// flush so server-sent events still arrive one by one.
+final class GzipStream {
+    private let compressor: ZlibCompressor
+    /// Input went in since the last sync flush.
+    private(set) var hasPending = false
+
+    init(level: Int) throws {
+        compressor = try ZlibCompressor(algorithm: .gzip,
+                                        configuration: ZlibConfiguration(compressionLevel: Int32(level)))
+    }
+
+    /// Compresses `input`; with `sync`, everything so far is emitted.
+    func compress(_ input: ByteBuffer, sync: Bool, allocator: ByteBufferAllocator) throws -> ByteBuffer {
+        var input = input
+        hasPending = !sync
+        var output = allocator.buffer(capacity: max(compressor.maxSize(from: input), 64))
+        repeat {
+            if output.writableBytes < 64 { output.reserveCapacity(minimumWritableBytes: max(output.capacity, 1024)) }
+            try compressor.deflate(from: &input, to: &output, flush: sync ? .sync : .no)
+        } while input.readableBytes > 0
+        return output
+    }
+
+    /// Ends the stream and returns its last bytes (the gzip trailer).
+    func finish(allocator: ByteBufferAllocator) throws -> ByteBuffer {
+        var input = allocator.buffer(capacity: 16)
+        var output = allocator.buffer(capacity: 1024)
+        while true {
+            do {
+                try compressor.deflate(from: &input, to: &output, flush: .finish)
+                return output
+            } catch let error as CompressNIOError where error == .bufferOverflow {
+                output.reserveCapacity(minimumWritableBytes: output.capacity)
+            }
+        }
+    }
+}
