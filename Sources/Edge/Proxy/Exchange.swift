@@ -46,6 +46,15 @@ final class Exchange {
     var upgradeHead: HTTPResponseHead?
     /// Compresses the response body when the client accepts gzip.
     var gzip: GzipStream?
+    /// A static file being sent; closed when the exchange ends.
+    var openFile: NIOFileHandle?
+
+    func closeFile() {
+        if let file = openFile {
+            openFile = nil
+            try? file.close()
+        }
+    }
     var answeredLocally = false
     var status: UInt = 0
     var bytesSent = 0

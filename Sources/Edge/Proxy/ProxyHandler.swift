@@ -29,17 +29,17 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     private let store: EdgeRuntimeStore
-    private var runtime: EdgeRuntime
+    var runtime: EdgeRuntime
     private var runtimeGeneration: Int
-    private let listener: Listener
+    let listener: Listener
     private let pool: UpstreamPool
-    private let logger: Logger
+    let logger: Logger
     private var forwarded: ForwardedRequest
     /// The raw-bytes handler in front of the HTTP codec (for answers outside any request).
     weak var observer: ClientByteObserver?
 
-    private var context: ChannelHandlerContext?
-    private var exchange: Exchange?
+    var context: ChannelHandlerContext?
+    var exchange: Exchange?
     /// The client's IP address as text, computed once per connection.
     private var clientAddress = "-"
     private var requestsOnConnection = 0
@@ -68,7 +68,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
                                           forwardedHeader: runtime.settings.forwardedHeader)
     }
 
-    private var settings: EdgeSettings { runtime.settings }
+    var settings: EdgeSettings { runtime.settings }
 
     // MARK: Client side
 
@@ -88,6 +88,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         deadlineTimer?.cancel()
         if let exchange {
             exchange.cancelTimer()
+            exchange.closeFile()
             exchange.upstream?.close()
             exchange.upstream = nil
             if !exchange.responseEnded { exchange.status = exchange.responseStarted ? exchange.status : 499 }
@@ -299,6 +300,10 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
         exchange.route = route
         exchange.maxBodyBytes = route.maxBodyBytes
+        if let root = route.staticRoot {
+            serveStatic(exchange, root: root, route: route, facts: facts)
+            return
+        }
         if let length = facts.contentLength, length > route.maxBodyBytes {
             respondLocally(exchange, status: .payloadTooLarge, close: true)
             return
@@ -544,7 +549,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     /// The header rules in force for this exchange (its site's, or the edge-wide ones).
-    private func headerPolicy(_ exchange: Exchange) -> HeaderPolicy {
+    func headerPolicy(_ exchange: Exchange) -> HeaderPolicy {
         if let site = exchange.site { return site.headers(tls: listener.tls) }
         return listener.tls ? runtime.defaultHTTPSHeaders : runtime.defaultHTTPHeaders
     }
@@ -656,7 +661,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     /// Answers the client with a page of the edge's own instead of an upstream response.
-    private func respondLocally(_ exchange: Exchange, status: HTTPResponseStatus, extraHeaders: HTTPHeaders = [:],
+    func respondLocally(_ exchange: Exchange, status: HTTPResponseStatus, extraHeaders: HTTPHeaders = [:],
                                 body customBody: String? = nil, close: Bool, logAsMalformed: Bool = false) {
         guard let context, !exchange.responseStarted else { return }
         exchange.answeredLocally = true
@@ -699,21 +704,28 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         finishExchange(exchange, trailers: nil)
     }
 
-    private func responseVersion(_ exchange: Exchange) -> HTTPVersion {
+    func responseVersion(_ exchange: Exchange) -> HTTPVersion {
         exchange.head.version.minor == 0 ? .http1_0 : .http1_1
     }
 
     /// Ends the response; the exchange is detached first because ending it may start the next
     /// pipelined request at once.
-    private func finishExchange(_ exchange: Exchange, trailers: HTTPHeaders?) {
+    func finishExchange(_ exchange: Exchange, trailers: HTTPHeaders?) {
         guard let context, self.exchange === exchange else { return }
         self.exchange = nil
+        // A file being sent is closed once the last write has gone out (sendfile reads it late).
+        let openFile = exchange.openFile
+        exchange.openFile = nil
         let entry = exchange.logEntry()
         runtime.accessLog?.record(entry)
         exchange.site?.accessLog?.record(entry)
         if exchange.keepAlive && !closing {
             phase = .idle(since: .now(), firstRequest: false)
-            context.writeAndFlush(wrapOutboundOut(.end(trailers)), promise: nil)
+            if let openFile {
+                context.writeAndFlush(wrapOutboundOut(.end(trailers))).whenComplete { _ in try? openFile.close() }
+            } else {
+                context.writeAndFlush(wrapOutboundOut(.end(trailers)), promise: nil)
+            }
             resumeReads()
             drainQueue()
             if self.exchange == nil { armDeadline() }
@@ -721,6 +733,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             closing = true
             let channel = context.channel
             context.writeAndFlush(wrapOutboundOut(.end(trailers))).whenComplete { _ in
+                try? openFile?.close()
                 channel.close(promise: nil)
             }
         }

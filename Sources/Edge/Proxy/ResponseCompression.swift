@@ -27,6 +27,20 @@ enum CompressionDecision {
         return (any ?? 0) > 0
     }
 
+    /// True when `acceptEncoding` lists `coding` with q > 0.
+    static func accepts(_ coding: String, _ acceptEncoding: String) -> Bool {
+        for item in acceptEncoding.split(separator: ",") {
+            let parts = item.split(separator: ";")
+            guard parts.first?.trimmingASCIISpaces().lowercased() == coding else { continue }
+            var quality = 1.0
+            for parameter in parts.dropFirst() where parameter.trimmingASCIISpaces().lowercased().hasPrefix("q=") {
+                quality = Double(parameter.trimmingASCIISpaces().dropFirst(2)) ?? 0
+            }
+            return quality > 0
+        }
+        return false
+    }
+
     /// The media type of `Content-Type`, lower-cased, without parameters.
     static func mediaType(_ headers: HTTPHeaders) -> String? {
         headers.first(name: "content-type").map { value in

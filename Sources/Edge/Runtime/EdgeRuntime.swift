@@ -68,8 +68,25 @@ public final class EdgeRuntime: Sendable {
                 }
             }
             let routes = site.routes.map { route in
-                Route(path: route.path, upstreams: route.upstreams.compactMap(HostAndPort.init),
-                      maxBodyBytes: route.maxBodyBytes ?? edge.maxBodyBytes, preserveHost: route.preserveHost)
+                var resolved = Route(path: route.path, upstreams: route.upstreams.compactMap(HostAndPort.init),
+                                     maxBodyBytes: route.maxBodyBytes ?? edge.maxBodyBytes, preserveHost: route.preserveHost)
+                if let root = route.root {
+                    var isDirectory: ObjCBool = false
+                    if let real = realpath(root, nil) {
+                        let path = String(cString: real)
+                        free(real)
+                        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
+                            resolved.staticRoot = StaticRoot(path: path, index: route.index,
+                                                             listDirectories: route.listDirectories,
+                                                             precompressed: route.precompressed)
+                        } else {
+                            errors.append("site '\(site.name)', route \(route.path): root \(root) is not a folder")
+                        }
+                    } else {
+                        errors.append("site '\(site.name)', route \(route.path): root \(root) does not exist")
+                    }
+                }
+                return resolved
             }
             var siteLog: AccessLog?
             if openLogs, let path = site.accessLog {

@@ -7,6 +7,8 @@ struct Route: Sendable {
     let upstreams: [HostAndPort]
     let maxBodyBytes: Int
     let preserveHost: Bool
+    /// Set when the route serves files instead of proxying.
+    var staticRoot: StaticRoot? = nil
 
     /// True when `path` is this route's prefix at a segment boundary (`/api` matches `/api/x`, not `/apix`).
     func matches(_ requestPath: Substring) -> Bool {

@@ -245,6 +245,44 @@ struct ConfigSection {
         }
     }
 
+    /// Every key of this section as a media type with a duration (`text/css: 30d`), for
+    /// tables whose keys are data rather than settings.
+    mutating func readDurations() -> [(String, Int)] {
+        guard let mapping else { return [] }
+        var result: [(String, Int)] = []
+        for (keyNode, valueNode) in mapping {
+            guard let key = keyNode.string, key.contains("/") else {
+                diagnostics.report("'\(path.joined(separator: "."))': '\(keyNode.string ?? "?")' is not a media type such as text/css", at: keyNode.mark)
+                continue
+            }
+            seenKeys.insert(key)
+            guard case .scalar(let scalar) = valueNode, let seconds = Self.duration(scalar.string) else {
+                diagnostics.report("'\(qualified(key))' must be a duration such as 3600, 30d or 1y", at: valueNode.mark)
+                continue
+            }
+            result.append((key.lowercased(), seconds))
+        }
+        return result
+    }
+
+    /// A map section reports nothing unknown: every key was data.
+    func finishAsMap() {}
+
+    /// `3600`, `90s`, `15m`, `12h`, `30d`, `1y` in seconds.
+    static func duration(_ text: String) -> Int? {
+        let trimmed = text.trimmingCharacters(in: .whitespaces).lowercased()
+        if let seconds = Int(trimmed), seconds >= 0 { return seconds }
+        guard let unit = trimmed.last, let number = Int(trimmed.dropLast()), number >= 0 else { return nil }
+        switch unit {
+        case "s": return number
+        case "m": return number * 60
+        case "h": return number * 3600
+        case "d": return number * 86_400
+        case "y": return number * 365 * 86_400
+        default: return nil
+        }
+    }
+
     /// True when `key` is written in this section.
     func has(_ key: String) -> Bool {
         node(for: key) != nil

@@ -100,6 +100,9 @@ enum ConfigurationSchema {
         edge.workers = count(&section, "workers", edge.workers, 0...256)
         edge.headers = readHeaderRules(&section)
         edge.compression = section.read("compression", default: edge.compression)
+        var expires = section.section("expires")
+        for (type, seconds) in expires.readDurations() { edge.expires[type] = seconds }
+        expires.finishAsMap()
         edge.compressionLevel = count(&section, "compression_level", edge.compressionLevel, 1...9)
         edge.compressionMinBytes = section.read("compression_min_size", default: ByteSize(bytesValue: edge.compressionMinBytes)).bytes
         edge.compressTypes = section.read("compress_types", default: edge.compressTypes,
@@ -152,14 +155,21 @@ enum ConfigurationSchema {
                                          isValid: { $0.hasPrefix("/") && !$0.contains(where: \.isWhitespace) })
             let upstreams: [String] = item.read("upstreams", default: [], rule: upstreamsRule,
                                                 isValid: { !$0.isEmpty && $0.allSatisfy { HostAndPort($0) != nil } })
+            let root: String? = item.readOptional("root", rule: "a folder path", isValid: { !$0.isEmpty })
             if !item.has("path") { item.report("a route needs a 'path'") }
-            if !item.has("upstreams") { item.report("route '\(path)' needs 'upstreams'") }
+            if !item.has("upstreams") && root == nil { item.report("route '\(path)' needs 'upstreams' (or 'root' to serve files)") }
+            if item.has("upstreams") && item.has("root") { item.report("route '\(path)' has both 'upstreams' and 'root'; choose one") }
             var route = RouteSettings(path: path, upstreams: upstreams)
+            route.root = root
+            route.index = item.read("index", default: route.index, rule: "a list of file names",
+                                    isValid: { $0.allSatisfy { !$0.isEmpty && !$0.contains("/") } })
+            route.listDirectories = item.read("list_directories", default: route.listDirectories)
+            route.precompressed = item.read("precompressed", default: route.precompressed)
             route.maxBodyBytes = item.readOptional("max_body_size", rule: ByteSize.expectation)
                 .map { (size: ByteSize) in size.bytes }
             route.preserveHost = item.read("preserve_host", default: route.preserveHost)
             item.finish()
-            if !path.isEmpty && !upstreams.isEmpty { site.routes.append(route) }
+            if !path.isEmpty && (!upstreams.isEmpty || root != nil) { site.routes.append(route) }
         }
         if site.routes.isEmpty && !section.isEmpty {
             section.report("site '\(name)' needs at least one route, e.g. routes: [{path: /, upstreams: [\"127.0.0.1:9000\"]}]")

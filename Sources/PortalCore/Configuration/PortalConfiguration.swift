@@ -126,6 +126,14 @@ public struct EdgeSettings: Sendable, Equatable {
         "text/html", "text/plain", "text/xml", "text/css", "text/javascript", "application/javascript",
         "application/json", "application/xml", "image/svg+xml",
     ]
+    /// Browser cache lifetime of static files by media type, in seconds (Apache's mod_expires);
+    /// the seed's table by default: CSS and JavaScript a month, images and fonts a year.
+    public var expires: [String: Int] = [
+        "text/css": 30 * 86_400, "application/javascript": 30 * 86_400, "text/javascript": 30 * 86_400,
+        "image/png": 365 * 86_400, "image/jpeg": 365 * 86_400, "image/gif": 365 * 86_400,
+        "image/webp": 365 * 86_400, "image/x-icon": 365 * 86_400, "image/svg+xml": 365 * 86_400,
+        "font/woff2": 365 * 86_400, "font/woff": 365 * 86_400,
+    ]
     /// Response headers for every site (sites add their own on top).
     public var headers = HeaderRules()
     /// `Strict-Transport-Security` on HTTPS responses; nil turns it off.
@@ -232,10 +240,26 @@ public struct RouteSettings: Sendable, Equatable {
     public var maxBodyBytes: Int?
     /// Send the client's `Host` upstream (Apache's `ProxyPreserveHost On`); otherwise the upstream's address.
     public var preserveHost: Bool = true
+    /// Serve files from this folder instead of proxying (the part of the path after `path` is
+    /// looked up under it).
+    public var root: String?
+    /// Files tried for a directory.
+    public var index: [String] = ["index.html"]
+    /// List a directory that has no index file.
+    public var listDirectories: Bool = false
+    /// Serve `file.gz` / `file.br` next to `file` to clients that accept them.
+    public var precompressed: Bool = true
 
     public init(path: String, upstreams: [String]) {
         self.path = path
         self.upstreams = upstreams
+    }
+
+    /// A route that serves files from `root`.
+    public init(path: String, root: String) {
+        self.path = path
+        self.upstreams = []
+        self.root = root
     }
 }
 

@@ -18,6 +18,10 @@ enum SiteTable {
             lines.append("    plain HTTP: \(site.redirectToHTTPS ? "301 to HTTPS" : "served")")
             if let canonical = site.canonicalHost { lines.append("    canonical host: \(canonical)") }
             for route in site.routes.sorted(by: { $0.path.count > $1.path.count }) {
+                if let root = route.root {
+                    lines.append("    route \(route.path) -> files in \(root)\(route.listDirectories ? " (listing on)" : "")")
+                    continue
+                }
                 let limit = route.maxBodyBytes ?? edge.maxBodyBytes
                 lines.append("    route \(route.path) -> \(route.upstreams.joined(separator: ", ")) (max body \(limit) bytes\(route.preserveHost ? "" : ", Host rewritten"))")
             }

@@ -1,0 +1,162 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import PortalCore
+
+/// Static files (Apache serving `/static` itself): looked up on the thread pool, answered with
+/// validators, ranges and cache lifetimes, and sent with `sendfile` on plain connections or read
+/// in chunks with backpressure on TLS ones.
+extension ProxyHandler {
+    func serveStatic(_ exchange: Exchange, root: StaticRoot, route: Route, facts: RequestFacts) {
+        guard let context else { return }
+        guard exchange.head.method == .GET || exchange.head.method == .HEAD else {
+            var headers = HTTPHeaders()
+            headers.add(name: "Allow", value: "GET, HEAD")
+            respondLocally(exchange, status: .methodNotAllowed, extraHeaders: headers, close: facts.hasBody)
+            return
+        }
+        let segments: [String]
+        switch StaticPath.resolve(uri: exchange.head.uri, prefix: route.path) {
+        case .segments(let found): segments = found
+        case .malformed:
+            respondLocally(exchange, status: .badRequest, close: false)
+            return
+        case .refused:
+            logger.info("static path refused", metadata: ["uri": "\(exchange.head.uri)", "client": "\(exchange.clientAddress)"])
+            respondLocally(exchange, status: .notFound, close: false)
+            return
+        }
+        let acceptsGzip = CompressionDecision.acceptsGzip(facts.acceptEncoding)
+        let acceptsBrotli = facts.acceptEncoding.map { CompressionDecision.accepts("br", $0) } ?? false
+        let eventLoop = context.eventLoop
+        NIOThreadPool.singleton.runIfActive(eventLoop: eventLoop) {
+            StaticFileLookup.lookup(root: root, segments: segments, acceptsGzip: acceptsGzip, acceptsBrotli: acceptsBrotli)
+        }.assumeIsolated().whenComplete { [weak self] result in
+            guard let self else {
+                if case .success(.file(let found)) = result { try? found.handle.close() }
+                return
+            }
+            guard self.exchange === exchange else {
+                if case .success(.file(let found)) = result { try? found.handle.close() }
+                return
+            }
+            switch result {
+            case .success(.file(let found)):
+                exchange.openFile = found.handle
+                self.sendFile(exchange, found: found)
+            case .success(.listing(let html)):
+                var headers = HTTPHeaders()
+                headers.add(name: "Content-Type", value: "text/html; charset=utf-8")
+                headers.add(name: "Cache-Control", value: "no-cache")
+                self.respondLocally(exchange, status: .ok, extraHeaders: headers, body: html, close: false)
+            case .success(.addSlash):
+                self.respondLocally(exchange, status: .notFound, close: false)
+            case .success(.forbidden):
+                self.respondLocally(exchange, status: .forbidden, close: false)
+            case .success(.notFound):
+                self.respondLocally(exchange, status: .notFound, close: false)
+            case .failure(let error):
+                self.logger.error("static file lookup failed", metadata: ["error": "\(error)"])
+                self.respondLocally(exchange, status: .internalServerError, close: false)
+            }
+        }
+    }
+
+    private func sendFile(_ exchange: Exchange, found: StaticFileLookup.Found) {
+        guard let context else { return }
+        let etag = "\"\(String(found.size, radix: 16))-\(String(found.modified, radix: 16))\(found.encoding.map { "-\($0)" } ?? "")\""
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: found.contentType)
+        headers.add(name: "ETag", value: etag)
+        headers.add(name: "Last-Modified", value: HTTPDate.format(found.modified))
+        headers.add(name: "Accept-Ranges", value: "bytes")
+        if let encoding = found.encoding { headers.add(name: "Content-Encoding", value: encoding) }
+        if found.varies || found.encoding != nil { headers.add(name: "Vary", value: "Accept-Encoding") }
+        if let lifetime = settings.expires[MediaTypes.essence(found.contentType)] {
+            headers.add(name: "Cache-Control", value: "max-age=\(lifetime)")
+            headers.add(name: "Expires", value: HTTPDate.format(Int(time(nil)) + lifetime))
+        }
+        let status: HTTPResponseStatus
+        var range = 0...max(found.size - 1, 0)
+        var length = found.size
+        switch ConditionalRequest.evaluate(headers: exchange.head.headers, etag: etag, lastModified: found.modified,
+                                           size: found.size) {
+        case .notModified:
+            exchange.closeFile()
+            headers.remove(name: "Content-Type")
+            headers.remove(name: "Accept-Ranges")
+            writeStaticHead(exchange, status: .notModified, headers: headers)
+            finishExchange(exchange, trailers: nil)
+            return
+        case .unsatisfiable:
+            exchange.closeFile()
+            var extra = HTTPHeaders()
+            extra.add(name: "Content-Range", value: "bytes */\(found.size)")
+            respondLocally(exchange, status: .rangeNotSatisfiable, extraHeaders: extra, close: false)
+            return
+        case .partial(let requested):
+            status = .partialContent
+            range = requested
+            length = requested.count
+            headers.add(name: "Content-Range", value: "bytes \(requested.lowerBound)-\(requested.upperBound)/\(found.size)")
+        case .full:
+            status = .ok
+        }
+        headers.add(name: "Content-Length", value: String(length))
+        writeStaticHead(exchange, status: status, headers: headers)
+        if exchange.head.method == .HEAD || length == 0 {
+            finishExchange(exchange, trailers: nil)
+            return
+        }
+        exchange.bytesSent = length
+        if !listener.tls {
+            // Zero copy: the kernel sends the file (sendfile) without it passing through user space.
+            let region = FileRegion(fileHandle: found.handle, readerIndex: range.lowerBound, endIndex: range.upperBound + 1)
+            context.write(wrapOutboundOut(.body(.fileRegion(region))), promise: nil)
+            finishExchange(exchange, trailers: nil)
+            return
+        }
+        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        let boundExchange = NIOLoopBound(exchange, eventLoop: context.eventLoop)
+        let allocator = context.channel.allocator
+        NonBlockingFileIO(threadPool: NIOThreadPool.singleton).readChunked(
+            fileHandle: found.handle, fromOffset: Int64(range.lowerBound), byteCount: length, chunkSize: 64 * 1024,
+            allocator: allocator, eventLoop: context.eventLoop
+        ) { chunk in
+            bound.value.writeStaticChunk(chunk, exchange: boundExchange.value)
+        }.assumeIsolated().whenComplete { [weak self] result in
+            guard let self, self.exchange === exchange else { return }
+            switch result {
+            case .success:
+                self.finishExchange(exchange, trailers: nil)
+            case .failure(let error):
+                self.logger.error("static file read failed", metadata: ["error": "\(error)"])
+                self.context?.close(promise: nil)
+            }
+        }
+    }
+
+    private func writeStaticHead(_ exchange: Exchange, status: HTTPResponseStatus, headers: HTTPHeaders) {
+        guard let context else { return }
+        var headers = headers
+        exchange.responseStarted = true
+        exchange.responseEnded = true
+        exchange.answeredLocally = true
+        exchange.status = status.code
+        if !exchange.keepAlive { headers.add(name: "Connection", value: "close") }
+        headerPolicy(exchange).apply(to: &headers)
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: responseVersion(exchange), status: status,
+                                                             headers: headers))), promise: nil)
+    }
+
+    /// Writes one chunk of a file; the returned future completes when it is written, so reading
+    /// waits for a slow client.
+    func writeStaticChunk(_ chunk: ByteBuffer, exchange: Exchange) -> EventLoopFuture<Void> {
+        guard let context, self.exchange === exchange else {
+            return MultiThreadedEventLoopGroup.singleton.any().makeFailedFuture(ChannelError.ioOnClosedChannel)
+        }
+        return context.writeAndFlush(wrapOutboundOut(.body(.byteBuffer(chunk))))
+    }
+}

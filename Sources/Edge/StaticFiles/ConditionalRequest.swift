@@ -1,0 +1,63 @@
+import NIOHTTP1
+
+/// What a request's validators and `Range` ask of a file (RFC 9110 §13 and §14).
+enum ConditionalRequest {
+    enum Outcome: Equatable {
+        case full
+        case notModified
+        case partial(ClosedRange<Int>)
+        case unsatisfiable
+    }
+
+    static func evaluate(headers: HTTPHeaders, etag: String, lastModified: Int, size: Int) -> Outcome {
+        if let match = headers.first(name: "if-none-match") {
+            if matches(match, etag: etag) { return .notModified }
+        } else if let since = headers.first(name: "if-modified-since").flatMap(HTTPDate.parse), lastModified <= since {
+            return .notModified
+        }
+        guard let range = headers.first(name: "range") else { return .full }
+        if let ifRange = headers.first(name: "if-range") {
+            let stillValid = ifRange.hasPrefix("\"") ? ifRange == etag : HTTPDate.parse(ifRange).map { lastModified <= $0 } ?? false
+            if !stillValid { return .full }
+        }
+        return parseRange(range, size: size)
+    }
+
+    /// `If-None-Match`: `*` or a list of entity tags, compared weakly.
+    static func matches(_ header: String, etag: String) -> Bool {
+        let strip: (Substring) -> Substring = { $0.hasPrefix("W/") ? $0.dropFirst(2) : $0 }
+        let target = strip(Substring(etag))
+        for candidate in header.split(separator: ",") {
+            let tag = Substring(candidate.trimmingASCIISpaces())
+            if tag == "*" || strip(tag) == target { return true }
+        }
+        return false
+    }
+
+    /// One byte range (`bytes=0-99`, `bytes=500-`, `bytes=-500`); several ranges get the whole file.
+    static func parseRange(_ header: String, size: Int) -> Outcome {
+        guard header.lowercased().hasPrefix("bytes=") else { return .full }
+        let specs = header.dropFirst("bytes=".count).split(separator: ",")
+        guard specs.count == 1, let spec = specs.first else { return .full }
+        let parts = spec.trimmingASCIISpaces().split(separator: "-", maxSplits: 1, omittingEmptySubsequences: false)
+        guard parts.count == 2 else { return .full }
+        let first = parts[0].isEmpty ? nil : Int(parts[0])
+        let last = parts[1].isEmpty ? nil : Int(parts[1])
+        if !parts[0].isEmpty && first == nil || !parts[1].isEmpty && last == nil { return .full }
+        guard size > 0 else { return .unsatisfiable }
+        switch (first, last) {
+        case (let start?, let end?):
+            guard start <= end else { return .full }
+            guard start < size else { return .unsatisfiable }
+            return .partial(start...min(end, size - 1))
+        case (let start?, nil):
+            guard start < size else { return .unsatisfiable }
+            return .partial(start...(size - 1))
+        case (nil, let suffix?):
+            guard suffix > 0 else { return .unsatisfiable }
+            return .partial(max(0, size - suffix)...(size - 1))
+        case (nil, nil):
+            return .full
+        }
+    }
+}

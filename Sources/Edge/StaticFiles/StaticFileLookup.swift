@@ -1,0 +1,125 @@
+import Foundation
+import NIOCore
+import NIOPosix
+
+/// Where a static route serves from, resolved when the configuration is loaded.
+struct StaticRoot: Sendable {
+    /// The document root with symbolic links resolved.
+    let path: String
+    let index: [String]
+    let listDirectories: Bool
+    let precompressed: Bool
+}
+
+/// Finds and opens the file for a request. Runs on the thread pool: `stat`, `realpath` and
+/// `open` can block, and the event loops must not.
+enum StaticFileLookup {
+    struct Found: Sendable {
+        let handle: NIOFileHandle
+        let size: Int
+        let modified: Int
+        let contentType: String
+        /// `gzip` or `br` when a precompressed sibling is served.
+        let encoding: String?
+        /// True when a precompressed sibling could have been chosen (so the answer varies).
+        let varies: Bool
+    }
+
+    enum Outcome: Sendable {
+        case file(Found)
+        case listing(String)
+        /// A directory asked for without its trailing slash.
+        case addSlash
+        case notFound
+        case forbidden
+    }
+
+    static func lookup(root: StaticRoot, segments: [String], acceptsGzip: Bool, acceptsBrotli: Bool) -> Outcome {
+        var candidate = root.path
+        for segment in segments { candidate += "/" + segment }
+        guard let resolved = resolvedInsideRoot(candidate, root: root.path), let info = FileInfo(resolved) else {
+            return .notFound
+        }
+        if info.isDirectory {
+            for name in root.index {
+                if let indexResolved = resolvedInsideRoot(resolved + "/" + name, root: root.path),
+                   let indexInfo = FileInfo(indexResolved), indexInfo.isRegular {
+                    return open(indexResolved, info: indexInfo, name: name, root: root,
+                                acceptsGzip: acceptsGzip, acceptsBrotli: acceptsBrotli)
+                }
+            }
+            guard root.listDirectories else { return .forbidden }
+            return listing(resolved, segments: segments)
+        }
+        guard info.isRegular else { return .notFound }
+        return open(resolved, info: info, name: segments.last ?? "", root: root,
+                    acceptsGzip: acceptsGzip, acceptsBrotli: acceptsBrotli)
+    }
+
+    /// The real path of `path` when it exists and lies inside `root` (symbolic links followed).
+    static func resolvedInsideRoot(_ path: String, root: String) -> String? {
+        guard let real = realpath(path, nil) else { return nil }
+        defer { free(real) }
+        let resolved = String(cString: real)
+        guard resolved == root || resolved.hasPrefix(root.hasSuffix("/") ? root : root + "/") else { return nil }
+        return resolved
+    }
+
+    private static func open(_ path: String, info: FileInfo, name: String, root: StaticRoot,
+                             acceptsGzip: Bool, acceptsBrotli: Bool) -> Outcome {
+        let contentType = MediaTypes.type(forFile: name)
+        var chosen = (path: path, info: info, encoding: String?.none)
+        var varies = false
+        if root.precompressed {
+            for (suffix, encoding, accepted) in [(".br", "br", acceptsBrotli), (".gz", "gzip", acceptsGzip)] {
+                let sibling = path + suffix
+                guard let siblingResolved = resolvedInsideRoot(sibling, root: root.path),
+                      let siblingInfo = FileInfo(siblingResolved), siblingInfo.isRegular else { continue }
+                varies = true
+                if accepted && chosen.encoding == nil {
+                    chosen = (sibling, siblingInfo, encoding)
+                }
+            }
+        }
+        let descriptor = Foundation.open(chosen.path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { return errno == EACCES ? .forbidden : .notFound }
+        return .file(Found(
+            handle: NIOFileHandle(_deprecatedTakingOwnershipOfDescriptor: descriptor),
+            size: chosen.info.size, modified: chosen.info.modified,
+            contentType: contentType, encoding: chosen.encoding, varies: varies))
+    }
+
+    private static func listing(_ directory: String, segments: [String]) -> Outcome {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return .forbidden }
+        let title = "/" + segments.joined(separator: "/")
+        var html = "<!DOCTYPE html>\n<html lang=\"pt-BR\"><head><meta charset=\"utf-8\"><title>Índice de \(HTMLEscape.escape(title))</title></head><body>\n"
+        html += "<h1>Índice de \(HTMLEscape.escape(title))</h1>\n<ul>\n"
+        for name in names.sorted() where !name.hasPrefix(".") {
+            var isDirectory: ObjCBool = false
+            _ = FileManager.default.fileExists(atPath: directory + "/" + name, isDirectory: &isDirectory)
+            let display = name + (isDirectory.boolValue ? "/" : "")
+            let href = (name.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? name) + (isDirectory.boolValue ? "/" : "")
+            html += "<li><a href=\"\(HTMLEscape.escape(href))\">\(HTMLEscape.escape(display))</a></li>\n"
+        }
+        html += "</ul></body></html>\n"
+        return .listing(html)
+    }
+}
+
+/// What a lookup needs to know about a path (it is already resolved, so links are followed).
+struct FileInfo {
+    let isDirectory: Bool
+    let isRegular: Bool
+    let size: Int
+    /// Seconds since the epoch.
+    let modified: Int
+
+    init?(_ path: String) {
+        guard let attributes = try? FileManager.default.attributesOfItem(atPath: path) else { return nil }
+        let type = attributes[.type] as? FileAttributeType
+        isDirectory = type == .typeDirectory
+        isRegular = type == .typeRegular
+        size = (attributes[.size] as? NSNumber)?.intValue ?? 0
+        modified = Int((attributes[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0)
+    }
+}

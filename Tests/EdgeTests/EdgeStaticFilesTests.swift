@@ -1,0 +1,169 @@
+import CompressNIO
+import Edge
+import Foundation
+import NIOCore
+import NIOHTTP1
+import PortalCore
+import PortalTestSupport
+import Testing
+
+@Suite("Edge: static files (document roots)", .serialized)
+struct EdgeStaticFilesTests {
+    /// A document root with a stylesheet, a precompressed script, an index, a plain folder,
+    /// a big file, a secret outside the root and a link pointing at it.
+    static func makeRoot(_ directory: TemporaryDirectory) throws -> String {
+        let root = directory.file("www")
+        let manager = FileManager.default
+        for folder in ["www/css", "www/js", "www/docs", "www/empty"] {
+            try manager.createDirectory(atPath: directory.file(folder), withIntermediateDirectories: true)
+        }
+        try "body { color: #1f4e79; }\n".write(toFile: root + "/css/app.css", atomically: true, encoding: .utf8)
+        try "console.log('portal');\n".write(toFile: root + "/js/app.js", atomically: true, encoding: .utf8)
+        var original = ByteBuffer(string: "console.log('portal');\n")
+        var compressed = try original.compress(with: .gzip())
+        try Data(compressed.readBytes(length: compressed.readableBytes) ?? []).write(to: URL(fileURLWithPath: root + "/js/app.js.gz"))
+        try "<h1>Documentos</h1>\n".write(toFile: root + "/docs/index.html", atomically: true, encoding: .utf8)
+        try "a.pdf".write(toFile: root + "/empty/a.pdf", atomically: true, encoding: .utf8)
+        try String(repeating: "0123456789", count: 30_000).write(toFile: root + "/big.txt", atomically: true, encoding: .utf8)
+        try "senha do banco".write(toFile: directory.file("secret.txt"), atomically: true, encoding: .utf8)
+        try manager.createSymbolicLink(atPath: root + "/escape.txt", withDestinationPath: directory.file("secret.txt"))
+        return root
+    }
+
+    static func start(_ directory: TemporaryDirectory, listDirectories: Bool = false) async throws -> EdgeFixture {
+        let root = try makeRoot(directory)
+        return try await EdgeFixture.start(upstreams: []) { edge in
+            var route = RouteSettings(path: "/static/", root: root)
+            route.listDirectories = listDirectories
+            var site = SiteSettings(name: "files", hosts: ["*"], routes: [
+                route, RouteSettings(path: "/", upstreams: ["127.0.0.1:9"])])
+            site.redirectToHTTPS = false
+            edge.sites = [site]
+        }
+    }
+
+    @Test("a file comes with type, length, validators and the seed's cache lifetime, over HTTP and HTTPS")
+    func servesFile() async throws {
+        let directory = try TemporaryDirectory(prefix: "portal-static")
+        defer { directory.remove() }
+        let edge = try await Self.start(directory)
+        let plain = try await TestHTTPClient.request(port: edge.httpPort, path: "/static/css/app.css")
+        let secure = try await TestHTTPClient.request(port: edge.httpsPort, path: "/static/css/app.css",
+                                                      headers: [("Host", "localhost")], tls: edge.tls)
+        let big = try await TestHTTPClient.request(port: edge.httpsPort, path: "/static/big.txt", tls: edge.tls)
+        let bigPlain = try await TestHTTPClient.request(port: edge.httpPort, path: "/static/big.txt")
+        let head = try await TestHTTPClient.request(port: edge.httpPort, method: .HEAD, path: "/static/css/app.css")
+        await edge.stop()
+        for response in [plain, secure] {
+            #expect(response.status == 200)
+            #expect(response.body == "body { color: #1f4e79; }\n")
+            #expect(response.header("Content-Type") == "text/css; charset=utf-8")
+            #expect(response.header("Content-Length") == "25")
+            #expect(response.header("ETag")?.hasPrefix("\"") == true)
+            #expect(response.header("Last-Modified")?.hasSuffix(" GMT") == true)
+            #expect(response.header("Cache-Control") == "max-age=2592000")
+            #expect(response.header("Expires") != nil)
+            #expect(response.header("Accept-Ranges") == "bytes")
+        }
+        #expect(big.body.utf8.count == 300_000)
+        #expect(bigPlain.body.utf8.count == 300_000)
+        #expect(head.status == 200)
+        #expect(head.header("Content-Length") == "25")
+        #expect(head.body.isEmpty)
+    }
+
+    @Test("conditional requests get 304; ranges get 206 or 416; several ranges get the whole file")
+    func conditionalAndRanges() async throws {
+        let directory = try TemporaryDirectory(prefix: "portal-static")
+        defer { directory.remove() }
+        let edge = try await Self.start(directory)
+        let path = "/static/css/app.css"
+        let first = try await TestHTTPClient.request(port: edge.httpPort, path: path)
+        let etag = try #require(first.header("ETag"))
+        let lastModified = try #require(first.header("Last-Modified"))
+        let byTag = try await TestHTTPClient.request(port: edge.httpPort, path: path, headers: [("If-None-Match", "\"other\", \(etag)")])
+        let byDate = try await TestHTTPClient.request(port: edge.httpPort, path: path, headers: [("If-Modified-Since", lastModified)])
+        let changed = try await TestHTTPClient.request(port: edge.httpPort, path: path, headers: [("If-None-Match", "\"other\"")])
+        let range = try await TestHTTPClient.request(port: edge.httpPort, path: path, headers: [("Range", "bytes=0-3")])
+        let suffix = try await TestHTTPClient.request(port: edge.httpsPort, path: path, headers: [("Range", "bytes=-3")], tls: edge.tls)
+        let outside = try await TestHTTPClient.request(port: edge.httpPort, path: path, headers: [("Range", "bytes=100-")])
+        let several = try await TestHTTPClient.request(port: edge.httpPort, path: path, headers: [("Range", "bytes=0-1,4-5")])
+        let staleIfRange = try await TestHTTPClient.request(port: edge.httpPort, path: path,
+                                                            headers: [("Range", "bytes=0-3"), ("If-Range", "\"old\"")])
+        let freshIfRange = try await TestHTTPClient.request(port: edge.httpPort, path: path,
+                                                            headers: [("Range", "bytes=0-3"), ("If-Range", etag)])
+        await edge.stop()
+        #expect(byTag.status == 304)
+        #expect(byTag.body.isEmpty)
+        #expect(byDate.status == 304)
+        #expect(changed.status == 200)
+        #expect(range.status == 206)
+        #expect(range.body == "body")
+        #expect(range.header("Content-Range") == "bytes 0-3/25")
+        #expect(suffix.status == 206)
+        #expect(suffix.body == "}\n".suffix(3) || suffix.body.utf8.count == 3)
+        #expect(outside.status == 416)
+        #expect(outside.header("Content-Range") == "bytes */25")
+        #expect(several.status == 200)
+        #expect(staleIfRange.status == 200)
+        #expect(freshIfRange.status == 206)
+    }
+
+    @Test("index files, no listing unless enabled, 405 for POST")
+    func directories() async throws {
+        let directory = try TemporaryDirectory(prefix: "portal-static")
+        defer { directory.remove() }
+        let edge = try await Self.start(directory)
+        let index = try await TestHTTPClient.request(port: edge.httpPort, path: "/static/docs/")
+        let noIndex = try await TestHTTPClient.request(port: edge.httpPort, path: "/static/empty/")
+        let post = try await TestHTTPClient.request(port: edge.httpPort, method: .POST, path: "/static/css/app.css", body: "x")
+        await edge.stop()
+        #expect(index.status == 200)
+        #expect(index.body == "<h1>Documentos</h1>\n")
+        #expect(noIndex.status == 403)
+        #expect(!noIndex.body.contains("a.pdf"))
+        #expect(post.status == 405)
+        #expect(post.header("Allow") == "GET, HEAD")
+
+        let listing = try await Self.start(try TemporaryDirectory(prefix: "portal-static"), listDirectories: true)
+        let listed = try await TestHTTPClient.request(port: listing.httpPort, path: "/static/empty/")
+        await listing.stop()
+        #expect(listed.status == 200)
+        #expect(listed.body.contains("<a href=\"a.pdf\">a.pdf</a>"))
+    }
+
+    @Test("every way out of the document root is refused", arguments: [
+        "/static/../secret.txt", "/static/%2e%2e/secret.txt", "/static/%2E%2E/secret.txt", "/static/..%2fsecret.txt",
+        "/static/css/..%2f..%2f..%2fsecret.txt", "/static/%252e%252e/secret.txt", "/static/..%5csecret.txt",
+        "/static/css/app.css%00.png", "/static/escape.txt", "/static/./css/app.css",
+    ])
+    func traversal(path: String) async throws {
+        let directory = try TemporaryDirectory(prefix: "portal-static")
+        defer { directory.remove() }
+        let edge = try await Self.start(directory)
+        let result = try await RawSocketClient.exchange(
+            port: edge.httpPort, chunks: ["GET \(path) HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"])
+        await edge.stop()
+        #expect([400, 403, 404].contains(result.statuses.first ?? 0), "\(path): \(result.statuses)")
+        #expect(!result.response.contains("senha do banco"), "\(path)")
+    }
+
+    @Test("a precompressed sibling is served to clients that accept gzip")
+    func precompressed() async throws {
+        let directory = try TemporaryDirectory(prefix: "portal-static")
+        defer { directory.remove() }
+        let edge = try await Self.start(directory)
+        let gzip = try await TestHTTPClient.requestBytes(port: edge.httpPort, path: "/static/js/app.js",
+                                                         headers: [("Accept-Encoding", "gzip, br;q=0")])
+        let identity = try await TestHTTPClient.request(port: edge.httpPort, path: "/static/js/app.js")
+        await edge.stop()
+        #expect(gzip.header("Content-Encoding") == "gzip")
+        #expect(gzip.header("Vary") == "Accept-Encoding")
+        #expect(gzip.header("Content-Type") == "application/javascript; charset=utf-8")
+        var buffer = ByteBuffer(bytes: gzip.bytes)
+        #expect(String(buffer: try buffer.decompress(with: .gzip())) == "console.log('portal');\n")
+        #expect(identity.header("Content-Encoding") == nil)
+        #expect(identity.header("Vary") == "Accept-Encoding")
+        #expect(identity.body == "console.log('portal');\n")
+    }
+}
