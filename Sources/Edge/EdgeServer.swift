@@ -26,6 +26,7 @@ public final class EdgeServer: Service {
     /// The group this server made itself (`edge.workers`), shut down when it stops.
     private let ownGroup: MultiThreadedEventLoopGroup?
     private let connections = ConnectionRegistry()
+    private let stats = EdgeStats()
     private let pools: UpstreamPools
     private let bound = NIOLockedValueBox<[Listener: any Channel]>([:])
 
@@ -173,6 +174,7 @@ public final class EdgeServer: Service {
                 ChannelOptions.Types.SocketOption(level: .ipv6, name: .ipv6_v6only), value: 1)
         }
         let connections = self.connections
+        let stats = self.stats
         let store = self.store
         let pools = self.pools
         let logger = self.logger
@@ -183,7 +185,8 @@ public final class EdgeServer: Service {
                 return channel.eventLoop.makeFailedFuture(ConnectionLimitReached())
             }
             do {
-                try Self.configure(channel, listener: listener, store: store, pools: pools, logger: logger)
+                try Self.configure(channel, listener: listener, store: store, pools: pools, logger: logger,
+                                   stats: stats, connections: connections)
                 return channel.eventLoop.makeSucceededVoidFuture()
             } catch {
                 return channel.eventLoop.makeFailedFuture(error)
@@ -210,7 +213,8 @@ public final class EdgeServer: Service {
 
     /// The pipeline of one client connection: [SNI → TLS] → byte observer → HTTP/1.1 → proxy.
     private static func configure(_ channel: any Channel, listener: Listener, store: EdgeRuntimeStore,
-                                  pools: UpstreamPools, logger: Logger) throws {
+                                  pools: UpstreamPools, logger: Logger, stats: EdgeStats,
+                                  connections: ConnectionRegistry) throws {
         let settings = store.current.runtime.settings
         let operations = channel.pipeline.syncOperations
         let observer = ClientByteObserver()
@@ -243,7 +247,7 @@ public final class EdgeServer: Service {
                                                    withEncoderConfiguration: .init(),
                                                    withDecoderLimitConfiguration: limits)
         let proxy = ProxyHandler(store: store, listener: listener, pool: pools.pool(for: channel.eventLoop),
-                                 logger: logger)
+                                 logger: logger, stats: stats, connections: connections)
         observer.proxy = proxy
         proxy.observer = observer
         try operations.addHandler(proxy)

@@ -24,9 +24,14 @@ public enum RawSocketClient {
 
     /// Sends `chunks` one after another, `gap` apart, then waits.
     public static func exchange(port: Int, host: String = "127.0.0.1", chunks: [String], gap: TimeAmount = .zero,
-                                timeout: TimeAmount = .seconds(5)) async throws -> Result {
+                                timeout: TimeAmount = .seconds(5), from source: String? = nil) async throws -> Result {
         let collector = ByteCollector()
-        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        var bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        if let source {
+            // Another loopback address (127.0.0.x) as the client's, to test address rules.
+            bootstrap = bootstrap.bind(to: try SocketAddress(ipAddress: source, port: 0))
+        }
+        let channel = try await bootstrap
             .channelOption(ChannelOptions.allowRemoteHalfClosure, value: false)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(collector) }

@@ -1,6 +1,8 @@
 import Foundation
+import HummingbirdBcrypt
 import Logging
 import NIOCore
+import NIOPosix
 import NIOHTTP1
 import PortalCore
 
@@ -56,7 +58,13 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var queuedBytes = 0
     private static let maxQueuedBytes = 256 * 1024
 
-    init(store: EdgeRuntimeStore, listener: Listener, pool: UpstreamPool, logger: Logger) {
+    let stats: EdgeStats
+    let connections: ConnectionRegistry
+
+    init(store: EdgeRuntimeStore, listener: Listener, pool: UpstreamPool, logger: Logger, stats: EdgeStats,
+         connections: ConnectionRegistry) {
+        self.stats = stats
+        self.connections = connections
         let (generation, runtime) = store.current
         self.store = store
         self.runtime = runtime
@@ -87,6 +95,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     func channelInactive(context: ChannelHandlerContext) {
         deadlineTimer?.cancel()
         if let exchange {
+            stats.exchangeFinished(status: Int(exchange.status), bytesSent: exchange.bytesSent,
+                                   bytesReceived: exchange.requestBodyBytes)
             exchange.cancelTimer()
             exchange.closeFile()
             exchange.upstream?.close()
@@ -254,6 +264,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             (runtimeGeneration, runtime) = store.current
             forwarded.forwardedHeader = runtime.settings.forwardedHeader
         }
+        stats.exchangeStarted()
         let exchange = Exchange(head: head, clientAddress: clientAddress,
                                 keepAlive: head.isKeepAlive && requestsOnConnection < settings.maxKeepAliveRequests)
         self.exchange = exchange
@@ -300,6 +311,43 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
         exchange.route = route
         exchange.maxBodyBytes = route.maxBodyBytes
+        guard let access = route.access else {
+            continueRoute(exchange, route: route, facts: facts, context: context)
+            return
+        }
+        switch access.check(client: clientAddress, authorization: exchange.head.headers.first(name: "authorization")) {
+        case .allow:
+            continueRoute(exchange, route: route, facts: facts, context: context)
+        case .forbidden:
+            respondLocally(exchange, status: .forbidden, close: facts.hasBody)
+        case .unauthorized:
+            var headers = HTTPHeaders()
+            headers.add(name: "WWW-Authenticate", value: access.challenge)
+            respondLocally(exchange, status: .unauthorized, extraHeaders: headers, close: facts.hasBody)
+        case .verify(let password, let hash, let cacheKey):
+            // bcrypt takes a while on purpose: never on the event loop.
+            NIOThreadPool.singleton.runIfActive(eventLoop: context.eventLoop) {
+                Bcrypt.verify(password, hash: hash)
+            }.assumeIsolated().whenComplete { [weak self] result in
+                guard let self, self.exchange === exchange, let context = self.context else { return }
+                if case .success(true) = result {
+                    access.remember(cacheKey)
+                    self.continueRoute(exchange, route: route, facts: facts, context: context)
+                } else {
+                    var headers = HTTPHeaders()
+                    headers.add(name: "WWW-Authenticate", value: access.challenge)
+                    self.respondLocally(exchange, status: .unauthorized, extraHeaders: headers, close: facts.hasBody)
+                }
+            }
+        }
+    }
+
+    /// After the access rules: the status page, files, or the upstream.
+    private func continueRoute(_ exchange: Exchange, route: Route, facts: RequestFacts, context: ChannelHandlerContext) {
+        if route.isStatus {
+            serveStatus(exchange)
+            return
+        }
         if let root = route.staticRoot {
             serveStatic(exchange, root: root, route: route, facts: facts)
             return
@@ -309,7 +357,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             return
         }
         if facts.expectContinue {
-            context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .continue))),
+            context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: exchange.head.version, status: .continue))),
                                   promise: nil)
         }
         connectUpstream(exchange, allowIdle: true)
@@ -336,6 +384,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 self.attach(connection, to: exchange)
             case .failure(let error):
                 let timedOut = error is UpstreamPoolError
+                self.stats.upstreamFailed(address.description, timeout: timedOut)
                 self.logger.error(timedOut ? "no upstream connection free in time" : "upstream unreachable", metadata: [
                     "upstream": "\(address)", "error": "\(error)", "uri": "\(exchange.head.uri)",
                 ])
@@ -380,6 +429,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 self.armProxyTimer(exchange)
                 return
             }
+            if let address = exchange.upstreamAddress { self.stats.upstreamFailed(address.description, timeout: true) }
             self.logger.error("upstream timed out", metadata: [
                 "upstream": "\(exchange.upstreamAddress.map(String.init(describing:)) ?? "-")",
                 "uri": "\(exchange.head.uri)", "timeout_seconds": "\(timeout.nanoseconds / 1_000_000_000)",
@@ -541,6 +591,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             connectUpstream(exchange, allowIdle: false)
             return
         }
+        stats.upstreamFailed(upstream.address.description, timeout: false)
         logger.error("upstream closed the connection before responding", metadata: [
             "upstream": "\(upstream.address)", "uri": "\(exchange.head.uri)",
             "error": "\(error.map { "\($0)" } ?? "closed")",
@@ -646,6 +697,18 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 
+    /// The status page (mod_status), HTML or JSON.
+    private func serveStatus(_ exchange: Exchange) {
+        let snapshot = stats.snapshot(openConnections: connections.count)
+        let wantsJSON = exchange.head.uri.hasSuffix("?json") || exchange.head.uri.contains("?json&")
+            || ErrorPage.prefersJSON(exchange.head.headers.first(name: "accept"))
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: wantsJSON ? "application/json" : "text/html; charset=utf-8")
+        headers.add(name: "Cache-Control", value: "no-store")
+        respondLocally(exchange, status: .ok, extraHeaders: headers,
+                       body: wantsJSON ? StatusPage.json(snapshot) : StatusPage.html(snapshot), close: false)
+    }
+
     // MARK: Local answers
 
     private func redirect(_ exchange: Exchange, to scheme: String, host: String, port: Int) {
@@ -719,6 +782,11 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         let entry = exchange.logEntry()
         runtime.accessLog?.record(entry)
         exchange.site?.accessLog?.record(entry)
+        stats.exchangeFinished(status: Int(exchange.status), bytesSent: exchange.bytesSent,
+                               bytesReceived: exchange.requestBodyBytes)
+        if let address = entry.upstream, let upstreamTime = entry.upstreamNanoseconds {
+            stats.upstreamAnswered(address, milliseconds: Double(upstreamTime) / 1_000_000)
+        }
         if exchange.keepAlive && !closing {
             phase = .idle(since: .now(), firstRequest: false)
             if let openFile {

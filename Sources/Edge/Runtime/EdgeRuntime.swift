@@ -86,6 +86,14 @@ public final class EdgeRuntime: Sendable {
                         errors.append("site '\(site.name)', route \(route.path): root \(root) does not exist")
                     }
                 }
+                resolved.isStatus = route.status
+                if !route.access.isOpen {
+                    do {
+                        resolved.access = try AccessPolicy(route.access)
+                    } catch {
+                        errors.append("site '\(site.name)', route \(route.path): \(error)")
+                    }
+                }
                 return resolved
             }
             var siteLog: AccessLog?

@@ -9,6 +9,10 @@ struct Route: Sendable {
     let preserveHost: Bool
     /// Set when the route serves files instead of proxying.
     var staticRoot: StaticRoot? = nil
+    /// Who may use the route; nil when anyone may.
+    var access: AccessPolicy? = nil
+    /// The route answers with the status page.
+    var isStatus = false
 
     /// True when `path` is this route's prefix at a segment boundary (`/api` matches `/api/x`, not `/apix`).
     func matches(_ requestPath: Substring) -> Bool {

@@ -157,7 +157,10 @@ enum ConfigurationSchema {
                                                 isValid: { !$0.isEmpty && $0.allSatisfy { HostAndPort($0) != nil } })
             let root: String? = item.readOptional("root", rule: "a folder path", isValid: { !$0.isEmpty })
             if !item.has("path") { item.report("a route needs a 'path'") }
-            if !item.has("upstreams") && root == nil { item.report("route '\(path)' needs 'upstreams' (or 'root' to serve files)") }
+            let isStatus = item.has("status")
+            if !item.has("upstreams") && root == nil && !isStatus {
+                item.report("route '\(path)' needs 'upstreams' (or 'root' to serve files, or 'status: true')")
+            }
             if item.has("upstreams") && item.has("root") { item.report("route '\(path)' has both 'upstreams' and 'root'; choose one") }
             var route = RouteSettings(path: path, upstreams: upstreams)
             route.root = root
@@ -165,11 +168,25 @@ enum ConfigurationSchema {
                                     isValid: { $0.allSatisfy { !$0.isEmpty && !$0.contains("/") } })
             route.listDirectories = item.read("list_directories", default: route.listDirectories)
             route.precompressed = item.read("precompressed", default: route.precompressed)
+            route.status = item.read("status", default: route.status)
+            var access = item.section("access")
+            route.access.localOnly = access.read("local_only", default: route.access.localOnly)
+            let rangeRule = "a list of IP addresses or CIDR ranges, e.g. [\"192.168.0.0/24\"]"
+            route.access.allow = access.read("allow", default: [], rule: rangeRule, isValid: { $0.allSatisfy { IPRange($0) != nil } })
+            route.access.deny = access.read("deny", default: [], rule: rangeRule, isValid: { $0.allSatisfy { IPRange($0) != nil } })
+            route.access.basicAuthFile = access.readOptional("basic_auth_file", rule: "an htpasswd file path", isValid: { !$0.isEmpty })
+            route.access.basicAuthRealm = access.read("basic_auth_realm", default: route.access.basicAuthRealm,
+                                                      rule: "text without quotes", isValid: { !$0.contains("\"") && !$0.isEmpty })
+            access.finish()
+            if route.status && route.access.isOpen && !item.has("access") {
+                // The seed keeps server-status local: so does Portal unless told otherwise.
+                route.access.localOnly = true
+            }
             route.maxBodyBytes = item.readOptional("max_body_size", rule: ByteSize.expectation)
                 .map { (size: ByteSize) in size.bytes }
             route.preserveHost = item.read("preserve_host", default: route.preserveHost)
             item.finish()
-            if !path.isEmpty && (!upstreams.isEmpty || root != nil) { site.routes.append(route) }
+            if !path.isEmpty && (!upstreams.isEmpty || root != nil || route.status) { site.routes.append(route) }
         }
         if site.routes.isEmpty && !section.isEmpty {
             section.report("site '\(name)' needs at least one route, e.g. routes: [{path: /, upstreams: [\"127.0.0.1:9000\"]}]")

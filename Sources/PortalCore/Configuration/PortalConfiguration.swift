@@ -219,6 +219,24 @@ public struct HeaderRules: Sendable, Equatable {
     ]
 }
 
+/// Apache's `Require` for one route: loopback only, address lists, HTTP basic auth.
+public struct AccessRules: Sendable, Equatable {
+    /// Only clients on this machine (127.0.0.0/8, ::1): Apache's `Require local`.
+    public var localOnly: Bool = false
+    /// When not empty, only clients in these ranges.
+    public var allow: [String] = []
+    /// Clients in these ranges are refused (checked first).
+    public var deny: [String] = []
+    /// An htpasswd file with bcrypt hashes; when set, HTTP basic auth is required.
+    public var basicAuthFile: String?
+    /// The realm shown by browsers.
+    public var basicAuthRealm: String = "Portal"
+
+    public init() {}
+
+    public var isOpen: Bool { !localOnly && allow.isEmpty && deny.isEmpty && basicAuthFile == nil }
+}
+
 /// A header name and value.
 public struct HeaderField: Sendable, Equatable {
     public var name: String
@@ -249,6 +267,10 @@ public struct RouteSettings: Sendable, Equatable {
     public var listDirectories: Bool = false
     /// Serve `file.gz` / `file.br` next to `file` to clients that accept them.
     public var precompressed: Bool = true
+    /// Who may use this route.
+    public var access = AccessRules()
+    /// Answer with the edge's status page instead of proxying (mod_status).
+    public var status: Bool = false
 
     public init(path: String, upstreams: [String]) {
         self.path = path

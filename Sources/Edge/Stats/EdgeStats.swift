@@ -1,0 +1,76 @@
+import Foundation
+import NIOConcurrencyHelpers
+import NIOCore
+import Synchronization
+
+/// Counters the status page reads: requests and bytes, connections, and each upstream's health.
+/// Cheap to update from every event loop: atomics, and one short lock per proxied response.
+final class EdgeStats: Sendable {
+    let started = Date()
+    private let requests = Atomic<Int>(0)
+    private let bytesOut = Atomic<Int>(0)
+    private let bytesIn = Atomic<Int>(0)
+    private let busy = Atomic<Int>(0)
+    private let statusClasses = Mutex<[Int]>([0, 0, 0, 0, 0, 0])
+    private let upstreams = Mutex<[String: UpstreamHealth]>([:])
+
+    struct UpstreamHealth: Sendable {
+        var requests = 0
+        var failures = 0
+        var timeouts = 0
+        /// Exponentially weighted average response time (the head's arrival), milliseconds.
+        var averageMilliseconds: Double = 0
+        var lastFailure: Date?
+        var lastSuccess: Date?
+    }
+
+    func exchangeStarted() { busy.add(1, ordering: .relaxed) }
+
+    func exchangeFinished(status: Int, bytesSent: Int, bytesReceived: Int) {
+        busy.subtract(1, ordering: .relaxed)
+        requests.add(1, ordering: .relaxed)
+        bytesOut.add(bytesSent, ordering: .relaxed)
+        bytesIn.add(bytesReceived, ordering: .relaxed)
+        let index = min(max(status / 100, 0), 5)
+        statusClasses.withLock { $0[index] += 1 }
+    }
+
+    func upstreamAnswered(_ address: String, milliseconds: Double) {
+        upstreams.withLock { table in
+            var health = table[address, default: UpstreamHealth()]
+            health.requests += 1
+            health.averageMilliseconds = health.requests == 1 ? milliseconds : health.averageMilliseconds * 0.9 + milliseconds * 0.1
+            health.lastSuccess = Date()
+            table[address] = health
+        }
+    }
+
+    func upstreamFailed(_ address: String, timeout: Bool) {
+        upstreams.withLock { table in
+            var health = table[address, default: UpstreamHealth()]
+            health.failures += 1
+            if timeout { health.timeouts += 1 }
+            health.lastFailure = Date()
+            table[address] = health
+        }
+    }
+
+    struct Snapshot: Sendable {
+        var uptime: TimeInterval
+        var requests: Int
+        var bytesOut: Int
+        var bytesIn: Int
+        var busyConnections: Int
+        var openConnections: Int
+        var statusClasses: [Int]
+        var upstreams: [(String, UpstreamHealth)]
+    }
+
+    func snapshot(openConnections: Int) -> Snapshot {
+        Snapshot(uptime: Date().timeIntervalSince(started), requests: requests.load(ordering: .relaxed),
+                 bytesOut: bytesOut.load(ordering: .relaxed), bytesIn: bytesIn.load(ordering: .relaxed),
+                 busyConnections: max(busy.load(ordering: .relaxed), 0), openConnections: openConnections,
+                 statusClasses: statusClasses.withLock { $0 },
+                 upstreams: upstreams.withLock { $0.sorted { $0.key < $1.key } })
+    }
+}

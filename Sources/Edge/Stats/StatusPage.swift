@@ -1,0 +1,62 @@
+import Foundation
+
+/// The edge's status page (mod_status): uptime, rates, connections, answers by class, and each
+/// upstream's requests, failures and average response time. HTML, or JSON with `?json` or
+/// `Accept: application/json`.
+enum StatusPage {
+    static func json(_ snapshot: EdgeStats.Snapshot) -> String {
+        let uptime = max(snapshot.uptime, 1)
+        var upstreams: [String] = []
+        for (address, health) in snapshot.upstreams {
+            upstreams.append("{\"address\":\(JSONLogFormat.quote(address)),\"requests\":\(health.requests),"
+                + "\"failures\":\(health.failures),\"timeouts\":\(health.timeouts),"
+                + "\"average_ms\":\(String(format: "%.3f", health.averageMilliseconds)),"
+                + "\"state\":\"\(state(health))\"}")
+        }
+        return "{\"uptime_seconds\":\(Int(snapshot.uptime)),\"requests\":\(snapshot.requests),"
+            + "\"requests_per_second\":\(String(format: "%.3f", Double(snapshot.requests) / uptime)),"
+            + "\"bytes_sent\":\(snapshot.bytesOut),\"bytes_per_second\":\(String(format: "%.1f", Double(snapshot.bytesOut) / uptime)),"
+            + "\"bytes_received\":\(snapshot.bytesIn),"
+            + "\"connections\":{\"open\":\(snapshot.openConnections),\"busy\":\(snapshot.busyConnections),"
+            + "\"idle\":\(max(snapshot.openConnections - snapshot.busyConnections, 0))},"
+            + "\"responses\":{\"1xx\":\(snapshot.statusClasses[1]),\"2xx\":\(snapshot.statusClasses[2]),"
+            + "\"3xx\":\(snapshot.statusClasses[3]),\"4xx\":\(snapshot.statusClasses[4]),\"5xx\":\(snapshot.statusClasses[5])},"
+            + "\"upstreams\":[\(upstreams.joined(separator: ","))]}\n"
+    }
+
+    static func html(_ snapshot: EdgeStats.Snapshot) -> String {
+        let uptime = max(snapshot.uptime, 1)
+        var rows = ""
+        for (address, health) in snapshot.upstreams {
+            rows += "<tr><td>\(HTMLEscape.escape(address))</td><td>\(state(health))</td><td>\(health.requests)</td>"
+                + "<td>\(health.failures)</td><td>\(health.timeouts)</td><td>\(String(format: "%.1f", health.averageMilliseconds)) ms</td></tr>\n"
+        }
+        return """
+            <!DOCTYPE html>
+            <html lang="pt-BR"><head><meta charset="utf-8"><title>Estado do Portal</title></head><body>
+            <h1>Estado do Portal</h1>
+            <p>Em funcionamento há \(Int(snapshot.uptime)) s · \(snapshot.requests) requisições \
+            (\(String(format: "%.2f", Double(snapshot.requests) / uptime))/s) · \(snapshot.bytesOut) bytes enviados \
+            (\(String(format: "%.0f", Double(snapshot.bytesOut) / uptime)) B/s)</p>
+            <p>Conexões: \(snapshot.openConnections) abertas, \(snapshot.busyConnections) ocupadas, \
+            \(max(snapshot.openConnections - snapshot.busyConnections, 0)) ociosas</p>
+            <p>Respostas: 2xx \(snapshot.statusClasses[2]) · 3xx \(snapshot.statusClasses[3]) · \
+            4xx \(snapshot.statusClasses[4]) · 5xx \(snapshot.statusClasses[5])</p>
+            <table><thead><tr><th>Upstream</th><th>Estado</th><th>Requisições</th><th>Falhas</th><th>Tempos esgotados</th><th>Tempo médio</th></tr></thead>
+            <tbody>
+            \(rows)</tbody></table>
+            </body></html>
+
+            """
+    }
+
+    /// `up`, `down` (last answer was a failure), or `unknown` (never used).
+    static func state(_ health: EdgeStats.UpstreamHealth) -> String {
+        switch (health.lastSuccess, health.lastFailure) {
+        case (nil, nil): "unknown"
+        case (nil, _?): "down"
+        case (_?, nil): "up"
+        case (let success?, let failure?): success > failure ? "up" : "down"
+        }
+    }
+}

@@ -1,0 +1,133 @@
+@testable import Edge
+import Foundation
+import HummingbirdBcrypt
+import PortalCore
+import PortalTestSupport
+import Testing
+
+@Suite("Edge: access rules and the status page", .serialized)
+struct EdgeAccessTests {
+    static func site(_ routes: [RouteSettings]) -> (inout EdgeSettings) -> Void {
+        { edge in
+            var site = SiteSettings(name: "p", hosts: ["*"], routes: routes)
+            site.redirectToHTTPS = false
+            edge.sites = [site]
+        }
+    }
+
+    @Test("deny and allow lists by client address")
+    func addressLists() async throws {
+        let upstream = try await RecordingUpstream.start()
+        var denied = RouteSettings(path: "/deny", upstreams: ["127.0.0.1:\(upstream.port)"])
+        denied.access.deny = ["127.0.0.3"]
+        var allowed = RouteSettings(path: "/allow", upstreams: ["127.0.0.1:\(upstream.port)"])
+        allowed.access.allow = ["127.0.0.1/32"]
+        let edge = try await EdgeFixture.start(upstreams: [], configure: Self.site([denied, allowed]))
+        let request: (String) -> [String] = { ["GET \($0) HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"] }
+        let deniedFromThree = try await RawSocketClient.exchange(port: edge.httpPort, chunks: request("/deny"), from: "127.0.0.3")
+        let deniedFromOne = try await RawSocketClient.exchange(port: edge.httpPort, chunks: request("/deny"), from: "127.0.0.1")
+        let allowedFromThree = try await RawSocketClient.exchange(port: edge.httpPort, chunks: request("/allow"), from: "127.0.0.3")
+        let allowedFromOne = try await RawSocketClient.exchange(port: edge.httpPort, chunks: request("/allow"), from: "127.0.0.1")
+        await edge.stop()
+        await upstream.stop()
+        #expect(deniedFromThree.statuses == [403])
+        #expect(deniedFromOne.statuses == [200])
+        #expect(allowedFromThree.statuses == [403])
+        #expect(allowedFromOne.statuses == [200])
+        #expect(upstream.requests.count == 2)
+    }
+
+    @Test("local_only admits loopback clients and nobody else")
+    func localOnly() throws {
+        var rules = AccessRules()
+        rules.localOnly = true
+        let policy = try AccessPolicy(rules)
+        guard case .allow = policy.check(client: "127.0.0.1", authorization: nil) else { Issue.record("loopback refused"); return }
+        guard case .allow = policy.check(client: "::1", authorization: nil) else { Issue.record("::1 refused"); return }
+        guard case .forbidden = policy.check(client: "192.168.0.10", authorization: nil) else { Issue.record("LAN admitted"); return }
+        guard case .forbidden = policy.check(client: "-", authorization: nil) else { Issue.record("unknown admitted"); return }
+    }
+
+    @Test("HTTP basic auth against a bcrypt htpasswd file")
+    func basicAuth() async throws {
+        let directory = try TemporaryDirectory(prefix: "portal-auth")
+        defer { directory.remove() }
+        let file = directory.file("htpasswd")
+        try "# operators\ncontador:\(Bcrypt.hash("senha-muito-secreta", cost: 6))\n".write(toFile: file, atomically: true, encoding: .utf8)
+        let upstream = try await RecordingUpstream.start()
+        var route = RouteSettings(path: "/", upstreams: ["127.0.0.1:\(upstream.port)"])
+        route.access.basicAuthFile = file
+        route.access.basicAuthRealm = "phpMyAdmin"
+        let edge = try await EdgeFixture.start(upstreams: [], configure: Self.site([route]))
+        let authorization: (String) -> (String, String) = { ("Authorization", "Basic " + Data($0.utf8).base64EncodedString()) }
+        let none = try await TestHTTPClient.request(port: edge.httpPort, path: "/")
+        let wrong = try await TestHTTPClient.request(port: edge.httpPort, path: "/", headers: [authorization("contador:errada")])
+        let right = try await TestHTTPClient.request(port: edge.httpPort, path: "/", headers: [authorization("contador:senha-muito-secreta")])
+        let again = try await TestHTTPClient.request(port: edge.httpPort, path: "/", headers: [authorization("contador:senha-muito-secreta")])
+        await edge.stop()
+        await upstream.stop()
+        #expect(none.status == 401)
+        #expect(none.header("WWW-Authenticate") == "Basic realm=\"phpMyAdmin\", charset=\"UTF-8\"")
+        #expect(wrong.status == 401)
+        #expect(right.status == 200)
+        #expect(again.status == 200)
+        #expect(upstream.requests.count == 2)
+    }
+
+    @Test("an htpasswd file without bcrypt hashes is refused at load")
+    func weakHtpasswd() throws {
+        let directory = try TemporaryDirectory(prefix: "portal-auth")
+        defer { directory.remove() }
+        let file = directory.file("htpasswd")
+        try "admin:$apr1$abc$def\n".write(toFile: file, atomically: true, encoding: .utf8)
+        var rules = AccessRules()
+        rules.basicAuthFile = file
+        #expect(throws: TLSSetupError.self) { _ = try AccessPolicy(rules) }
+    }
+
+    @Test("the status page shows requests, connections and upstream health, local only by default")
+    func statusPage() async throws {
+        let upstream = try await RecordingUpstream.start()
+        let closed = try FreePort.allocate()
+        var status = RouteSettings(path: "/server-status", upstreams: [])
+        status.status = true
+        status.access.localOnly = true
+        let edge = try await EdgeFixture.start(upstreams: [], configure: Self.site([
+            status, RouteSettings(path: "/", upstreams: ["127.0.0.1:\(upstream.port)"]),
+            RouteSettings(path: "/down", upstreams: ["127.0.0.1:\(closed)"]),
+        ]))
+        for _ in 0..<3 { _ = try await TestHTTPClient.request(port: edge.httpPort, path: "/") }
+        _ = try await TestHTTPClient.request(port: edge.httpPort, path: "/down")
+        let html = try await TestHTTPClient.request(port: edge.httpPort, path: "/server-status")
+        let json = try await TestHTTPClient.request(port: edge.httpPort, path: "/server-status?json")
+        await edge.stop()
+        await upstream.stop()
+        #expect(html.status == 200)
+        #expect(html.body.contains("Estado do Portal"))
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(json.body.utf8)) as? [String: Any])
+        #expect((object["requests"] as? Int ?? 0) >= 4)
+        let responses = try #require(object["responses"] as? [String: Int])
+        #expect(responses["2xx"] ?? 0 >= 3)
+        #expect(responses["5xx"] == 1)
+        let upstreams = try #require(object["upstreams"] as? [[String: Any]])
+        #expect(upstreams.contains { $0["address"] as? String == "127.0.0.1:\(upstream.port)" && $0["state"] as? String == "up" })
+        #expect(upstreams.contains { $0["address"] as? String == "127.0.0.1:\(closed)" && $0["state"] as? String == "down" })
+        let connections = try #require(object["connections"] as? [String: Int])
+        #expect(connections["open"] ?? 0 >= 1)
+    }
+
+    @Test("a status route is local only unless access is configured")
+    func statusDefaultsLocal() throws {
+        let yaml = """
+            edge:
+              sites:
+                - name: p
+                  hosts: ["*"]
+                  routes:
+                    - {path: /server-status, status: true}
+            """
+        let configuration = try ConfigurationLoader.parse(yaml: yaml, source: "p.yaml")
+        #expect(configuration.edge.sites[0].routes[0].status)
+        #expect(configuration.edge.sites[0].routes[0].access.localOnly)
+    }
+}
