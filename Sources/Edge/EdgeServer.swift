@@ -27,6 +27,7 @@ public final class EdgeServer: Service {
     private let ownGroup: MultiThreadedEventLoopGroup?
     private let connections = ConnectionRegistry()
     private let stats = EdgeStats()
+    private let metrics = EdgeMetrics()
     private let pools: UpstreamPools
     private let bound = NIOLockedValueBox<[Listener: any Channel]>([:])
 
@@ -63,6 +64,7 @@ public final class EdgeServer: Service {
     public func run() async throws {
         let runtime = store.current.runtime
         for warning in runtime.warnings { logger.warning("\(warning)") }
+        recordCertificates(runtime)
         do {
             for listener in runtime.listeners {
                 let channel = try await bind(listener)
@@ -132,6 +134,7 @@ public final class EdgeServer: Service {
             return
         }
         let previous = store.replace(with: next)
+        recordCertificates(next)
         for warning in next.warnings { logger.warning("\(warning)") }
         for (listener, channel) in current where !wanted.contains(listener) {
             try? await channel.close()
@@ -142,6 +145,12 @@ public final class EdgeServer: Service {
         logger.info("configuration reloaded", metadata: [
             "listeners": "\(next.listeners.map(\.description))", "sites": "\(next.sites.map(\.name))"])
         onReload?(nil)
+    }
+
+    private func recordCertificates(_ runtime: EdgeRuntime) {
+        for site in runtime.sites {
+            if let days = site.certificateDaysLeft { metrics.certificateExpiry(site: site.name, days: days) }
+        }
     }
 
     /// Reopens every log file (after an outside tool moved them away).
@@ -175,6 +184,7 @@ public final class EdgeServer: Service {
         }
         let connections = self.connections
         let stats = self.stats
+        let metrics = self.metrics
         let store = self.store
         let pools = self.pools
         let logger = self.logger
@@ -186,7 +196,7 @@ public final class EdgeServer: Service {
             }
             do {
                 try Self.configure(channel, listener: listener, store: store, pools: pools, logger: logger,
-                                   stats: stats, connections: connections)
+                                   stats: stats, metrics: metrics, connections: connections)
                 return channel.eventLoop.makeSucceededVoidFuture()
             } catch {
                 return channel.eventLoop.makeFailedFuture(error)
@@ -213,7 +223,7 @@ public final class EdgeServer: Service {
 
     /// The pipeline of one client connection: [SNI → TLS] → byte observer → HTTP/1.1 → proxy.
     private static func configure(_ channel: any Channel, listener: Listener, store: EdgeRuntimeStore,
-                                  pools: UpstreamPools, logger: Logger, stats: EdgeStats,
+                                  pools: UpstreamPools, logger: Logger, stats: EdgeStats, metrics: EdgeMetrics,
                                   connections: ConnectionRegistry) throws {
         let settings = store.current.runtime.settings
         let operations = channel.pipeline.syncOperations
@@ -247,7 +257,7 @@ public final class EdgeServer: Service {
                                                    withEncoderConfiguration: .init(),
                                                    withDecoderLimitConfiguration: limits)
         let proxy = ProxyHandler(store: store, listener: listener, pool: pools.pool(for: channel.eventLoop),
-                                 logger: logger, stats: stats, connections: connections)
+                                 logger: logger, stats: stats, metrics: metrics, connections: connections)
         observer.proxy = proxy
         proxy.observer = observer
         try operations.addHandler(proxy)

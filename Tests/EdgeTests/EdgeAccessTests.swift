@@ -131,3 +131,36 @@ struct EdgeAccessTests {
         #expect(configuration.edge.sites[0].routes[0].access.localOnly)
     }
 }
+
+@Suite("Edge: Prometheus metrics", .serialized)
+struct EdgeMetricsTests {
+    @Test("metrics count requests by site and status, upstream errors, TLS handshakes and certificate days")
+    func metrics() async throws {
+        let upstream = try await RecordingUpstream.start()
+        let closed = try FreePort.allocate()
+        let edge = try await EdgeFixture.start(upstreams: []) { edge in
+            var metrics = RouteSettings(path: "/metrics", upstreams: [])
+            metrics.metrics = true
+            metrics.access.localOnly = true
+            edge.sites = [SiteSettings(name: "portal", hosts: ["*"], routes: [
+                metrics, RouteSettings(path: "/", upstreams: ["127.0.0.1:\(upstream.port)"]),
+                RouteSettings(path: "/down", upstreams: ["127.0.0.1:\(closed)"]),
+            ])]
+        }
+        for _ in 0..<2 { _ = try await TestHTTPClient.request(port: edge.httpsPort, path: "/tasks/42", tls: edge.tls) }
+        _ = try await TestHTTPClient.request(port: edge.httpsPort, path: "/down", tls: edge.tls)
+        let response = try await TestHTTPClient.request(port: edge.httpsPort, path: "/metrics", tls: edge.tls)
+        await edge.stop()
+        await upstream.stop()
+        let text = response.body
+        #expect(response.status == 200)
+        #expect(response.header("Content-Type")?.hasPrefix("text/plain; version=0.0.4") == true)
+        #expect(text.contains("portal_edge_requests_total{site=\"portal\",code=\"200\"} 2"))
+        #expect(text.contains("portal_edge_requests_total{site=\"portal\",code=\"502\"} 1"))
+        #expect(text.contains("portal_edge_upstream_errors_total{upstream=\"127.0.0.1:\(closed)\"} 1"))
+        #expect(text.contains("portal_edge_request_duration_seconds_bucket"))
+        #expect(text.contains("portal_edge_tls_handshakes_total{result=\"ok\"}"))
+        #expect(text.contains("portal_edge_certificate_expiry_days{site=\"portal\"} 89") || text.contains("portal_edge_certificate_expiry_days{site=\"portal\"} 90"))
+        #expect(!text.contains("/tasks/42"), "paths never become labels")
+    }
+}

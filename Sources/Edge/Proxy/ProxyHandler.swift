@@ -4,6 +4,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import NIOHTTP1
+import NIOTLS
 import PortalCore
 
 /// Serves one client connection: picks the site and route of each request, answers redirects
@@ -59,11 +60,14 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private static let maxQueuedBytes = 256 * 1024
 
     let stats: EdgeStats
+    let metrics: EdgeMetrics
     let connections: ConnectionRegistry
+    private var handshakeDone = false
 
     init(store: EdgeRuntimeStore, listener: Listener, pool: UpstreamPool, logger: Logger, stats: EdgeStats,
-         connections: ConnectionRegistry) {
+         metrics: EdgeMetrics, connections: ConnectionRegistry) {
         self.stats = stats
+        self.metrics = metrics
         self.connections = connections
         let (generation, runtime) = store.current
         self.store = store
@@ -151,6 +155,10 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case TLSUserEvent.handshakeCompleted = event {
+            handshakeDone = true
+            metrics.tlsHandshake(succeeded: true)
+        }
         if event is ChannelShouldQuiesceEvent {
             // Graceful stop: finish the request in flight, then close.
             if exchange == nil {
@@ -252,6 +260,10 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             }
             return
         }
+        if listener.tls && !handshakeDone {
+            handshakeDone = true
+            metrics.tlsHandshake(succeeded: false)
+        }
         logger.debug("client connection error", metadata: ["error": "\(error)"])
         context.close(promise: nil)
     }
@@ -348,6 +360,13 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             serveStatus(exchange)
             return
         }
+        if route.isMetrics {
+            var headers = HTTPHeaders()
+            headers.add(name: "Content-Type", value: "text/plain; version=0.0.4; charset=utf-8")
+            headers.add(name: "Cache-Control", value: "no-store")
+            respondLocally(exchange, status: .ok, extraHeaders: headers, body: metrics.render(), close: false)
+            return
+        }
         if let root = route.staticRoot {
             serveStatic(exchange, root: root, route: route, facts: facts)
             return
@@ -385,6 +404,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             case .failure(let error):
                 let timedOut = error is UpstreamPoolError
                 self.stats.upstreamFailed(address.description, timeout: timedOut)
+                self.metrics.upstreamFailed(address.description, timeout: timedOut)
                 self.logger.error(timedOut ? "no upstream connection free in time" : "upstream unreachable", metadata: [
                     "upstream": "\(address)", "error": "\(error)", "uri": "\(exchange.head.uri)",
                 ])
@@ -429,7 +449,10 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 self.armProxyTimer(exchange)
                 return
             }
-            if let address = exchange.upstreamAddress { self.stats.upstreamFailed(address.description, timeout: true) }
+            if let address = exchange.upstreamAddress {
+                self.stats.upstreamFailed(address.description, timeout: true)
+                self.metrics.upstreamFailed(address.description, timeout: true)
+            }
             self.logger.error("upstream timed out", metadata: [
                 "upstream": "\(exchange.upstreamAddress.map(String.init(describing:)) ?? "-")",
                 "uri": "\(exchange.head.uri)", "timeout_seconds": "\(timeout.nanoseconds / 1_000_000_000)",
@@ -592,6 +615,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             return
         }
         stats.upstreamFailed(upstream.address.description, timeout: false)
+        metrics.upstreamFailed(upstream.address.description, timeout: false)
         logger.error("upstream closed the connection before responding", metadata: [
             "upstream": "\(upstream.address)", "uri": "\(exchange.head.uri)",
             "error": "\(error.map { "\($0)" } ?? "closed")",
@@ -784,6 +808,9 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         exchange.site?.accessLog?.record(entry)
         stats.exchangeFinished(status: Int(exchange.status), bytesSent: exchange.bytesSent,
                                bytesReceived: exchange.requestBodyBytes)
+        metrics.requestFinished(site: exchange.site?.name ?? "-", status: Int(exchange.status),
+                                nanoseconds: entry.durationNanoseconds, bytesSent: exchange.bytesSent,
+                                bytesReceived: exchange.requestBodyBytes)
         if let address = entry.upstream, let upstreamTime = entry.upstreamNanoseconds {
             stats.upstreamAnswered(address, milliseconds: Double(upstreamTime) / 1_000_000)
         }

@@ -56,12 +56,14 @@ public final class EdgeRuntime: Sendable {
         var sites: [Site] = []
         for site in siteSettings {
             var context: NIOSSLContext?
+            var notAfter: Date?
             if needsTLS {
                 do {
                     let files = try certificateFiles(for: site, dataDirectory: dataDirectory,
                                                      allowMissingDevelopment: checkOnly)
                     if let files {
-                        context = try loadContext(files: files, hosts: site.hosts, errors: &errors, warnings: &warnings)
+                        (context, notAfter) = try loadContext(files: files, hosts: site.hosts, errors: &errors,
+                                                              warnings: &warnings)
                     }
                 } catch {
                     errors.append("site '\(site.name)': \(error)")
@@ -87,6 +89,7 @@ public final class EdgeRuntime: Sendable {
                     }
                 }
                 resolved.isStatus = route.status
+                resolved.isMetrics = route.metrics
                 if !route.access.isOpen {
                     do {
                         resolved.access = try AccessPolicy(route.access)
@@ -110,6 +113,7 @@ public final class EdgeRuntime: Sendable {
                               routes: routes, tlsContext: context, accessLog: siteLog,
                               httpsHeaders: HeaderPolicy(edge: edge, site: site, tls: true),
                               httpHeaders: HeaderPolicy(edge: edge, site: site, tls: false)))
+            sites.last?.certificateDaysLeft = notAfter.map { $0.timeIntervalSinceNow / 86_400 }
         }
         let defaultSite = edge.defaultSite.flatMap { name in sites.first { $0.name == name } }
         let router = SiteRouter(sites: sites, defaultSite: defaultSite)
@@ -177,7 +181,7 @@ public final class EdgeRuntime: Sendable {
     }
 
     static func loadContext(files: CertificateFiles, hosts: [String], errors: inout [String],
-                            warnings: inout [String]) throws -> NIOSSLContext? {
+                            warnings: inout [String]) throws -> (NIOSSLContext?, Date?) {
         var pem: String
         do {
             pem = try String(contentsOfFile: files.certificate, encoding: .utf8)
@@ -189,8 +193,9 @@ public final class EdgeRuntime: Sendable {
                                                     hosts: files.isDevelopment ? [] : hosts)
         errors += findings.errors
         warnings += findings.warnings
-        guard findings.errors.isEmpty else { return nil }
-        return try ServerTLS.makeContext(certificatePEM: pem, certificateFile: files.certificate, keyFile: files.key)
+        guard findings.errors.isEmpty else { return (nil, findings.notAfter) }
+        return (try ServerTLS.makeContext(certificatePEM: pem, certificateFile: files.certificate, keyFile: files.key),
+                findings.notAfter)
     }
 }
 

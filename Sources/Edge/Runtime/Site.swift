@@ -13,6 +13,8 @@ struct Route: Sendable {
     var access: AccessPolicy? = nil
     /// The route answers with the status page.
     var isStatus = false
+    /// The route answers with the Prometheus metrics.
+    var isMetrics = false
 
     /// True when `path` is this route's prefix at a segment boundary (`/api` matches `/api/x`, not `/apix`).
     func matches(_ requestPath: Substring) -> Bool {
@@ -24,7 +26,9 @@ struct Route: Sendable {
 }
 
 /// One site (virtual host) as the edge serves it.
-final class Site: Sendable {
+final class Site: @unchecked Sendable {
+    // @unchecked: `certificateDaysLeft` is set once while the runtime is being built, before the
+    // site is shared with any event loop; every other property is a `let`.
     let name: String
     let hosts: [String]
     /// The name used in redirects when the request's own host cannot be used.
@@ -34,6 +38,8 @@ final class Site: Sendable {
     /// Longest path first, so the first match is the longest prefix.
     let routes: [Route]
     let tlsContext: NIOSSLContext?
+    /// Days until the certificate expires, when it has one.
+    var certificateDaysLeft: Double? = nil
     let accessLog: AccessLog?
     /// Response headers on HTTPS and on plain HTTP listeners.
     let httpsHeaders: HeaderPolicy

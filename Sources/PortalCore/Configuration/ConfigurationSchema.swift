@@ -157,7 +157,7 @@ enum ConfigurationSchema {
                                                 isValid: { !$0.isEmpty && $0.allSatisfy { HostAndPort($0) != nil } })
             let root: String? = item.readOptional("root", rule: "a folder path", isValid: { !$0.isEmpty })
             if !item.has("path") { item.report("a route needs a 'path'") }
-            let isStatus = item.has("status")
+            let isStatus = item.has("status") || item.has("metrics")
             if !item.has("upstreams") && root == nil && !isStatus {
                 item.report("route '\(path)' needs 'upstreams' (or 'root' to serve files, or 'status: true')")
             }
@@ -169,6 +169,7 @@ enum ConfigurationSchema {
             route.listDirectories = item.read("list_directories", default: route.listDirectories)
             route.precompressed = item.read("precompressed", default: route.precompressed)
             route.status = item.read("status", default: route.status)
+            route.metrics = item.read("metrics", default: route.metrics)
             var access = item.section("access")
             route.access.localOnly = access.read("local_only", default: route.access.localOnly)
             let rangeRule = "a list of IP addresses or CIDR ranges, e.g. [\"192.168.0.0/24\"]"
@@ -178,7 +179,7 @@ enum ConfigurationSchema {
             route.access.basicAuthRealm = access.read("basic_auth_realm", default: route.access.basicAuthRealm,
                                                       rule: "text without quotes", isValid: { !$0.contains("\"") && !$0.isEmpty })
             access.finish()
-            if route.status && route.access.isOpen && !item.has("access") {
+            if (route.status || route.metrics) && route.access.isOpen && !item.has("access") {
                 // The seed keeps server-status local: so does Portal unless told otherwise.
                 route.access.localOnly = true
             }
@@ -186,7 +187,7 @@ enum ConfigurationSchema {
                 .map { (size: ByteSize) in size.bytes }
             route.preserveHost = item.read("preserve_host", default: route.preserveHost)
             item.finish()
-            if !path.isEmpty && (!upstreams.isEmpty || root != nil || route.status) { site.routes.append(route) }
+            if !path.isEmpty && (!upstreams.isEmpty || root != nil || route.status || route.metrics) { site.routes.append(route) }
         }
         if site.routes.isEmpty && !section.isEmpty {
             section.report("site '\(name)' needs at least one route, e.g. routes: [{path: /, upstreams: [\"127.0.0.1:9000\"]}]")

@@ -271,6 +271,8 @@ public struct RouteSettings: Sendable, Equatable {
     public var access = AccessRules()
     /// Answer with the edge's status page instead of proxying (mod_status).
     public var status: Bool = false
+    /// Answer with the edge's Prometheus metrics instead of proxying.
+    public var metrics: Bool = false
 
     public init(path: String, upstreams: [String]) {
         self.path = path

@@ -1,0 +1,74 @@
+import NIOConcurrencyHelpers
+import Prometheus
+
+/// The edge's Prometheus metrics (swift-prometheus): requests by site and status, durations,
+/// bytes, upstream errors and timeouts, TLS handshakes, days until each certificate expires.
+/// Label values are site names and upstream addresses, never request paths.
+final class EdgeMetrics: Sendable {
+    let registry = PrometheusCollectorRegistry()
+    private let counters = NIOLockedValueBox<[String: Counter]>([:])
+    private let histograms = NIOLockedValueBox<[String: DurationHistogram]>([:])
+
+    private static let buckets: [Duration] = [
+        .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100),
+        .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2.5), .seconds(5), .seconds(10), .seconds(30),
+    ]
+
+    /// `portal_edge_<name>_<unit>`.
+    private static func descriptor(_ name: String, unit: String, help: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(namespace: "portal", subsystem: "edge", metricName: name, unitName: unit, helpText: help)
+    }
+
+    private func counter(_ name: String, unit: String, _ labels: [(String, String)], help: String) -> Counter {
+        let key = name + labels.map { "|\($0.0)=\($0.1)" }.joined()
+        return counters.withLockedValue { cache in
+            if let existing = cache[key] { return existing }
+            let made = registry.makeCounter(descriptor: Self.descriptor(name, unit: unit, help: help), labels: labels)
+            cache[key] = made
+            return made
+        }
+    }
+
+    func requestFinished(site: String, status: Int, nanoseconds: Int64, bytesSent: Int, bytesReceived: Int) {
+        counter("requests", unit: "total", [("site", site), ("code", String(status))],
+                help: "Requests answered, by site and status").increment()
+        let histogram = histograms.withLockedValue { cache in
+            if let existing = cache[site] { return existing }
+            let made = registry.makeDurationHistogram(
+                descriptor: Self.descriptor("request_duration", unit: "seconds",
+                                            help: "Time from request head to the end of the response"),
+                labels: [("site", site)], buckets: Self.buckets)
+            cache[site] = made
+            return made
+        }
+        histogram.recordNanoseconds(nanoseconds)
+        if bytesSent > 0 {
+            counter("response_bytes", unit: "total", [("site", site)], help: "Response body bytes sent")
+                .increment(by: Int64(bytesSent))
+        }
+        if bytesReceived > 0 {
+            counter("request_bytes", unit: "total", [("site", site)], help: "Request body bytes received")
+                .increment(by: Int64(bytesReceived))
+        }
+    }
+
+    func upstreamFailed(_ address: String, timeout: Bool) {
+        counter(timeout ? "upstream_timeouts" : "upstream_errors", unit: "total", [("upstream", address)],
+                help: timeout ? "Upstream requests that timed out" : "Upstream connections refused or broken").increment()
+    }
+
+    func tlsHandshake(succeeded: Bool) {
+        counter("tls_handshakes", unit: "total", [("result", succeeded ? "ok" : "failed")],
+                help: "TLS handshakes, by result").increment()
+    }
+
+    func certificateExpiry(site: String, days: Double) {
+        registry.makeGauge(descriptor: Self.descriptor("certificate_expiry", unit: "days",
+                                                       help: "Days until the site's certificate expires"),
+                           labels: [("site", site)]).set(days)
+    }
+
+    func render() -> String {
+        registry.emitToString()
+    }
+}
