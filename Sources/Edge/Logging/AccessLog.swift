@@ -131,12 +131,7 @@ enum CombinedLogFormat {
 
     /// `[10/Oct/2000:13:55:36 -0700]` in local time.
     static func timestamp(_ seconds: Int) -> String {
-        var time = time_t(seconds)
-        var parts = tm()
-        localtime_r(&time, &parts)
-        var buffer = [Int8](repeating: 0, count: 64)
-        let count = strftime(&buffer, buffer.count, "%d/%b/%Y:%H:%M:%S %z", &parts)
-        return String(decoding: buffer.prefix(count).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        TimeFormat.format(seconds, "%d/%b/%Y:%H:%M:%S %z", utc: false)
     }
 
     /// Escapes quotes, backslashes and control bytes the way Apache does (`\"`, `\\`, `\xhh`).
@@ -182,12 +177,7 @@ enum JSONLogFormat {
     }
 
     static func iso8601(_ seconds: Int) -> String {
-        var time = time_t(seconds)
-        var parts = tm()
-        gmtime_r(&time, &parts)
-        var buffer = [Int8](repeating: 0, count: 32)
-        let count = strftime(&buffer, buffer.count, "%Y-%m-%dT%H:%M:%SZ", &parts)
-        return String(decoding: buffer.prefix(count).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        TimeFormat.format(seconds, "%Y-%m-%dT%H:%M:%SZ", utc: true)
     }
 
     /// A JSON string literal.

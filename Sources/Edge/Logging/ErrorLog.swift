@@ -67,11 +67,6 @@ public struct ErrorLogHandler: LogHandler {
     }
 
     static func timestamp() -> String {
-        var time = time_t(Date().timeIntervalSince1970)
-        var parts = tm()
-        localtime_r(&time, &parts)
-        var buffer = [Int8](repeating: 0, count: 64)
-        let count = strftime(&buffer, buffer.count, "%a %b %d %H:%M:%S %Y", &parts)
-        return String(decoding: buffer.prefix(count).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        TimeFormat.format(Int(Date().timeIntervalSince1970), "%a %b %d %H:%M:%S %Y", utc: false)
     }
 }

@@ -113,12 +113,7 @@ final class LogFile {
     }
 
     static func stamp(_ date: Date) -> String {
-        var time = time_t(date.timeIntervalSince1970)
-        var parts = tm()
-        localtime_r(&time, &parts)
-        var buffer = [Int8](repeating: 0, count: 32)
-        let count = strftime(&buffer, buffer.count, "%Y%m%d-%H%M%S", &parts)
-        return String(decoding: buffer.prefix(count).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        TimeFormat.format(Int(date.timeIntervalSince1970), "%Y%m%d-%H%M%S", utc: false)
     }
 }
 

@@ -3,12 +3,7 @@ import Foundation
 /// IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), the date format of HTTP headers.
 enum HTTPDate {
     static func format(_ seconds: Int) -> String {
-        var time = time_t(seconds)
-        var parts = tm()
-        gmtime_r(&time, &parts)
-        var buffer = [Int8](repeating: 0, count: 40)
-        let count = strftime(&buffer, buffer.count, "%a, %d %b %Y %H:%M:%S GMT", &parts)
-        return String(decoding: buffer.prefix(count).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        TimeFormat.format(seconds, "%a, %d %b %Y %H:%M:%S GMT", utc: true)
     }
 
     /// Seconds since the epoch, or nil when the text is not an IMF-fixdate.
