@@ -21,6 +21,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.3"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-nio-http2.git", from: "1.46.0"),
         .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
         .package(url: "https://github.com/adam-fowler/compress-nio.git", from: "1.5.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
@@ -59,6 +60,7 @@ let package = Package(
                 product("NIOHTTP1", "swift-nio"),
                 product("NIOSSL", "swift-nio-ssl"),
                 product("NIOTLS", "swift-nio"),
+                product("NIOHTTP2", "swift-nio-http2"),
                 product("CompressNIO", "compress-nio"),
                 product("HummingbirdBcrypt", "hummingbird-auth"),
                 product("Prometheus", "swift-prometheus"),

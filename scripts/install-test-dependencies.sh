@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs beyond the Swift toolchain, from Debian's packages:
-# the openssl command-line client (the TLS tests drive it as an operator would).
+# the openssl command-line client and curl (built with HTTP/2), which the TLS and HTTP/2
+# tests drive as an operator would.
 set -euo pipefail
 
 missing=()
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+command -v curl >/dev/null 2>&1 || missing+=(curl)
 if [ ${#missing[@]} -gt 0 ]; then
     echo "installing: ${missing[*]}"
     apt-get update -qq

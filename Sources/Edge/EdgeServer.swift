@@ -5,6 +5,7 @@ public import NIOCore
 import NIOHTTP1
 import NIOPosix
 import NIOSSL
+import NIOHTTP2
 import NIOTLS
 import PortalCore
 public import ServiceLifecycle
@@ -221,30 +222,66 @@ public final class EdgeServer: Service {
         }
     }
 
-    /// The pipeline of one client connection: [SNI → TLS] → byte observer → HTTP/1.1 → proxy.
+    /// The pipeline of one client connection: [SNI → TLS → ALPN] → byte observer → HTTP/1.1 → proxy,
+    /// or, when the client chose `h2`, HTTP/2 with one proxy handler per stream.
     private static func configure(_ channel: any Channel, listener: Listener, store: EdgeRuntimeStore,
                                   pools: UpstreamPools, logger: Logger, stats: EdgeStats, metrics: EdgeMetrics,
                                   connections: ConnectionRegistry) throws {
+        let operations = channel.pipeline.syncOperations
+        let handlers = ConnectionHandlers(listener: listener, store: store, pools: pools, logger: logger,
+                                          stats: stats, metrics: metrics, connections: connections)
+        guard listener.tls else {
+            try handlers.addHTTP1(to: channel)
+            return
+        }
+        let negotiation = ApplicationProtocolNegotiationHandler { result, channel in
+            channel.eventLoop.makeCompletedFuture {
+                if case .negotiated("h2") = result {
+                    try handlers.addHTTP2(to: channel)
+                } else {
+                    handlers.metrics.tlsHandshake(succeeded: true)
+                    try handlers.addHTTP1(to: channel)
+                }
+            }
+        }
+        try operations.addHandler(ByteToMessageHandler(SNIHandler { result in
+            let runtime = store.current.runtime
+            var serverName: String?
+            if case .hostname(let name) = result { serverName = name }
+            guard let context = runtime.router.tlsSite(for: serverName)?.tlsContext ?? runtime.fallbackTLSContext else {
+                return channel.eventLoop.makeFailedFuture(TLSSetupError("no certificate for \(serverName ?? "a client without SNI")"))
+            }
+            do {
+                try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: context),
+                                                               position: .before(negotiation))
+                return channel.eventLoop.makeSucceededVoidFuture()
+            } catch {
+                return channel.eventLoop.makeFailedFuture(error)
+            }
+        }))
+        try operations.addHandler(negotiation)
+    }
+}
+
+/// Builds the HTTP part of a client connection's pipeline, for HTTP/1.1 or HTTP/2.
+struct ConnectionHandlers: Sendable {
+    let listener: Listener
+    let store: EdgeRuntimeStore
+    let pools: UpstreamPools
+    let logger: Logger
+    let stats: EdgeStats
+    let metrics: EdgeMetrics
+    let connections: ConnectionRegistry
+
+    func makeProxy(for channel: any Channel, http2: Bool) -> ProxyHandler {
+        ProxyHandler(store: store, listener: listener, pool: pools.pool(for: channel.eventLoop), logger: logger,
+                     stats: stats, metrics: metrics, connections: connections, http2: http2)
+    }
+
+    func addHTTP1(to channel: any Channel) throws {
         let settings = store.current.runtime.settings
         let operations = channel.pipeline.syncOperations
         let observer = ClientByteObserver()
-        if listener.tls {
-            try operations.addHandler(ByteToMessageHandler(SNIHandler { result in
-                let runtime = store.current.runtime
-                var serverName: String?
-                if case .hostname(let name) = result { serverName = name }
-                guard let context = runtime.router.tlsSite(for: serverName)?.tlsContext ?? runtime.fallbackTLSContext else {
-                    return channel.eventLoop.makeFailedFuture(TLSSetupError("no certificate for \(serverName ?? "a client without SNI")"))
-                }
-                do {
-                    try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: context),
-                                                                   position: .before(observer))
-                    return channel.eventLoop.makeSucceededVoidFuture()
-                } catch {
-                    return channel.eventLoop.makeFailedFuture(error)
-                }
-            }))
-        }
         try operations.addHandler(observer)
         var limits = NIOHTTPDecoderLimitConfiguration()
         limits.maxHeaderFieldSize = max(settings.maxRequestLineBytes, settings.maxHeaderBytes) + 1
@@ -256,11 +293,35 @@ public final class EdgeServer: Service {
                                                    withOutboundHeaderValidation: false,
                                                    withEncoderConfiguration: .init(),
                                                    withDecoderLimitConfiguration: limits)
-        let proxy = ProxyHandler(store: store, listener: listener, pool: pools.pool(for: channel.eventLoop),
-                                 logger: logger, stats: stats, metrics: metrics, connections: connections)
+        let proxy = makeProxy(for: channel, http2: false)
         observer.proxy = proxy
         proxy.observer = observer
         try operations.addHandler(proxy)
+    }
+
+    /// HTTP/2 with NIO's defences on (rapid reset and other stream floods close the connection),
+    /// a stream limit, and a header list limit; each stream gets its own proxy handler.
+    func addHTTP2(to channel: any Channel) throws {
+        metrics.tlsHandshake(succeeded: true)
+        let settings = store.current.runtime.settings
+        var connection = NIOHTTP2Handler.ConnectionConfiguration()
+        connection.initialSettings = [
+            HTTP2Setting(parameter: .maxConcurrentStreams, value: settings.http2MaxConcurrentStreams),
+            HTTP2Setting(parameter: .maxHeaderListSize, value: settings.maxRequestLineBytes + settings.maxHeaderCount * settings.maxHeaderBytes),
+            HTTP2Setting(parameter: .initialWindowSize, value: 1 << 20),
+        ]
+        let handlers = self
+        _ = try channel.pipeline.syncOperations.configureHTTP2Pipeline(
+            mode: .server, connectionConfiguration: connection, streamConfiguration: .init()
+        ) { stream in
+            stream.eventLoop.makeCompletedFuture {
+                try stream.pipeline.syncOperations.addHandler(HTTP2FramePayloadToHTTP1ServerCodec())
+                try stream.pipeline.syncOperations.addHandler(handlers.makeProxy(for: stream, http2: true))
+            }
+        }
+        // An HTTP/2 connection with no stream open for `client_timeout` is closed.
+        try channel.pipeline.syncOperations.addHandler(IdleCloseHandler(timeout: .seconds(Int64(settings.clientTimeoutSeconds))),
+                                                       position: .first)
     }
 }
 

@@ -84,7 +84,8 @@ final class Exchange {
             time: startedAt,
             method: head.method.rawValue,
             uri: head.uri,
-            version: head.version.minor == 1 ? "HTTP/1.1" : head.version.minor == 0 ? "HTTP/1.0" : "HTTP/\(head.version.major).\(head.version.minor)",
+            version: head.version == .http1_1 ? "HTTP/1.1" : head.version == .http1_0 ? "HTTP/1.0"
+                : "HTTP/\(head.version.major).\(head.version.minor)",
             status: Int(status),
             bytesSent: bytesSent,
             referer: facts?.referer ?? (facts == nil ? head.headers.first(name: "referer") : nil),

@@ -145,7 +145,7 @@ extension ProxyHandler {
         exchange.responseEnded = true
         exchange.answeredLocally = true
         exchange.status = status.code
-        if !exchange.keepAlive { headers.add(name: "Connection", value: "close") }
+        if !exchange.keepAlive && !http2 { headers.add(name: "Connection", value: "close") }
         headerPolicy(exchange).apply(to: &headers)
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: responseVersion(exchange), status: status,
                                                              headers: headers))), promise: nil)

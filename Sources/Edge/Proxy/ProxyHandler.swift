@@ -63,9 +63,13 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     let metrics: EdgeMetrics
     let connections: ConnectionRegistry
     private var handshakeDone = false
+    /// This handler serves one HTTP/2 stream (no connection headers, one request).
+    let http2: Bool
 
     init(store: EdgeRuntimeStore, listener: Listener, pool: UpstreamPool, logger: Logger, stats: EdgeStats,
-         metrics: EdgeMetrics, connections: ConnectionRegistry) {
+         metrics: EdgeMetrics, connections: ConnectionRegistry, http2: Bool = false) {
+        self.http2 = http2
+        self.handshakeDone = http2
         self.stats = stats
         self.metrics = metrics
         self.connections = connections
@@ -157,7 +161,6 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if case TLSUserEvent.handshakeCompleted = event {
             handshakeDone = true
-            metrics.tlsHandshake(succeeded: true)
         }
         if event is ChannelShouldQuiesceEvent {
             // Graceful stop: finish the request in flight, then close.
@@ -507,7 +510,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 // The upstream answered before reading the whole body: the client connection cannot be reused.
                 exchange.keepAlive = false
             }
-            if exchange.head.version.minor == 0 && exchange.keepAlive {
+            if !http2 && exchange.head.version.minor == 0 && exchange.keepAlive {
                 if headers.contains(name: "content-length") {
                     headers.add(name: "Connection", value: "keep-alive")
                 } else {
@@ -521,9 +524,9 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             if compression.compress, let gzip = try? GzipStream(level: settings.compressionLevel) {
                 exchange.gzip = gzip
                 CompressionDecision.compressedHeaders(&headers)
-                if exchange.head.version.minor == 0 { exchange.keepAlive = false }
+                if !http2 && exchange.head.version.minor == 0 { exchange.keepAlive = false }
             }
-            if !exchange.keepAlive && exchange.head.version.minor >= 1 {
+            if !exchange.keepAlive && exchange.head.version.minor >= 1 && !http2 {
                 headers.add(name: "Connection", value: "close")
             }
             context.write(wrapOutboundOut(.head(HTTPResponseHead(version: responseVersion(exchange), status: head.status,
@@ -778,7 +781,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         if close || (!exchange.requestEnded && (exchange.facts?.hasBody ?? RequestValidator.hasBody(exchange.head)))
             || !exchange.keepAlive {
             exchange.keepAlive = false
-            headers.add(name: "Connection", value: "close")
+            if !http2 { headers.add(name: "Connection", value: "close") }
         }
         headerPolicy(exchange).apply(to: &headers)
         exchange.bytesSent = exchange.head.method == .HEAD ? 0 : (body?.readableBytes ?? 0)
@@ -792,7 +795,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func responseVersion(_ exchange: Exchange) -> HTTPVersion {
-        exchange.head.version.minor == 0 ? .http1_0 : .http1_1
+        if http2 { return exchange.head.version }
+        return exchange.head.version.minor == 0 ? .http1_0 : .http1_1
     }
 
     /// Ends the response; the exchange is detached first because ending it may start the next

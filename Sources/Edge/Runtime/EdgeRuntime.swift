@@ -63,7 +63,7 @@ public final class EdgeRuntime: Sendable {
                                                      allowMissingDevelopment: checkOnly)
                     if let files {
                         (context, notAfter) = try loadContext(files: files, hosts: site.hosts, errors: &errors,
-                                                              warnings: &warnings)
+                                                              warnings: &warnings, http2: edge.http2)
                     }
                 } catch {
                     errors.append("site '\(site.name)': \(error)")
@@ -181,7 +181,7 @@ public final class EdgeRuntime: Sendable {
     }
 
     static func loadContext(files: CertificateFiles, hosts: [String], errors: inout [String],
-                            warnings: inout [String]) throws -> (NIOSSLContext?, Date?) {
+                            warnings: inout [String], http2: Bool) throws -> (NIOSSLContext?, Date?) {
         var pem: String
         do {
             pem = try String(contentsOfFile: files.certificate, encoding: .utf8)
@@ -194,7 +194,8 @@ public final class EdgeRuntime: Sendable {
         errors += findings.errors
         warnings += findings.warnings
         guard findings.errors.isEmpty else { return (nil, findings.notAfter) }
-        return (try ServerTLS.makeContext(certificatePEM: pem, certificateFile: files.certificate, keyFile: files.key),
+        return (try ServerTLS.makeContext(certificatePEM: pem, certificateFile: files.certificate, keyFile: files.key,
+                                          http2: http2),
                 findings.notAfter)
     }
 }

@@ -28,7 +28,8 @@ public enum ServerTLS {
     }
 
     /// Makes a context from PEM text already read (certificate file plus any chain file).
-    static func makeContext(certificatePEM: String, certificateFile: String, keyFile: String) throws -> NIOSSLContext {
+    static func makeContext(certificatePEM: String, certificateFile: String, keyFile: String,
+                            http2: Bool = false) throws -> NIOSSLContext {
         let chain: [NIOSSLCertificate]
         do {
             chain = try NIOSSLCertificate.fromPEMBytes(Array(certificatePEM.utf8))
@@ -53,7 +54,7 @@ public enum ServerTLS {
         configuration.minimumTLSVersion = .tlsv12
         configuration.maximumTLSVersion = .tlsv13
         configuration.cipherSuiteValues = tls12CipherSuites
-        configuration.applicationProtocols = ["http/1.1"]
+        configuration.applicationProtocols = http2 ? ["h2", "http/1.1"] : ["http/1.1"]
         do {
             return try NIOSSLContext(configuration: configuration)
         } catch NIOSSLError.failedToLoadPrivateKey {

@@ -99,6 +99,8 @@ enum ConfigurationSchema {
         edge.forwardedHeader = section.read("forwarded_header", default: edge.forwardedHeader)
         edge.workers = count(&section, "workers", edge.workers, 0...256)
         edge.headers = readHeaderRules(&section)
+        edge.http2 = section.read("http2", default: edge.http2)
+        edge.http2MaxConcurrentStreams = count(&section, "http2_max_concurrent_streams", edge.http2MaxConcurrentStreams, 1...10_000)
         edge.compression = section.read("compression", default: edge.compression)
         var expires = section.section("expires")
         for (type, seconds) in expires.readDurations() { edge.expires[type] = seconds }

@@ -115,6 +115,10 @@ public struct EdgeSettings: Sendable, Equatable {
     public var upstreamIdleTimeoutSeconds: Int = 60
     /// Also send RFC 7239 `Forwarded` to upstreams.
     public var forwardedHeader: Bool = false
+    /// Offer HTTP/2 on HTTPS listeners (ALPN `h2`, then `http/1.1`).
+    public var http2: Bool = true
+    /// Streams a client may have open at once on one HTTP/2 connection.
+    public var http2MaxConcurrentStreams: Int = 100
     /// Compress responses (gzip) when the client accepts it and the type is in `compressTypes`.
     public var compression: Bool = true
     /// zlib level, 1 (fastest) to 9 (smallest).

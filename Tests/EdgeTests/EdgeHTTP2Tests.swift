@@ -1,0 +1,78 @@
+import Edge
+import Foundation
+import PortalCore
+import PortalTestSupport
+import Testing
+
+/// HTTP/2 through ALPN, checked with curl (built with nghttp2) as a browser-like client.
+@Suite("Edge: HTTP/2", .serialized)
+struct EdgeHTTP2Tests {
+    struct CurlResult {
+        let status: Int
+        let version: String
+        let headers: String
+        let body: String
+    }
+
+    static func curl(_ arguments: [String], certificate: String) throws -> CurlResult {
+        let directory = NSTemporaryDirectory() + "curl-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["curl", "-s", "--cacert", certificate, "-D", directory + "/headers", "-o", directory + "/body",
+                             "-w", "%{http_code} %{http_version}"] + arguments
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let parts = String(decoding: data, as: UTF8.self).split(separator: " ")
+        return CurlResult(status: Int(parts.first ?? "") ?? 0, version: parts.count > 1 ? String(parts[1]) : "",
+                          headers: (try? String(contentsOfFile: directory + "/headers", encoding: .utf8)) ?? "",
+                          body: (try? String(contentsOfFile: directory + "/body", encoding: .utf8)) ?? "")
+    }
+
+    @Test("clients that offer h2 get HTTP/2; proxying, headers, gzip, static files and errors work over it")
+    func http2() async throws {
+        let upstream = try await RecordingUpstream.start(responseBody: String(repeating: "<p>olá</p>", count: 200),
+                                                         contentType: "text/html")
+        let directory = try TemporaryDirectory(prefix: "portal-h2")
+        defer { directory.remove() }
+        try FileManager.default.createDirectory(atPath: directory.file("www"), withIntermediateDirectories: true)
+        try String(repeating: "x", count: 100_000).write(toFile: directory.file("www/big.txt"), atomically: true, encoding: .utf8)
+        let closed = try FreePort.allocate()
+        let edge = try await EdgeFixture.start(upstreams: []) { edge in
+            edge.sites = [SiteSettings(name: "h2", hosts: ["*"], routes: [
+                RouteSettings(path: "/", upstreams: ["127.0.0.1:\(upstream.port)"]),
+                RouteSettings(path: "/static/", root: directory.file("www")),
+                RouteSettings(path: "/down", upstreams: ["127.0.0.1:\(closed)"]),
+            ])]
+        }
+        let base = "https://localhost:\(edge.httpsPort)"
+        let certificate = edge.certificateFile
+        let page = try await Task.detached { try Self.curl(["--http2", "--compressed", base + "/tasks"], certificate: certificate) }.value
+        let file = try await Task.detached { try Self.curl(["--http2", "-r", "0-9", base + "/static/big.txt"], certificate: certificate) }.value
+        let whole = try await Task.detached { try Self.curl(["--http2", base + "/static/big.txt"], certificate: certificate) }.value
+        let down = try await Task.detached { try Self.curl(["--http2", base + "/down"], certificate: certificate) }.value
+        let old = try await Task.detached { try Self.curl(["--http1.1", base + "/tasks"], certificate: certificate) }.value
+        await edge.stop()
+        await upstream.stop()
+        #expect(page.version == "2")
+        #expect(page.status == 200)
+        #expect(page.body == String(repeating: "<p>olá</p>", count: 200))
+        #expect(page.headers.lowercased().contains("content-encoding: gzip"))
+        #expect(page.headers.lowercased().contains("strict-transport-security: max-age=31536000; includesubdomains"))
+        #expect(!page.headers.lowercased().contains("connection:"))
+        #expect(file.status == 206)
+        #expect(file.body == "xxxxxxxxxx")
+        #expect(whole.body.utf8.count == 100_000)
+        #expect(down.status == 502)
+        #expect(old.version == "1.1")
+        #expect(old.status == 200)
+        let forwarded = try #require(upstream.requests.first)
+        #expect(forwarded.header("X-Forwarded-Proto") == "https")
+        #expect(forwarded.header("Host") == "localhost:\(edge.httpsPort)")
+    }
+}
