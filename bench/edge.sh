@@ -38,6 +38,7 @@ NGINX_PORT=28702
 APACHE_PORT=28703
 EDGE_PORT=28704
 EDGE_TLS_PORT=28705
+NGINX_TLS_PORT=28706
 
 need() { command -v "$1" >/dev/null 2>&1; }
 if ! need nginx || ! need apache2 || ! need wrk || ! need taskset; then
@@ -55,6 +56,15 @@ PORTAL="$ROOT/.build-release/release/portal"
 mkdir -p "$WORK/origin/html" "$WORK/logs"
 head -c 1024 /dev/zero | tr '\0' 'a' > "$WORK/origin/html/1k.txt"
 head -c 20480 /dev/zero | tr '\0' 'b' > "$WORK/origin/html/20k.txt"
+# A realistic 20 KiB page for the compression run (repetitive markup, like the portal's tables).
+python3 - "$WORK/origin/html/page.html" <<'PY'
+import sys
+rows = "".join(f"<tr><td>Tarefa {i}</td><td>Revisar balancete da empresa {i % 37}</td><td>pendente</td></tr>\n" for i in range(260))
+html = "<!DOCTYPE html><html lang=\"pt-BR\"><head><meta charset=\"utf-8\"><title>Tarefas</title></head><body><table>" + rows + "</table></body></html>\n"
+open(sys.argv[1], "w").write(html[:20480])
+PY
+mkdir -p "$WORK/static"
+head -c 102400 /dev/urandom > "$WORK/static/100k.bin"
 cat > "$WORK/origin/nginx.conf" <<CONF
 worker_processes 1;
 pid $WORK/origin/nginx.pid;
@@ -72,6 +82,40 @@ CONF
 taskset -c 1 nginx -c "$WORK/origin/nginx.conf" -g 'daemon off;' &
 PIDS+=($!)
 
+# --- the portal edge, CPU 0 -----------------------------------------------------------------
+mkdir -p "$WORK/edge/data"
+cat > "$WORK/edge/portal.yaml" <<CONF
+data_dir: $WORK/edge/data
+log:
+  level: warning
+edge:
+  workers: 1
+  upstream_idle_connections: 256
+  http_listeners: ["127.0.0.1:$EDGE_PORT"]
+  https_listeners: ["127.0.0.1:$EDGE_TLS_PORT"]
+  keepalive_timeout: 60
+  max_keepalive_requests: 1000000
+  max_connections: 20000
+  access_log: $WORK/logs/edge-access.log
+  sites:
+    - name: bench
+      hosts: ["*"]
+      redirect_to_https: false
+      routes:
+        - path: /static/
+          root: $WORK/static
+        - path: /
+          upstreams: ["127.0.0.1:$ORIGIN_PORT"]
+CONF
+# The development certificate for the unused HTTPS listener.
+"$PORTAL" up --config "$WORK/edge/portal.yaml" --app-port 28799 --http-port 28798 --https-port 28797 >/dev/null 2>&1 &
+UP=$!
+for _ in $(seq 1 100); do [ -f "$WORK/edge/data/tls/dev-cert.pem" ] && break; sleep 0.1; done
+sleep 1; kill "$UP"; wait "$UP" 2>/dev/null || true
+taskset -c 0 "$PORTAL" edge --config "$WORK/edge/portal.yaml" &
+PIDS+=($!)
+EDGE_PID=$!
+
 # --- nginx as reverse proxy, CPU 0 ----------------------------------------------------------
 mkdir -p "$WORK/nginx"
 cat > "$WORK/nginx/nginx.conf" <<CONF
@@ -85,8 +129,18 @@ http {
     keepalive_timeout 60;
     keepalive_requests 1000000;
     upstream origin { server 127.0.0.1:$ORIGIN_PORT; keepalive 64; }
+    gzip on;
+    gzip_comp_level 6;
+    gzip_types text/plain text/css application/javascript application/json;
+    gzip_proxied any;
+    gzip_vary on;
     server {
         listen 127.0.0.1:$NGINX_PORT;
+        listen 127.0.0.1:$NGINX_TLS_PORT ssl;
+        ssl_certificate $WORK/edge/data/tls/dev-cert.pem;
+        ssl_certificate_key $WORK/edge/data/tls/dev-key.pem;
+        ssl_protocols TLSv1.2 TLSv1.3;
+        location /static/ { alias $WORK/static/; sendfile on; }
         location / {
             proxy_pass http://origin;
             proxy_http_version 1.1;
@@ -133,38 +187,6 @@ CONF
 taskset -c 0 apache2 -f "$WORK/apache/httpd.conf" -DFOREGROUND &
 PIDS+=($!)
 
-# --- the portal edge, CPU 0 -----------------------------------------------------------------
-mkdir -p "$WORK/edge/data"
-cat > "$WORK/edge/portal.yaml" <<CONF
-data_dir: $WORK/edge/data
-log:
-  level: warning
-edge:
-  workers: 1
-  upstream_idle_connections: 256
-  http_listeners: ["127.0.0.1:$EDGE_PORT"]
-  https_listeners: ["127.0.0.1:$EDGE_TLS_PORT"]
-  keepalive_timeout: 60
-  max_keepalive_requests: 1000000
-  max_connections: 20000
-  access_log: $WORK/logs/edge-access.log
-  sites:
-    - name: bench
-      hosts: ["*"]
-      redirect_to_https: false
-      routes:
-        - path: /
-          upstreams: ["127.0.0.1:$ORIGIN_PORT"]
-CONF
-# The development certificate for the unused HTTPS listener.
-"$PORTAL" up --config "$WORK/edge/portal.yaml" --app-port 28799 --http-port 28798 --https-port 28797 >/dev/null 2>&1 &
-UP=$!
-for _ in $(seq 1 100); do [ -f "$WORK/edge/data/tls/dev-cert.pem" ] && break; sleep 0.1; done
-sleep 1; kill "$UP"; wait "$UP" 2>/dev/null || true
-taskset -c 0 "$PORTAL" edge --config "$WORK/edge/portal.yaml" &
-PIDS+=($!)
-EDGE_PID=$!
-
 sleep 2
 for port in $ORIGIN_PORT $NGINX_PORT $APACHE_PORT $EDGE_PORT; do
     curl -sf -o /dev/null "http://127.0.0.1:$port/1k.txt" || { echo "port $port is not serving" >&2; exit 1; }
@@ -198,6 +220,28 @@ for path in /1k.txt /20k.txt; do
     run_wrk apache $APACHE_PORT $path
     run_wrk edge $EDGE_PORT $path
 done
+# Static 100 KiB file served by the proxy itself, and a 20 KiB page compressed on the way.
+run_wrk nginx $NGINX_PORT /static/100k.bin
+run_wrk edge $EDGE_PORT /static/100k.bin
+GZIP_HEADER=(-H "Accept-Encoding: gzip")
+run_wrk_gzip() {
+    local out
+    taskset -c 1 wrk -t1 -c"$CONNECTIONS" -d2s "${GZIP_HEADER[@]}" "http://127.0.0.1:$2/page.html" >/dev/null 2>&1
+    out=$(taskset -c 1 wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency "${GZIP_HEADER[@]}" "http://127.0.0.1:$2/page.html")
+    RPS[$1/gzip]=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
+    P50[$1/gzip]=$(echo "$out" | awk '$1=="50%" {print $2}')
+    P99[$1/gzip]=$(echo "$out" | awk '$1=="99%" {print $2}')
+}
+run_wrk_gzip nginx $NGINX_PORT
+run_wrk_gzip edge $EDGE_PORT
+# New TLS connections per second: one request per connection, same ECDSA P-256 certificate.
+run_tls() {
+    local out
+    out=$(taskset -c 1 wrk -t1 -c16 -d"${DURATION}s" -H "Connection: close" "https://127.0.0.1:$2/1k.txt")
+    RPS[$1/tls]=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
+}
+run_tls nginx $NGINX_TLS_PORT
+run_tls edge $EDGE_TLS_PORT
 for server in nginx apache edge; do RSS[$server]=$(peak_rss_kib "$(worker_pid $server)"); done
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
@@ -210,6 +254,22 @@ for path in /1k.txt /20k.txt; do
         printf "%-8s %-8s %12s %10s %10s %14s %10s\n" "${path#/}" "$server" "${RPS[$server$path]}" \
             "${P50[$server$path]}" "${P99[$server$path]}" "${RSS[$server]}" "$(ratio "${RPS[$server$path]}" "${RPS[nginx$path]}")"
     done
+done
+
+echo
+echo "Served by the proxy itself, and compressed on the way (same run):"
+printf "%-22s %-8s %12s %10s %10s %10s\n" test server "req/s" p50 p99 "vs nginx"
+for server in nginx edge; do
+    printf "%-22s %-8s %12s %10s %10s %10s\n" "static 100 KiB" "$server" "${RPS[$server/static/100k.bin]}" \
+        "${P50[$server/static/100k.bin]}" "${P99[$server/static/100k.bin]}" "$(ratio "${RPS[$server/static/100k.bin]}" "${RPS[nginx/static/100k.bin]}")"
+done
+for server in nginx edge; do
+    printf "%-22s %-8s %12s %10s %10s %10s\n" "gzip 20 KiB HTML" "$server" "${RPS[$server/gzip]}" \
+        "${P50[$server/gzip]}" "${P99[$server/gzip]}" "$(ratio "${RPS[$server/gzip]}" "${RPS[nginx/gzip]}")"
+done
+for server in nginx edge; do
+    printf "%-22s %-8s %12s %10s %10s %10s\n" "new TLS connections/s" "$server" "${RPS[$server/tls]}" "-" "-" \
+        "$(ratio "${RPS[$server/tls]}" "${RPS[nginx/tls]}")"
 done
 
 # --- idle keep-alive connections: memory per connection -------------------------------------
