@@ -319,9 +319,9 @@ struct ConnectionHandlers: Sendable {
                 try stream.pipeline.syncOperations.addHandler(handlers.makeProxy(for: stream, http2: true))
             }
         }
-        // An HTTP/2 connection with no stream open for `client_timeout` is closed.
-        try channel.pipeline.syncOperations.addHandler(IdleCloseHandler(timeout: .seconds(Int64(settings.clientTimeoutSeconds))),
-                                                       position: .first)
+        // An HTTP/2 connection silent for longer than any request may wait is closed.
+        let idle = max(settings.clientTimeoutSeconds, settings.proxyTimeoutSeconds) + 10
+        try channel.pipeline.syncOperations.addHandler(IdleCloseHandler(timeout: .seconds(Int64(idle))), position: .first)
     }
 }
 

@@ -1,6 +1,7 @@
 import Edge
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import PortalCore
 import PortalTestSupport
@@ -15,6 +16,8 @@ struct EdgeFixture {
     let server: EdgeServer
     let task: Task<Void, any Error>
     let group: ServiceGroup
+    /// Outcome of every reload: nil for success, else the reason.
+    let reloads: NIOLockedValueBox<[String?]>
 
     var tls: TestTLS { TestTLS(trustedCertificateFile: certificateFile) }
 
@@ -44,7 +47,9 @@ struct EdgeFixture {
             let httpsPort = ports[1]
             reload = { try EdgeRuntime.resolve(try reloader(directory, httpPort, httpsPort)) }
         }
-        let server = EdgeServer(runtime: runtime, logger: logger, reloader: reload)
+        let reloads = NIOLockedValueBox<[String?]>([])
+        let server = EdgeServer(runtime: runtime, logger: logger, reloader: reload,
+                                onReload: { error in reloads.withLockedValue { $0.append(error) } })
         let group = ServiceGroup(configuration: .init(services: [.init(service: server)], logger: logger))
         let task = Task { try await group.run() }
         for _ in 0..<200 {
@@ -52,7 +57,8 @@ struct EdgeFixture {
             try await Task.sleep(for: .milliseconds(10))
         }
         return EdgeFixture(directory: directory, httpPort: ports[0], httpsPort: ports[1],
-                           certificateFile: certificate.certificateFile, server: server, task: task, group: group)
+                           certificateFile: certificate.certificateFile, server: server, task: task, group: group,
+                           reloads: reloads)
     }
 
     func stop() async {

@@ -35,8 +35,8 @@ struct EdgeLifecycleTests {
         return configuration
     }
 
-    @Test("a reload switches new requests to the new routes; a broken configuration is refused")
-    func reload() async throws {
+    /// Two upstreams and an edge whose reloads read `plan`, starting on the first upstream.
+    static func reloadableEdge() async throws -> (RecordingUpstream, RecordingUpstream, ReloadPlan, EdgeFixture) {
         let first = try await RecordingUpstream.start(responseBody: "first")
         let second = try await RecordingUpstream.start(responseBody: "second")
         let plan = ReloadPlan()
@@ -49,6 +49,12 @@ struct EdgeLifecycleTests {
         }, reloader: { directory, http, https in
             try Self.configuration(plan, directory: directory, httpPort: http, httpsPort: https)
         })
+        return (first, second, plan, edge)
+    }
+
+    @Test("a reload switches new requests to the new routes; a broken configuration is refused")
+    func reload() async throws {
+        let (first, second, plan, edge) = try await Self.reloadableEdge()
         let before = try await TestHTTPClient.request(port: edge.httpPort, path: "/")
         plan.state.withLockedValue { $0.port = second.port }
         await edge.server.reload()
@@ -76,18 +82,7 @@ struct EdgeLifecycleTests {
 
     @Test("no request fails while the configuration is reloaded repeatedly under load")
     func reloadUnderLoad() async throws {
-        let first = try await RecordingUpstream.start(responseBody: "first")
-        let second = try await RecordingUpstream.start(responseBody: "second")
-        let plan = ReloadPlan()
-        plan.state.withLockedValue { $0.port = first.port }
-        let edge = try await EdgeFixture.start(upstreams: [], configure: { edge in
-            var site = SiteSettings(name: "plain", hosts: ["*"], routes: [
-                RouteSettings(path: "/", upstreams: ["127.0.0.1:\(first.port)"])])
-            site.redirectToHTTPS = false
-            edge.sites = [site]
-        }, reloader: { directory, http, https in
-            try Self.configuration(plan, directory: directory, httpPort: http, httpsPort: https)
-        })
+        let (first, second, plan, edge) = try await Self.reloadableEdge()
         let port = edge.httpPort
         let done = NIOLockedValueBox(false)
         let sent = NIOLockedValueBox(0)
@@ -118,6 +113,7 @@ struct EdgeLifecycleTests {
         await second.stop()
         #expect(failures == 0)
         #expect(first.requests.count + second.requests.count == sent.withLockedValue { $0 })
+        #expect(edge.reloads.withLockedValue { $0 }.compactMap { $0 }.isEmpty, "\(edge.reloads.withLockedValue { $0 })")
         #expect(!second.requests.isEmpty)
     }
 

@@ -1,12 +1,21 @@
 import Foundation
+import NIOConcurrencyHelpers
 
-/// Ports nothing listens on, found by letting the kernel pick one on 127.0.0.1.
+/// Ports nothing listens on, found by letting the kernel pick one on 127.0.0.1. A port is
+/// handed out once per test process: the kernel often offers a just-closed port again, and
+/// tests run in parallel.
 public enum FreePort {
+    private static let given = NIOLockedValueBox<Set<Int>>([])
+
     public static func allocate() throws -> Int {
-        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard descriptor >= 0 else { throw FreePortError() }
-        defer { close(descriptor) }
-        return try bindLoopback(descriptor)
+        for _ in 0..<50 {
+            let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            guard descriptor >= 0 else { throw FreePortError() }
+            let port = try bindLoopback(descriptor)
+            close(descriptor)
+            if given.withLockedValue({ $0.insert(port).inserted }) { return port }
+        }
+        throw FreePortError()
     }
 
     /// Binds `descriptor` to 127.0.0.1 on a port the kernel picks, and returns that port.

@@ -181,6 +181,10 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             startExchange(head, context: context)
         case .body(let buffer):
             guard let exchange, !exchange.answeredLocally else { return }
+            if http2, case .readingBody(let since, let bytes) = phase {
+                // HTTP/2 streams have no byte observer: count the body here for the MinRate deadline.
+                phase = .readingBody(since: since, bytes: bytes + buffer.readableBytes)
+            }
             exchange.requestBodyBytes += buffer.readableBytes
             if exchange.requestBodyBytes > exchange.maxBodyBytes {
                 bodyTooLarge(exchange)
