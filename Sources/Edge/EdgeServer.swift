@@ -30,6 +30,7 @@ public final class EdgeServer: Service {
     private let stats = EdgeStats()
     private let metrics = EdgeMetrics()
     private let pools: UpstreamPools
+    private let fileCaches = OpenFileCaches()
     private let bound = NIOLockedValueBox<[Listener: any Channel]>([:])
 
     /// Creates the edge with `runtime`; `reloader` builds a new runtime on SIGHUP.
@@ -186,6 +187,7 @@ public final class EdgeServer: Service {
         let connections = self.connections
         let stats = self.stats
         let metrics = self.metrics
+        let fileCaches = self.fileCaches
         let store = self.store
         let pools = self.pools
         let logger = self.logger
@@ -197,7 +199,7 @@ public final class EdgeServer: Service {
             }
             do {
                 try Self.configure(channel, listener: listener, store: store, pools: pools, logger: logger,
-                                   stats: stats, metrics: metrics, connections: connections)
+                                   stats: stats, metrics: metrics, connections: connections, fileCaches: fileCaches)
                 return channel.eventLoop.makeSucceededVoidFuture()
             } catch {
                 return channel.eventLoop.makeFailedFuture(error)
@@ -226,10 +228,10 @@ public final class EdgeServer: Service {
     /// or, when the client chose `h2`, HTTP/2 with one proxy handler per stream.
     private static func configure(_ channel: any Channel, listener: Listener, store: EdgeRuntimeStore,
                                   pools: UpstreamPools, logger: Logger, stats: EdgeStats, metrics: EdgeMetrics,
-                                  connections: ConnectionRegistry) throws {
+                                  connections: ConnectionRegistry, fileCaches: OpenFileCaches) throws {
         let operations = channel.pipeline.syncOperations
         let handlers = ConnectionHandlers(listener: listener, store: store, pools: pools, logger: logger,
-                                          stats: stats, metrics: metrics, connections: connections)
+                                          stats: stats, metrics: metrics, connections: connections, fileCaches: fileCaches)
         guard listener.tls else {
             try handlers.addHTTP1(to: channel)
             return
@@ -272,10 +274,12 @@ struct ConnectionHandlers: Sendable {
     let stats: EdgeStats
     let metrics: EdgeMetrics
     let connections: ConnectionRegistry
+    let fileCaches: OpenFileCaches
 
     func makeProxy(for channel: any Channel, http2: Bool) -> ProxyHandler {
         ProxyHandler(store: store, listener: listener, pool: pools.pool(for: channel.eventLoop), logger: logger,
-                     stats: stats, metrics: metrics, connections: connections, http2: http2)
+                     stats: stats, metrics: metrics, connections: connections,
+                     fileCache: fileCaches.cache(for: channel.eventLoop), http2: http2)
     }
 
     func addHTTP1(to channel: any Channel) throws {

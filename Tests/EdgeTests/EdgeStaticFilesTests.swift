@@ -166,4 +166,19 @@ struct EdgeStaticFilesTests {
         #expect(identity.header("Vary") == "Accept-Encoding")
         #expect(identity.body == "console.log('portal');\n")
     }
+
+    @Test("a changed file is served again within about a second (the open-file cache expires)")
+    func changedFile() async throws {
+        let directory = try TemporaryDirectory(prefix: "portal-static")
+        defer { directory.remove() }
+        let edge = try await Self.start(directory)
+        let before = try await TestHTTPClient.request(port: edge.httpPort, path: "/static/css/app.css")
+        try "body { color: red; }\n".write(toFile: directory.file("www/css/app.css"), atomically: true, encoding: .utf8)
+        try await Task.sleep(for: .milliseconds(1_200))
+        let after = try await TestHTTPClient.request(port: edge.httpPort, path: "/static/css/app.css")
+        await edge.stop()
+        #expect(before.body == "body { color: #1f4e79; }\n")
+        #expect(after.body == "body { color: red; }\n")
+        #expect(after.header("Content-Length") == "21")
+    }
 }

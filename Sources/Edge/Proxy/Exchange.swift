@@ -46,14 +46,11 @@ final class Exchange {
     var upgradeHead: HTTPResponseHead?
     /// Compresses the response body when the client accepts gzip.
     var gzip: GzipStream?
-    /// A static file being sent; closed when the exchange ends.
-    var openFile: NIOFileHandle?
+    /// A static file being sent; kept open until the exchange's last write has gone out.
+    var openFile: SharedFile?
 
     func closeFile() {
-        if let file = openFile {
-            openFile = nil
-            try? file.close()
-        }
+        openFile = nil
     }
     var answeredLocally = false
     var status: UInt = 0

@@ -30,6 +30,12 @@ extension ProxyHandler {
         }
         let acceptsGzip = CompressionDecision.acceptsGzip(facts.acceptEncoding)
         let acceptsBrotli = facts.acceptEncoding.map { CompressionDecision.accepts("br", $0) } ?? false
+        let key = OpenFileCache.key(root: root, segments: segments, acceptsGzip: acceptsGzip, acceptsBrotli: acceptsBrotli)
+        if let cached = fileCache.lookup(key) {
+            exchange.openFile = cached.file
+            sendFile(exchange, file: cached)
+            return
+        }
         let eventLoop = context.eventLoop
         NIOThreadPool.singleton.runIfActive(eventLoop: eventLoop) {
             StaticFileLookup.lookup(root: root, segments: segments, acceptsGzip: acceptsGzip, acceptsBrotli: acceptsBrotli)
@@ -44,8 +50,11 @@ extension ProxyHandler {
             }
             switch result {
             case .success(.file(let found)):
-                exchange.openFile = found.handle
-                self.sendFile(exchange, found: found)
+                let shared = SharedFile(found.handle)
+                self.fileCache.store(key, found: found, file: shared)
+                guard let entry = self.fileCache.lookup(key) else { return }
+                exchange.openFile = shared
+                self.sendFile(exchange, file: entry)
             case .success(.listing(let html)):
                 var headers = HTTPHeaders()
                 headers.add(name: "Content-Type", value: "text/html; charset=utf-8")
@@ -64,7 +73,7 @@ extension ProxyHandler {
         }
     }
 
-    private func sendFile(_ exchange: Exchange, found: StaticFileLookup.Found) {
+    private func sendFile(_ exchange: Exchange, file found: OpenFileCache.Entry) {
         guard let context else { return }
         let etag = "\"\(String(found.size, radix: 16))-\(String(found.modified, radix: 16))\(found.encoding.map { "-\($0)" } ?? "")\""
         var headers = HTTPHeaders()
@@ -113,7 +122,7 @@ extension ProxyHandler {
         exchange.bytesSent = length
         if !listener.tls {
             // Zero copy: the kernel sends the file (sendfile) without it passing through user space.
-            let region = FileRegion(fileHandle: found.handle, readerIndex: range.lowerBound, endIndex: range.upperBound + 1)
+            let region = FileRegion(fileHandle: found.file.handle, readerIndex: range.lowerBound, endIndex: range.upperBound + 1)
             context.write(wrapOutboundOut(.body(.fileRegion(region))), promise: nil)
             finishExchange(exchange, trailers: nil)
             return
@@ -122,7 +131,7 @@ extension ProxyHandler {
         let boundExchange = NIOLoopBound(exchange, eventLoop: context.eventLoop)
         let allocator = context.channel.allocator
         NonBlockingFileIO(threadPool: NIOThreadPool.singleton).readChunked(
-            fileHandle: found.handle, fromOffset: Int64(range.lowerBound), byteCount: length, chunkSize: 64 * 1024,
+            fileHandle: found.file.handle, fromOffset: Int64(range.lowerBound), byteCount: length, chunkSize: 64 * 1024,
             allocator: allocator, eventLoop: context.eventLoop
         ) { chunk in
             bound.value.writeStaticChunk(chunk, exchange: boundExchange.value)

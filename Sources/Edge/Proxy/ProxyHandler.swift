@@ -62,13 +62,16 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     let stats: EdgeStats
     let metrics: EdgeMetrics
     let connections: ConnectionRegistry
+    /// Recently opened static files of this event loop.
+    let fileCache: OpenFileCache
     private var handshakeDone = false
     /// This handler serves one HTTP/2 stream (no connection headers, one request).
     let http2: Bool
 
     init(store: EdgeRuntimeStore, listener: Listener, pool: UpstreamPool, logger: Logger, stats: EdgeStats,
-         metrics: EdgeMetrics, connections: ConnectionRegistry, http2: Bool = false) {
+         metrics: EdgeMetrics, connections: ConnectionRegistry, fileCache: OpenFileCache, http2: Bool = false) {
         self.http2 = http2
+        self.fileCache = fileCache
         self.handshakeDone = http2
         self.stats = stats
         self.metrics = metrics
@@ -825,7 +828,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         if exchange.keepAlive && !closing {
             phase = .idle(since: .now(), firstRequest: false)
             if let openFile {
-                context.writeAndFlush(wrapOutboundOut(.end(trailers))).whenComplete { _ in try? openFile.close() }
+                // Holding the file until the write completes keeps it open for sendfile.
+                context.writeAndFlush(wrapOutboundOut(.end(trailers))).whenComplete { _ in withExtendedLifetime(openFile) {} }
             } else {
                 context.writeAndFlush(wrapOutboundOut(.end(trailers)), promise: nil)
             }
@@ -836,7 +840,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             closing = true
             let channel = context.channel
             context.writeAndFlush(wrapOutboundOut(.end(trailers))).whenComplete { _ in
-                try? openFile?.close()
+                withExtendedLifetime(openFile) {}
                 channel.close(promise: nil)
             }
         }

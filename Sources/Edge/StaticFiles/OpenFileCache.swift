@@ -1,0 +1,71 @@
+import NIOConcurrencyHelpers
+import NIOCore
+
+/// An open file that several responses may send at once (sendfile and chunked reads use
+/// explicit offsets); closed when the last response and the cache have let go of it.
+final class SharedFile: Sendable {
+    let handle: NIOFileHandle
+
+    init(_ handle: NIOFileHandle) {
+        self.handle = handle
+    }
+
+    deinit {
+        try? handle.close()
+    }
+}
+
+/// Recently looked-up files of one event loop (nginx's `open_file_cache`): a hit answers without
+/// the trip to the thread pool. Entries live one second, so a changed file is seen within a
+/// second. Used only on its loop.
+final class OpenFileCache {
+    /// A file ready to send, with what its headers need.
+    struct Entry {
+        let file: SharedFile
+        let size: Int
+        let modified: Int
+        let contentType: String
+        let encoding: String?
+        let varies: Bool
+        let expires: NIODeadline
+    }
+
+    private var entries: [String: Entry] = [:]
+    private static let lifetime = TimeAmount.seconds(1)
+    private static let capacity = 1_024
+
+    static func key(root: StaticRoot, segments: [String], acceptsGzip: Bool, acceptsBrotli: Bool) -> String {
+        "\(root.path)|\(segments.joined(separator: "/"))|\(acceptsGzip ? "g" : "")\(acceptsBrotli ? "b" : "")"
+    }
+
+    func lookup(_ key: String, now: NIODeadline = .now()) -> Entry? {
+        guard let entry = entries[key] else { return nil }
+        if entry.expires <= now {
+            entries[key] = nil
+            return nil
+        }
+        return entry
+    }
+
+    func store(_ key: String, found: StaticFileLookup.Found, file: SharedFile) {
+        if entries.count >= Self.capacity { entries.removeAll() }
+        entries[key] = Entry(file: file, size: found.size, modified: found.modified, contentType: found.contentType,
+                             encoding: found.encoding, varies: found.varies, expires: .now() + Self.lifetime)
+    }
+}
+
+/// One `OpenFileCache` per event loop, created on first use on that loop.
+final class OpenFileCaches: Sendable {
+    private let caches = NIOLockedValueBox<[ObjectIdentifier: NIOLoopBound<OpenFileCache>]>([:])
+
+    /// The cache of `eventLoop`; must be called on that loop.
+    func cache(for eventLoop: any EventLoop) -> OpenFileCache {
+        let key = ObjectIdentifier(eventLoop)
+        return caches.withLockedValue { caches in
+            if let existing = caches[key] { return existing.value }
+            let cache = OpenFileCache()
+            caches[key] = NIOLoopBound(cache, eventLoop: eventLoop)
+            return cache
+        }
+    }
+}
