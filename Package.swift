@@ -50,11 +50,14 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // Brotli compression from Debian's libbrotli-dev (the streaming encoder).
+        .systemLibrary(name: "CBrotli", pkgConfig: "libbrotlienc", providers: [.apt(["libbrotli-dev"])]),
         // The reverse proxy (the Apache role).
         .target(
             name: "Edge",
             dependencies: [
                 "PortalCore",
+                "CBrotli",
                 product("NIOCore", "swift-nio"),
                 product("NIOPosix", "swift-nio"),
                 product("NIOHTTP1", "swift-nio"),

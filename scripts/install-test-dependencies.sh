@@ -7,6 +7,8 @@ set -euo pipefail
 missing=()
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 command -v curl >/dev/null 2>&1 || missing+=(curl)
+# The edge links Debian's brotli encoder (on the Swift image already; installed if missing).
+[ -f /usr/include/brotli/encode.h ] || missing+=(libbrotli-dev)
 if [ ${#missing[@]} -gt 0 ]; then
     echo "installing: ${missing[*]}"
     apt-get update -qq

@@ -60,7 +60,7 @@ struct EdgeCompressionTests {
 
     @Test("HTML is gzipped when the client asks, with Vary, no length, and a weak ETag")
     func gzip() async throws {
-        let result = try await Self.fetch(extra: [("ETag", "\"v1\"")], requestHeaders: [("Accept-Encoding", "br;q=1, gzip;q=0.8")])
+        let result = try await Self.fetch(extra: [("ETag", "\"v1\"")], requestHeaders: [("Accept-Encoding", "br;q=0, gzip;q=0.8")])
         let response = Self.parse(result.response)
         #expect(response.headers["content-encoding"] == "gzip")
         #expect(response.headers["vary"] == "Accept-Encoding")
@@ -130,5 +130,25 @@ struct EdgeCompressionTests {
         #expect(early.lowercased().contains("content-encoding: gzip"))
         let body = early.utf8.count - (early.range(of: "\r\n\r\n").map { early[..<$0.upperBound].utf8.count } ?? early.utf8.count)
         #expect(body > 20, "the first event was flushed compressed before the second was sent")
+    }
+
+    @Test("brotli is preferred when the client accepts it, and decodes to the original")
+    func brotli() async throws {
+        let upstream = try await RecordingUpstream.start(responseBody: Self.page, contentType: "text/html")
+        let edge = try await EdgeFixture.start(upstreams: [HostAndPort(host: "127.0.0.1", port: upstream.port)])
+        let certificate = edge.certificateFile
+        let url = "https://localhost:\(edge.httpsPort)/page"
+        let result = try await Task.detached {
+            try EdgeHTTP2Tests.curl(["--compressed", "-H", "Accept-Encoding: gzip, br", url], certificate: certificate)
+        }.value
+        let gzipOnly = try await Task.detached {
+            try EdgeHTTP2Tests.curl(["--compressed", "-H", "Accept-Encoding: gzip", url], certificate: certificate)
+        }.value
+        await edge.stop()
+        await upstream.stop()
+        #expect(result.headers.lowercased().contains("content-encoding: br"))
+        #expect(result.body == Self.page)
+        #expect(gzipOnly.headers.lowercased().contains("content-encoding: gzip"))
+        #expect(gzipOnly.body == Self.page)
     }
 }

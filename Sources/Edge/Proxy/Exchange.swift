@@ -44,8 +44,8 @@ final class Exchange {
     var skippingInformational = false
     /// The upstream's `101` for a WebSocket upgrade, held until its `.end`.
     var upgradeHead: HTTPResponseHead?
-    /// Compresses the response body when the client accepts gzip.
-    var gzip: GzipStream?
+    /// Compresses the response body when the client accepts gzip or brotli.
+    var gzip: (any BodyCompressor)?
     /// A static file being sent; kept open until the exchange's last write has gone out.
     var openFile: SharedFile?
 

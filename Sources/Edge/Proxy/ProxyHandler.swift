@@ -528,9 +528,12 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
                                                          headers: headers, acceptEncoding: exchange.facts?.acceptEncoding,
                                                          settings: settings)
             if compression.vary { CompressionDecision.addVary(&headers) }
-            if compression.compress, let gzip = try? GzipStream(level: settings.compressionLevel) {
-                exchange.gzip = gzip
-                CompressionDecision.compressedHeaders(&headers)
+            if compression.compress, let coding = CompressionDecision.coding(exchange.facts?.acceptEncoding, settings: settings),
+               let compressor: any BodyCompressor = coding == "br"
+                ? try? BrotliStream(level: settings.brotliLevel)
+                : try? GzipStream(level: settings.compressionLevel) {
+                exchange.gzip = compressor
+                CompressionDecision.compressedHeaders(&headers, coding: coding)
                 if !http2 && exchange.head.version.minor == 0 { exchange.keepAlive = false }
             }
             if !exchange.keepAlive && exchange.head.version.minor >= 1 && !http2 {

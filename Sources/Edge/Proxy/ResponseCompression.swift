@@ -1,3 +1,4 @@
+import CBrotli
 import CompressNIO
 import NIOCore
 import NIOHTTP1
@@ -48,6 +49,15 @@ enum CompressionDecision {
         }
     }
 
+    /// The coding to use: brotli when accepted (and enabled) at least as much as gzip, else gzip.
+    static func coding(_ acceptEncoding: String?, settings: EdgeSettings) -> String? {
+        guard let acceptEncoding else { return nil }
+        if settings.brotli, accepts("br", acceptEncoding) {
+            return "br"
+        }
+        return acceptsGzip(acceptEncoding) ? "gzip" : nil
+    }
+
     /// Whether to compress this response; also true responses get `Vary: Accept-Encoding`
     /// whenever their type is compressible, so caches keep the two versions apart.
     static func decide(status: HTTPResponseStatus, method: HTTPMethod, headers: HTTPHeaders,
@@ -63,14 +73,14 @@ enum CompressionDecision {
         if let length = headers.first(name: "content-length").flatMap({ Int($0) }), length < settings.compressionMinBytes {
             return (false, true)
         }
-        return (acceptsGzip(acceptEncoding), true)
+        return (coding(acceptEncoding, settings: settings) != nil, true)
     }
 
     /// Headers of a response that is about to be compressed: length dropped (the body is
     /// re-framed), encoding set, strong ETag weakened.
-    static func compressedHeaders(_ headers: inout HTTPHeaders) {
+    static func compressedHeaders(_ headers: inout HTTPHeaders, coding: String) {
         headers.remove(name: "content-length")
-        headers.replaceOrAdd(name: "Content-Encoding", value: "gzip")
+        headers.replaceOrAdd(name: "Content-Encoding", value: coding)
         if let etag = headers.first(name: "etag"), !etag.hasPrefix("W/") {
             headers.replaceOrAdd(name: "ETag", value: "W/" + etag)
         }
@@ -88,9 +98,17 @@ enum CompressionDecision {
     }
 }
 
-/// A gzip stream over one response body: compressed as it streams, flushed at each network
-/// flush so server-sent events still arrive one by one.
-final class GzipStream {
+/// A compressed stream over one response body: compressed as it streams, flushed at each
+/// network flush so server-sent events still arrive one by one.
+protocol BodyCompressor: AnyObject {
+    /// Input went in since the last sync flush.
+    var hasPending: Bool { get }
+    func compress(_ input: ByteBuffer, sync: Bool, allocator: ByteBufferAllocator) throws -> ByteBuffer
+    func finish(allocator: ByteBufferAllocator) throws -> ByteBuffer
+}
+
+/// gzip through zlib.
+final class GzipStream: BodyCompressor {
     private let compressor: ZlibCompressor
     /// Input went in since the last sync flush.
     private(set) var hasPending = false
@@ -124,5 +142,60 @@ final class GzipStream {
                 output.reserveCapacity(minimumWritableBytes: output.capacity)
             }
         }
+    }
+}
+
+/// brotli through Debian's libbrotlienc, streaming.
+final class BrotliStream: BodyCompressor {
+    private let state: OpaquePointer
+    private(set) var hasPending = false
+
+    init(level: Int) throws {
+        guard let state = BrotliEncoderCreateInstance(nil, nil, nil) else { throw CompressNIOError.noMoreMemory }
+        self.state = state
+        _ = BrotliEncoderSetParameter(state, BROTLI_PARAM_QUALITY, UInt32(level))
+        _ = BrotliEncoderSetParameter(state, BROTLI_PARAM_MODE, UInt32(BROTLI_MODE_TEXT.rawValue))
+    }
+
+    deinit {
+        BrotliEncoderDestroyInstance(state)
+    }
+
+    func compress(_ input: ByteBuffer, sync: Bool, allocator: ByteBufferAllocator) throws -> ByteBuffer {
+        hasPending = !sync
+        return try run(input, operation: sync ? BROTLI_OPERATION_FLUSH : BROTLI_OPERATION_PROCESS, allocator: allocator)
+    }
+
+    func finish(allocator: ByteBufferAllocator) throws -> ByteBuffer {
+        try run(allocator.buffer(capacity: 0), operation: BROTLI_OPERATION_FINISH, allocator: allocator)
+    }
+
+    /// Feeds `input` and collects output until the encoder has nothing more to say for `operation`.
+    private func run(_ input: ByteBuffer, operation: BrotliEncoderOperation,
+                     allocator: ByteBufferAllocator) throws -> ByteBuffer {
+        var output = allocator.buffer(capacity: max(input.readableBytes / 2, 256))
+        var scratch = [UInt8](repeating: 0, count: 16 * 1024)
+        var bytes = Array(input.readableBytesView)
+        var availableIn = bytes.count
+        var consumed = 0
+        while true {
+            var availableOut = scratch.count
+            let succeeded = bytes.withUnsafeMutableBufferPointer { inputBuffer -> Bool in
+                scratch.withUnsafeMutableBufferPointer { outputBuffer -> Bool in
+                    var nextIn = UnsafePointer<UInt8>(inputBuffer.baseAddress.map { $0 + consumed })
+                    var nextOut = outputBuffer.baseAddress
+                    let before = availableIn
+                    let ok = BrotliEncoderCompressStream(state, operation, &availableIn, &nextIn, &availableOut, &nextOut, nil)
+                    consumed += before - availableIn
+                    return ok != 0
+                }
+            }
+            guard succeeded else { throw CompressNIOError.internalError }
+            output.writeBytes(scratch[0..<(scratch.count - availableOut)])
+            let finished = operation == BROTLI_OPERATION_FINISH ? BrotliEncoderIsFinished(state) != 0 : true
+            if availableIn == 0 && BrotliEncoderHasMoreOutput(state) == 0 && finished { break }
+        }
+        bytes.removeAll()
+        return output
     }
 }

@@ -106,6 +106,8 @@ enum ConfigurationSchema {
         for (type, seconds) in expires.readDurations() { edge.expires[type] = seconds }
         expires.finishAsMap()
         edge.compressionLevel = count(&section, "compression_level", edge.compressionLevel, 1...9)
+        edge.brotli = section.read("brotli", default: edge.brotli)
+        edge.brotliLevel = count(&section, "brotli_level", edge.brotliLevel, 0...11)
         edge.compressionMinBytes = section.read("compression_min_size", default: ByteSize(bytesValue: edge.compressionMinBytes)).bytes
         edge.compressTypes = section.read("compress_types", default: edge.compressTypes,
                                           rule: "a list of media types such as text/html",

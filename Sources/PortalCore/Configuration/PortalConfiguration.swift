@@ -123,6 +123,10 @@ public struct EdgeSettings: Sendable, Equatable {
     public var compression: Bool = true
     /// zlib level, 1 (fastest) to 9 (smallest).
     public var compressionLevel: Int = 6
+    /// Prefer brotli for clients that accept `br`.
+    public var brotli: Bool = true
+    /// Brotli quality, 0 (fastest) to 11 (smallest); 5 suits on-the-fly compression.
+    public var brotliLevel: Int = 5
     /// Responses with a known length below this are sent as they are.
     public var compressionMinBytes: Int = 256
     /// Media types worth compressing (the seed's mod_deflate list plus SVG).
