@@ -162,6 +162,8 @@ let package = Package(
                 product("Crypto", "swift-crypto"),
                 product("CompressNIO", "compress-nio"),
                 product("HummingbirdBcrypt", "hummingbird-auth"),
+                product("NIOHTTP2", "swift-nio-http2"),
+                product("NIOHPACK", "swift-nio-http2"),
                 product("Logging", "swift-log"),
                 product("ServiceLifecycle", "swift-service-lifecycle"),
             ],

@@ -1,0 +1,78 @@
+import Edge
+import Foundation
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOHPACK
+import NIOHTTP2
+import NIOPosix
+import NIOSSL
+import PortalCore
+import PortalTestSupport
+import Testing
+
+/// CVE-2023-44487: a client that opens streams and cancels them at once, over and over, must
+/// be cut off instead of keeping the edge (and its upstreams) busy.
+@Suite("Edge: HTTP/2 rapid reset", .serialized)
+struct EdgeRapidResetTests {
+    final class FrameRecorder: ChannelInboundHandler, Sendable {
+        typealias InboundIn = HTTP2Frame
+        let goAway = NIOLockedValueBox(false)
+        let closed = NIOLockedValueBox(false)
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            if case .goAway = unwrapInboundIn(data).payload { goAway.withLockedValue { $0 = true } }
+        }
+
+        func channelInactive(context: ChannelHandlerContext) {
+            closed.withLockedValue { $0 = true }
+            context.fireChannelInactive()
+        }
+
+        func errorCaught(context: ChannelHandlerContext, error: any Error) {
+            context.close(promise: nil)
+        }
+    }
+
+    @Test("opening and resetting streams in a burst gets the connection closed")
+    func rapidReset() async throws {
+        let upstream = try await RecordingUpstream.start(delay: .seconds(1))
+        let edge = try await EdgeFixture.start(upstreams: [HostAndPort(host: "127.0.0.1", port: upstream.port)])
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        configuration.trustRoots = .file(edge.certificateFile)
+        configuration.applicationProtocols = ["h2"]
+        let context = try NIOSSLContext(configuration: configuration)
+        let recorder = FrameRecorder()
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let operations = channel.pipeline.syncOperations
+                    try operations.addHandler(try NIOSSLClientHandler(context: context, serverHostname: "localhost"))
+                    try operations.addHandler(NIOHTTP2Handler(mode: .client))
+                    try operations.addHandler(recorder)
+                }
+            }
+            .connect(host: "127.0.0.1", port: edge.httpsPort).get()
+        let headers = HPACKHeaders([(":method", "GET"), (":path", "/"), (":scheme", "https"), (":authority", "localhost")])
+        var sent = 0
+        for index in 0..<2_000 {
+            guard channel.isActive, !recorder.goAway.withLockedValue({ $0 }) else { break }
+            let stream = HTTP2StreamID(2 * index + 1)
+            channel.write(HTTP2Frame(streamID: stream, payload: .headers(.init(headers: headers, endStream: true))), promise: nil)
+            channel.write(HTTP2Frame(streamID: stream, payload: .rstStream(.cancel)), promise: nil)
+            if index % 50 == 49 { try? await channel.writeAndFlush(HTTP2Frame(streamID: .rootStream, payload: .ping(.init(), ack: false))) }
+            sent += 1
+        }
+        channel.flush()
+        for _ in 0..<100 where !recorder.closed.withLockedValue({ $0 }) {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        let goAway = recorder.goAway.withLockedValue { $0 }
+        let closed = recorder.closed.withLockedValue { $0 }
+        try? await channel.close()
+        await edge.stop()
+        await upstream.stop()
+        #expect(goAway || closed, "the edge kept a connection that reset \(sent) streams")
+        #expect(sent < 2_000, "the edge let all 2000 streams be opened and reset")
+        #expect(sent >= 100, "the connection was usable before the flood: \(sent) streams")
+    }
+}
