@@ -6,7 +6,14 @@ import Prometheus
 /// Label values are site names and upstream addresses, never request paths.
 final class EdgeMetrics: Sendable {
     let registry = PrometheusCollectorRegistry()
-    private let counters = NIOLockedValueBox<[String: Counter]>([:])
+    private let counters = NIOLockedValueBox<[CounterKey: Counter]>([:])
+
+    /// Identifies a counter without building a string per request.
+    private struct CounterKey: Hashable {
+        let name: String
+        let first: String
+        let second: String
+    }
     private let histograms = NIOLockedValueBox<[String: DurationHistogram]>([:])
 
     private static let buckets: [Duration] = [
@@ -20,7 +27,7 @@ final class EdgeMetrics: Sendable {
     }
 
     private func counter(_ name: String, unit: String, _ labels: [(String, String)], help: String) -> Counter {
-        let key = name + labels.map { "|\($0.0)=\($0.1)" }.joined()
+        let key = CounterKey(name: name, first: labels.first?.1 ?? "", second: labels.count > 1 ? labels[1].1 : "")
         return counters.withLockedValue { cache in
             if let existing = cache[key] { return existing }
             let made = registry.makeCounter(descriptor: Self.descriptor(name, unit: unit, help: help), labels: labels)
@@ -30,7 +37,7 @@ final class EdgeMetrics: Sendable {
     }
 
     func requestFinished(site: String, status: Int, nanoseconds: Int64, bytesSent: Int, bytesReceived: Int) {
-        counter("requests", unit: "total", [("site", site), ("code", String(status))],
+        counter("requests", unit: "total", [("site", site), ("code", Self.codeText(status))],
                 help: "Requests answered, by site and status").increment()
         let histogram = histograms.withLockedValue { cache in
             if let existing = cache[site] { return existing }
@@ -50,6 +57,12 @@ final class EdgeMetrics: Sendable {
             counter("request_bytes", unit: "total", [("site", site)], help: "Request body bytes received")
                 .increment(by: Int64(bytesReceived))
         }
+    }
+
+    /// Status codes as label text, without formatting an integer per request.
+    private static let codes: [String] = (0...599).map(String.init)
+    private static func codeText(_ status: Int) -> String {
+        (0...599).contains(status) ? codes[status] : String(status)
     }
 
     func upstreamFailed(_ address: String, timeout: Bool) {

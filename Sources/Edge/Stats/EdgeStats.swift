@@ -11,7 +11,11 @@ final class EdgeStats: Sendable {
     private let bytesOut = Atomic<Int>(0)
     private let bytesIn = Atomic<Int>(0)
     private let busy = Atomic<Int>(0)
-    private let statusClasses = Mutex<[Int]>([0, 0, 0, 0, 0, 0])
+    private let status1xx = Atomic<Int>(0)
+    private let status2xx = Atomic<Int>(0)
+    private let status3xx = Atomic<Int>(0)
+    private let status4xx = Atomic<Int>(0)
+    private let status5xx = Atomic<Int>(0)
     private let upstreams = Mutex<[String: UpstreamHealth]>([:])
 
     struct UpstreamHealth: Sendable {
@@ -31,8 +35,13 @@ final class EdgeStats: Sendable {
         requests.add(1, ordering: .relaxed)
         bytesOut.add(bytesSent, ordering: .relaxed)
         bytesIn.add(bytesReceived, ordering: .relaxed)
-        let index = min(max(status / 100, 0), 5)
-        statusClasses.withLock { $0[index] += 1 }
+        switch status / 100 {
+        case 1: status1xx.add(1, ordering: .relaxed)
+        case 2: status2xx.add(1, ordering: .relaxed)
+        case 3: status3xx.add(1, ordering: .relaxed)
+        case 4: status4xx.add(1, ordering: .relaxed)
+        default: status5xx.add(1, ordering: .relaxed)
+        }
     }
 
     func upstreamAnswered(_ address: String, milliseconds: Double) {
@@ -70,7 +79,9 @@ final class EdgeStats: Sendable {
         Snapshot(uptime: Date().timeIntervalSince(started), requests: requests.load(ordering: .relaxed),
                  bytesOut: bytesOut.load(ordering: .relaxed), bytesIn: bytesIn.load(ordering: .relaxed),
                  busyConnections: max(busy.load(ordering: .relaxed), 0), openConnections: openConnections,
-                 statusClasses: statusClasses.withLock { $0 },
+                 statusClasses: [0, status1xx.load(ordering: .relaxed), status2xx.load(ordering: .relaxed),
+                                 status3xx.load(ordering: .relaxed), status4xx.load(ordering: .relaxed),
+                                 status5xx.load(ordering: .relaxed)],
                  upstreams: upstreams.withLock { $0.sorted { $0.key < $1.key } })
     }
 }
