@@ -88,7 +88,9 @@ struct EdgeAccessTests {
     @Test("the status page shows requests, connections and upstream health, local only by default")
     func statusPage() async throws {
         let upstream = try await RecordingUpstream.start()
-        let closed = try FreePort.allocate()
+        let refusing = try RefusingPort()
+        defer { withExtendedLifetime(refusing) {} }
+        let closed = refusing.port
         var status = RouteSettings(path: "/server-status", upstreams: [])
         status.status = true
         status.access.localOnly = true
@@ -137,7 +139,9 @@ struct EdgeMetricsTests {
     @Test("metrics count requests by site and status, upstream errors, TLS handshakes and certificate days")
     func metrics() async throws {
         let upstream = try await RecordingUpstream.start()
-        let closed = try FreePort.allocate()
+        let refusing = try RefusingPort()
+        defer { withExtendedLifetime(refusing) {} }
+        let closed = refusing.port
         let edge = try await EdgeFixture.start(upstreams: []) { edge in
             var metrics = RouteSettings(path: "/metrics", upstreams: [])
             metrics.metrics = true

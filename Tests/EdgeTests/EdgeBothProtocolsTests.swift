@@ -18,7 +18,9 @@ struct EdgeBothProtocolsTests {
         try "gestor:\(Bcrypt.hash("senha-do-gestor", cost: 6))\n".write(toFile: htpasswd, atomically: true, encoding: .utf8)
         let upstream = try await RecordingUpstream.start(responseBody: String(repeating: "<li>tarefa</li>", count: 100),
                                                          contentType: "text/html")
-        let closed = try FreePort.allocate()
+        let refusing = try RefusingPort()
+        defer { withExtendedLifetime(refusing) {} }
+        let closed = refusing.port
         let edge = try await EdgeFixture.start(upstreams: []) { edge in
             var files = RouteSettings(path: "/static/", root: directory.file("www"))
             files.index = []

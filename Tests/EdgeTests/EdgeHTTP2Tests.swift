@@ -42,7 +42,9 @@ struct EdgeHTTP2Tests {
         defer { directory.remove() }
         try FileManager.default.createDirectory(atPath: directory.file("www"), withIntermediateDirectories: true)
         try String(repeating: "x", count: 100_000).write(toFile: directory.file("www/big.txt"), atomically: true, encoding: .utf8)
-        let closed = try FreePort.allocate()
+        let refusing = try RefusingPort()
+        defer { withExtendedLifetime(refusing) {} }
+        let closed = refusing.port
         let edge = try await EdgeFixture.start(upstreams: []) { edge in
             edge.sites = [SiteSettings(name: "h2", hosts: ["*"], routes: [
                 RouteSettings(path: "/", upstreams: ["127.0.0.1:\(upstream.port)"]),

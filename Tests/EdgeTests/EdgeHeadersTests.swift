@@ -9,7 +9,9 @@ struct EdgeHeadersTests {
     @Test("security headers by default, HSTS only over HTTPS, also on error pages and redirects")
     func defaults() async throws {
         let upstream = try await RecordingUpstream.start(extraHeaders: [("Server", "Waitress/3.0.2"), ("X-Powered-By", "Flask")])
-        let closed = try FreePort.allocate()
+        let refusing = try RefusingPort()
+        defer { withExtendedLifetime(refusing) {} }
+        let closed = refusing.port
         let edge = try await EdgeFixture.start(upstreams: []) { edge in
             edge.sites = [
                 SiteSettings(name: "app", hosts: ["localhost"], routes: [

@@ -68,7 +68,9 @@ struct EdgeProxyTests {
 
     @Test("an upstream that refuses connections gives 502, as HTML or JSON")
     func badGateway() async throws {
-        let closedPort = try FreePort.allocate()
+        let refusing = try RefusingPort()
+        defer { withExtendedLifetime(refusing) {} }
+        let closedPort = refusing.port
         let edge = try await EdgeFixture.start(upstreams: [HostAndPort(host: "127.0.0.1", port: closedPort)])
         let html = try await TestHTTPClient.request(port: edge.httpsPort, path: "/", tls: edge.tls)
         let json = try await TestHTTPClient.request(port: edge.httpsPort, path: "/api/v1/tasks",

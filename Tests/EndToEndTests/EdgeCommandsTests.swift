@@ -9,7 +9,9 @@ struct EdgeCommandsTests {
     func refusingUpstream() async throws {
         let directory = try TemporaryDirectory(prefix: "portal-e2e")
         defer { directory.remove() }
-        let closed = try FreePort.allocate()
+        let refusing = try RefusingPort()
+        defer { withExtendedLifetime(refusing) {} }
+        let closed = refusing.port
         let file = directory.file("portal.yaml")
         try """
             app:

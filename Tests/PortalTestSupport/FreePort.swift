@@ -51,3 +51,26 @@ public enum FreePort {
 }
 
 public struct FreePortError: Error {}
+
+/// A loopback port held by a bound, non-listening socket: connections to it are refused, and
+/// no other socket (a test upstream binding port 0, say) can be given it while it is held.
+public final class RefusingPort: Sendable {
+    public let port: Int
+    private let descriptor: Int32
+
+    public init() throws {
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard descriptor >= 0 else { throw FreePortError() }
+        do {
+            self.port = try FreePort.bindLoopback(descriptor)
+        } catch {
+            close(descriptor)
+            throw error
+        }
+        self.descriptor = descriptor
+    }
+
+    deinit {
+        close(descriptor)
+    }
+}
