@@ -236,8 +236,13 @@ public final class EdgeServer: Service {
             try handlers.addHTTP1(to: channel)
             return
         }
+        // Until the handshake is done no HTTP deadline applies: a client that never finishes it
+        // is cut off after the request-header timeout.
+        let handshakeTimer = HandshakeDeadline(timeout: .seconds(Int64(store.current.runtime.settings.requestHeaderTimeoutSeconds)))
+        try operations.addHandler(handshakeTimer)
         let negotiation = ApplicationProtocolNegotiationHandler { result, channel in
-            channel.eventLoop.makeCompletedFuture {
+            handshakeTimer.cancel()
+            return channel.eventLoop.makeCompletedFuture {
                 if case .negotiated("h2") = result {
                     try handlers.addHTTP2(to: channel)
                 } else {

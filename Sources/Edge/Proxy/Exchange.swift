@@ -48,6 +48,8 @@ final class Exchange {
     var gzip: (any BodyCompressor)?
     /// A static file being sent; kept open until the exchange's last write has gone out.
     var openFile: SharedFile?
+    /// Bytes of a static file written so far (chunked sending).
+    var staticBytesWritten = 0
 
     func closeFile() {
         openFile = nil

@@ -73,8 +73,13 @@ extension ProxyHandler {
         }
     }
 
-    private func sendFile(_ exchange: Exchange, file found: OpenFileCache.Entry) {
+    private func sendFile(_ exchange: Exchange, file cached: OpenFileCache.Entry) {
         guard let context else { return }
+        // The file may have changed size since it was looked up: the open descriptor tells.
+        let currentSize = (try? cached.file.handle.withUnsafeFileDescriptor { Int(lseek($0, 0, SEEK_END)) }) ?? cached.size
+        let found = currentSize == cached.size ? cached : OpenFileCache.Entry(
+            file: cached.file, size: max(currentSize, 0), modified: cached.modified, contentType: cached.contentType,
+            encoding: cached.encoding, varies: cached.varies, expires: cached.expires)
         let etag = "\"\(String(found.size, radix: 16))-\(String(found.modified, radix: 16))\(found.encoding.map { "-\($0)" } ?? "")\""
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: found.contentType)
@@ -138,6 +143,10 @@ extension ProxyHandler {
         }.assumeIsolated().whenComplete { [weak self] result in
             guard let self, self.exchange === exchange else { return }
             switch result {
+            case .success where exchange.staticBytesWritten < length:
+                // The file shrank while it was read: the promised length cannot be kept.
+                self.logger.error("static file shorter than announced", metadata: ["uri": "\(exchange.head.uri)"])
+                self.context?.close(promise: nil)
             case .success:
                 self.finishExchange(exchange, trailers: nil)
             case .failure(let error):
@@ -166,6 +175,7 @@ extension ProxyHandler {
         guard let context, self.exchange === exchange else {
             return MultiThreadedEventLoopGroup.singleton.any().makeFailedFuture(ChannelError.ioOnClosedChannel)
         }
+        exchange.staticBytesWritten += chunk.readableBytes
         return context.writeAndFlush(wrapOutboundOut(.body(.byteBuffer(chunk))))
     }
 }

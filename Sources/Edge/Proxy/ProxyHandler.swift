@@ -207,6 +207,10 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             guard let exchange else { return }
             exchange.requestEnded = true
             phase = .responding
+            if exchange.facts?.asksUpgrade == true && !http2 {
+                // Nothing after an upgrade request is parsed; do not let it pile up.
+                pauseReads()
+            }
             if exchange.answeredLocally { return }
             if let upstream = exchange.upstream {
                 upstream.write(.end(trailers))
@@ -254,6 +258,13 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             logger.info("bad request from client", metadata: [
                 "client": "\(context.channel.remoteAddress?.ipAddress ?? "-")", "error": "\(parserError)",
                 "status": "\(status.code)"])
+            if let exchange, exchange.requestEnded, !exchange.responseEnded {
+                // The bad bytes belong to a later, pipelined request: answer the one in flight, then close.
+                exchange.keepAlive = false
+                closing = true
+                queued.removeAll()
+                return
+            }
             if let exchange {
                 if exchange.responseStarted {
                     context.close(promise: nil)
@@ -302,6 +313,11 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             return
         }
         exchange.facts = facts
+        if facts.asksUpgrade && !http2 {
+            // The parser stops after a request that asks to switch protocols: unless a WebSocket
+            // tunnel follows, the connection ends with this exchange.
+            exchange.keepAlive = false
+        }
         phase = facts.hasBody ? .readingBody(since: .now(), bytes: 0) : .responding
         if facts.hasBody { armDeadline() }
 
@@ -403,9 +419,11 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
                                                        preserveHost: route.preserveHost, upstream: address,
                                                        connectionTokens: exchange.facts?.connectionTokens ?? [],
                                                        upgrade: exchange.facts?.upgrade)
+        let pool = self.pool
         pool.acquire(address, allowIdle: allowIdle) { [weak self] result in
             guard let self, self.exchange === exchange, !exchange.answeredLocally else {
-                if case .success(let connection) = result { self?.pool.release(connection) }
+                // The client went away meanwhile: the connection goes back to the pool, never astray.
+                if case .success(let connection) = result { pool.release(connection) }
                 return
             }
             switch result {
@@ -623,7 +641,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
         // A pooled connection the upstream had already closed: try once more on a new connection
         // when nothing of the request body has been lost.
-        if exchange.wasReused, exchange.attempts < 2, exchange.bodyReplayable {
+        if exchange.wasReused, exchange.attempts < 2, exchange.bodyReplayable, exchange.head.method.isIdempotent {
             connectUpstream(exchange, allowIdle: false)
             return
         }
@@ -726,6 +744,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             upstreamPipeline.removeHandler(try upstreamPipeline.handler(type: HTTPRequestEncoder.self), promise: nil)
             upstreamPipeline.removeHandler(try upstreamPipeline.handler(type: ByteToMessageHandler<HTTPResponseDecoder>.self), promise: nil)
             upstream.setAutoRead(true)
+            // Reads were held after the upgrade request; the tunnel takes them from here.
+            resumeReads()
             clientPipeline.removeHandler(self, promise: nil)
         } catch {
             logger.error("cannot switch to a WebSocket tunnel", metadata: ["error": "\(error)"])
@@ -945,3 +965,13 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
 }
 
 extension ProxyHandler: UpstreamConnectionOwner {}
+
+extension HTTPMethod {
+    /// Methods a proxy may send again after a connection failure (RFC 9110 §9.2.2).
+    var isIdempotent: Bool {
+        switch self {
+        case .GET, .HEAD, .PUT, .DELETE, .OPTIONS, .TRACE: true
+        default: false
+        }
+    }
+}

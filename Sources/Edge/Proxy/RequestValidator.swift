@@ -21,6 +21,9 @@ struct RequestFacts {
 
     var hasBody: Bool { chunked || (contentLength ?? 0) > 0 }
 
+    /// The request asks to switch protocols (`Connection: upgrade` with an `Upgrade` header).
+    var asksUpgrade: Bool { upgradeHeader != nil && connectionTokens.contains("upgrade") }
+
     mutating func recordUpgrade(_ value: String) {
         upgradeHeader = value
     }

@@ -32,7 +32,8 @@ final class OpenFileCache {
 
     private var entries: [String: Entry] = [:]
     private static let lifetime = TimeAmount.seconds(1)
-    private static let capacity = 1_024
+    /// Files held open per event loop at most (well below the process's descriptor limit).
+    private static let capacity = 256
 
     static func key(root: StaticRoot, segments: [String], acceptsGzip: Bool, acceptsBrotli: Bool) -> String {
         "\(root.path)|\(segments.joined(separator: "/"))|\(acceptsGzip ? "g" : "")\(acceptsBrotli ? "b" : "")"
@@ -48,6 +49,10 @@ final class OpenFileCache {
     }
 
     func store(_ key: String, found: StaticFileLookup.Found, file: SharedFile) {
+        if entries.count >= Self.capacity / 2 {
+            let now = NIODeadline.now()
+            entries = entries.filter { $0.value.expires > now }
+        }
         if entries.count >= Self.capacity { entries.removeAll() }
         entries[key] = Entry(file: file, size: found.size, modified: found.modified, contentType: found.contentType,
                              encoding: found.encoding, varies: found.varies, expires: .now() + Self.lifetime)

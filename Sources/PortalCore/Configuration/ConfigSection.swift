@@ -257,7 +257,7 @@ struct ConfigSection {
             }
             seenKeys.insert(key)
             guard case .scalar(let scalar) = valueNode, let seconds = Self.duration(scalar.string) else {
-                diagnostics.report("'\(qualified(key))' must be a duration such as 3600, 30d or 1y", at: valueNode.mark)
+                diagnostics.report("'\(qualified(key))' must be a duration such as 3600, 30d or 1y (at most 10y)", at: valueNode.mark)
                 continue
             }
             result.append((key.lowercased(), seconds))
@@ -269,18 +269,23 @@ struct ConfigSection {
     func finishAsMap() {}
 
     /// `3600`, `90s`, `15m`, `12h`, `30d`, `1y` in seconds.
+    /// At most ten years, as every cache lifetime needs.
     static func duration(_ text: String) -> Int? {
+        let limit = 10 * 365 * 86_400
         let trimmed = text.trimmingCharacters(in: .whitespaces).lowercased()
-        if let seconds = Int(trimmed), seconds >= 0 { return seconds }
+        if let seconds = Int(trimmed), seconds >= 0 { return seconds <= limit ? seconds : nil }
         guard let unit = trimmed.last, let number = Int(trimmed.dropLast()), number >= 0 else { return nil }
+        let multiplier: Int
         switch unit {
-        case "s": return number
-        case "m": return number * 60
-        case "h": return number * 3600
-        case "d": return number * 86_400
-        case "y": return number * 365 * 86_400
+        case "s": multiplier = 1
+        case "m": multiplier = 60
+        case "h": multiplier = 3600
+        case "d": multiplier = 86_400
+        case "y": multiplier = 365 * 86_400
         default: return nil
         }
+        let (seconds, overflow) = number.multipliedReportingOverflow(by: multiplier)
+        return !overflow && seconds <= limit ? seconds : nil
     }
 
     /// True when `key` is written in this section.
