@@ -105,6 +105,7 @@ let package = Package(
                 product("HummingbirdCore", "hummingbird"),
                 product("HummingbirdBcrypt", "hummingbird-auth"),
                 product("HTTPTypes", "swift-http-types"),
+                product("Crypto", "swift-crypto"),
                 product("Mustache", "swift-mustache"),
                 product("FluentKit", "fluent-kit"),
                 product("Logging", "swift-log"),

@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 public import Logging
 public import PortalCore
 public import PortalData
@@ -8,11 +8,16 @@ public struct AppServices: Sendable {
     public let database: PortalDatabase
     public let settings: AppSettings
     public let logger: Logger
+    /// Signs CSRF tokens (the generated `session` secret).
+    var csrf: CSRFTokens { csrfTokens }
+    private let csrfTokens: CSRFTokens
 
-    public init(database: PortalDatabase, settings: AppSettings, logger: Logger) {
+    /// `secret` is the app's `session` secret (at least 32 random bytes).
+    public init(database: PortalDatabase, settings: AppSettings, logger: Logger, secret: Data) {
         self.database = database
         self.settings = settings
         self.logger = logger
+        self.csrfTokens = CSRFTokens(secret: secret)
     }
 
     func sessions() throws -> SessionStore {

@@ -16,6 +16,7 @@ public enum PortalApplication {
             trustedProxies: services.settings.trustedProxies,
             trustedProxyCount: services.settings.trustedProxyCount)))
         router.add(middleware: SessionMiddleware(services: services))
+        router.add(middleware: CSRFMiddleware(services: services, renderer: renderer))
         HealthRoutes(services: services).register(on: router)
         LoginRoutes(services: services, renderer: renderer).register(on: router)
         TaskRoutes(services: services, renderer: renderer).register(on: router)

@@ -46,11 +46,17 @@ struct PortalUpTests {
         #expect(redirect.header("Location") == "https://localhost:\(httpsPort)/tasks?status=open")
 
         // Log in with the one-time credentials and see the tasks.
-        let form = "email=\(Self.encode(email))&password=\(Self.encode(password))"
+        let loginPage = try await TestHTTPClient.request(port: httpsPort, path: "/login", tls: tls)
+        let preSession = try #require(loginPage.header("Set-Cookie")?.split(separator: ";").first.map(String.init))
+        let csrf = try #require(loginPage.body.range(of: "name=\"csrf_token\" value=\"").map {
+            String(loginPage.body[$0.upperBound...].prefix { $0 != "\"" })
+        })
+        let form = "csrf_token=\(Self.encode(csrf))&email=\(Self.encode(email))&password=\(Self.encode(password))"
         let login = try await TestHTTPClient.request(
             port: httpsPort, method: .POST, path: "/login",
-            headers: [("Content-Type", "application/x-www-form-urlencoded")], body: form, tls: tls)
-        #expect(login.status == 303)
+            headers: [("Content-Type", "application/x-www-form-urlencoded"), ("Cookie", preSession),
+                      ("Origin", "https://localhost:\(httpsPort)")], body: form, tls: tls)
+        #expect(login.status == 303, "\(login.body.prefix(300)) cookie=\(preSession) token=\(csrf)")
         let cookie = try #require(login.header("Set-Cookie")?.split(separator: ";").first.map(String.init))
         #expect(login.header("Set-Cookie")?.contains("Secure") == true)
 

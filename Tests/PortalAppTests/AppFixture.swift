@@ -34,7 +34,8 @@ struct AppFixture {
                                status: .inProgress, dueDate: nil, assigneeID: ana.id)
         try await tasks.create(title: "Tarefa do Bruno", details: "", status: .pending, dueDate: nil,
                                assigneeID: bruno.id)
-        let services = AppServices(database: database, settings: configuration.app, logger: logger)
+        let services = AppServices(database: database, settings: configuration.app, logger: logger,
+                                   secret: Data((0..<32).map { _ in UInt8.random(in: 0...255) }))
         return AppFixture(directory: directory, database: database, services: services, ana: ana, bruno: bruno)
     }
 

@@ -19,7 +19,7 @@ struct LoginRoutes {
         router.get("/login") { request, context -> Response in
             if context.user != nil { return Response.redirect(to: "/tasks", type: .found) }
             let next = Self.safeNext(request.uri.queryParameters.get("next"))
-            return renderer.render("login", ["next": next, "email": ""])
+            return loginPage(request: request, context: context, values: ["next": next, "email": ""], status: .ok)
         }
         router.post("/login") { request, context -> Response in
             try await login(request: request, context: context)
@@ -48,13 +48,13 @@ struct LoginRoutes {
         let password = form.password ?? ""
         let next = Self.safeNext(form.next)
         guard !email.isEmpty, !password.isEmpty, email.count <= 254, password.count <= 1024 else {
-            return renderer.render("login", ["next": next, "email": email, "error": "Informe e-mail e senha."],
-                                   status: .badRequest)
+            return loginPage(request: request, context: context,
+                             values: ["next": next, "email": email, "error": "Informe e-mail e senha."], status: .badRequest)
         }
         guard let user = try await services.accounts().authenticate(email: email, password: password) else {
             context.logger.notice("login failed", metadata: ["email_domain": "\(email.split(separator: "@").last ?? "")"])
-            return renderer.render("login", ["next": next, "email": email, "error": "E-mail ou senha inválidos."],
-                                   status: .unauthorized)
+            return loginPage(request: request, context: context,
+                             values: ["next": next, "email": email, "error": "E-mail ou senha inválidos."], status: .unauthorized)
         }
         let sessions = try services.sessions()
         // A new id at every login: a session id planted before login is never promoted.
@@ -66,6 +66,21 @@ struct LoginRoutes {
         var response = Response.redirect(to: next, type: .normal)
         response.setCookie(Self.sessionCookie(value: token, maxAge: services.settings.sessionLifetimeHours * 3600,
                                               secure: context.origin.scheme == "https"))
+        return response
+    }
+
+    /// The login page with its CSRF token, bound to a pre-session cookie (set when missing).
+    private func loginPage(request: Request, context: AppRequestContext, values: [String: Any],
+                           status: HTTPResponse.Status) -> Response {
+        let existing = request.cookies[CSRFMiddleware.preSessionCookie]?.value
+        let cookie = existing.flatMap { $0.isEmpty ? nil : $0 } ?? CSRFTokens.randomCookie()
+        var values = values
+        values["csrf"] = services.csrf.token(for: "pre|" + cookie)
+        var response = renderer.render("login", values, status: status)
+        if existing != cookie {
+            response.setCookie(Cookie(name: CSRFMiddleware.preSessionCookie, value: cookie, path: "/",
+                                      secure: context.origin.scheme == "https", httpOnly: true, sameSite: .lax))
+        }
         return response
     }
 

@@ -26,6 +26,7 @@ struct TaskRoutes {
             }
             return renderer.render("tasks", [
                 "user": ["name": user.name],
+                "csrf": context.sessionToken.map { services.csrf.token(for: "session|" + $0) } ?? "",
                 "tasks": rows,
                 "hasTasks": !rows.isEmpty,
             ])

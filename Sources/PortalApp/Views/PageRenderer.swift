@@ -11,6 +11,7 @@ struct PageRenderer: Sendable {
         try library.register(PageTemplates.layout, named: "layout")
         try library.register(PageTemplates.login, named: "login")
         try library.register(PageTemplates.tasks, named: "tasks")
+        try library.register(PageTemplates.forbidden, named: "forbidden")
         self.library = library
     }
 

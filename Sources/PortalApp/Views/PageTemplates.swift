@@ -26,7 +26,7 @@ enum PageTemplates {
         </head>
         <body>
         <header><strong>Portal</strong>{{#user}}<span>{{name}}
-        <form method="post" action="/logout" style="display:inline"><button type="submit">Sair</button></form></span>{{/user}}</header>
+        <form method="post" action="/logout" style="display:inline"><input type="hidden" name="csrf_token" value="{{csrf}}"><button type="submit">Sair</button></form></span>{{/user}}</header>
         <main>{{$content}}{{/content}}</main>
         </body>
         </html>
@@ -38,11 +38,22 @@ enum PageTemplates {
         <h1>Entrar no Portal</h1>
         {{#error}}<p class="erro" role="alert">{{error}}</p>{{/error}}
         <form method="post" action="/login">
+        <input type="hidden" name="csrf_token" value="{{csrf}}">
         <input type="hidden" name="next" value="{{next}}">
         <label>E-mail <input type="email" name="email" value="{{email}}" required autocomplete="username" autofocus></label>
         <label>Senha <input type="password" name="password" required autocomplete="current-password"></label>
         <button type="submit">Entrar</button>
         </form>
+        </div>
+        {{/content}}{{/layout}}
+        """
+
+    static let forbidden = """
+        {{<layout}}{{$title}}Acesso negado{{/title}}{{$content}}
+        <div class="card">
+        <h1>Acesso negado</h1>
+        <p class="erro" role="alert">{{message}}</p>
+        <p><a href="/tasks">Voltar</a></p>
         </div>
         {{/content}}{{/layout}}
         """

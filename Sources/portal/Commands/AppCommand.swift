@@ -58,7 +58,13 @@ struct AppCommand: AsyncParsableCommand {
             logger.warning("the app is bound to a non-loopback address and reachable without the edge",
                            metadata: ["host": "\(settings.host)"])
         }
-        _ = try prepareDataDirectory(configuration)
+        let dataDirectory = try prepareDataDirectory(configuration)
+        let secret: Data
+        do {
+            secret = try SecretStore(dataDirectory: dataDirectory).secret("session")
+        } catch {
+            throw CommandFailure("\(error)")
+        }
         let database: PortalDatabase
         do {
             database = try PortalDatabase.open(configuration, logger: logger)
@@ -66,7 +72,7 @@ struct AppCommand: AsyncParsableCommand {
         } catch {
             throw CommandFailure("cannot open the database: \(error)")
         }
-        let services = AppServices(database: database, settings: settings, logger: logger)
+        let services = AppServices(database: database, settings: settings, logger: logger, secret: secret)
         let application = try PortalApplication.application(services: services) { channel in
             logger.info("app listening", metadata: ["address": "\(channel.localAddress?.description ?? "?")"])
         }
