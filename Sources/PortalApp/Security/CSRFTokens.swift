@@ -2,7 +2,9 @@ import Crypto
 import Foundation
 
 /// CSRF tokens (Flask-WTF's role): an HMAC of the session token, or of a pre-session cookie on
-/// the login form, under the app's secret. Checked in constant time.
+/// the login form, under the app's secret. Each page gets it masked with a fresh random pad, so
+/// the bytes differ on every response (no BREACH-style guessing through compression). Checked in
+/// constant time.
 struct CSRFTokens: Sendable {
     private let key: SymmetricKey
 
@@ -10,19 +12,34 @@ struct CSRFTokens: Sendable {
         key = SymmetricKey(data: SHA256.hash(data: secret + Data("portal csrf".utf8)))
     }
 
-    /// The token for forms of a signed-in session (`session|…`) or of the login page (`pre|…`).
+    private func mac(_ binding: String) -> [UInt8] {
+        Array(HMAC<SHA256>.authenticationCode(for: Data(binding.utf8), using: key))
+    }
+
+    /// A masked token for forms of a signed-in session (`session|…`) or of the login page (`pre|…`).
     func token(for binding: String) -> String {
-        let mac = HMAC<SHA256>.authenticationCode(for: Data(binding.utf8), using: key)
-        return Self.base64URL(Data(mac))
+        let secret = mac(binding)
+        var generator = SystemRandomNumberGenerator()
+        let pad = (0..<secret.count).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
+        return Self.base64URL(Data(pad + zip(secret, pad).map { $0 ^ $1 }))
     }
 
     func isValid(_ candidate: String, for binding: String) -> Bool {
-        let expected = Array(token(for: binding).utf8)
-        let given = Array(candidate.utf8)
-        guard expected.count == given.count else { return false }
+        let expected = mac(binding)
+        guard let decoded = Self.decodeBase64URL(candidate), decoded.count == expected.count * 2 else { return false }
+        let pad = decoded.prefix(expected.count)
+        let masked = decoded.suffix(expected.count)
         var difference: UInt8 = 0
-        for index in expected.indices { difference |= expected[index] ^ given[index] }
+        for (index, (padByte, maskedByte)) in zip(pad, masked).enumerated() {
+            difference |= (padByte ^ maskedByte) ^ expected[index]
+        }
         return difference == 0
+    }
+
+    static func decodeBase64URL(_ text: String) -> [UInt8]? {
+        var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        while base64.count % 4 != 0 { base64 += "=" }
+        return Data(base64Encoded: base64).map(Array.init)
     }
 
     /// A random value for the pre-session cookie.
