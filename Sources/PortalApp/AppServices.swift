@@ -11,6 +11,8 @@ public struct AppServices: Sendable {
     /// Signs CSRF tokens (the generated `session` secret).
     var csrf: CSRFTokens { csrfTokens }
     private let csrfTokens: CSRFTokens
+    /// Failed sign-ins per client address and per account.
+    let loginLimiter = LoginRateLimiter()
 
     /// `secret` is the app's `session` secret (at least 32 random bytes).
     public init(database: PortalDatabase, settings: AppSettings, logger: Logger, secret: Data) {

@@ -51,11 +51,24 @@ struct LoginRoutes {
             return loginPage(request: request, context: context,
                              values: ["next": next, "email": email, "error": "Informe e-mail e senha."], status: .badRequest)
         }
+        let address = context.origin.clientAddress, account = email.lowercased()
+        if let wait = services.loginLimiter.retryAfter(address: address, account: account) {
+            let seconds = Int(wait.rounded(.up))
+            context.logger.notice("login refused: too many attempts", metadata: ["retry_after": "\(seconds)"])
+            var response = loginPage(request: request, context: context, values: [
+                "next": next, "email": email,
+                "error": "Muitas tentativas de acesso. Tente novamente em \(seconds) segundos.",
+            ], status: .tooManyRequests)
+            response.headers[.retryAfter] = String(seconds)
+            return response
+        }
         guard let user = try await services.accounts().authenticate(email: email, password: password) else {
+            services.loginLimiter.recordFailure(address: address, account: account)
             context.logger.notice("login failed", metadata: ["email_domain": "\(email.split(separator: "@").last ?? "")"])
             return loginPage(request: request, context: context,
                              values: ["next": next, "email": email, "error": "E-mail ou senha inválidos."], status: .unauthorized)
         }
+        services.loginLimiter.recordSuccess(account: account)
         let sessions = try services.sessions()
         // A new id at every login: a session id planted before login is never promoted.
         if let previous = context.sessionToken { try await sessions.delete(token: previous) }

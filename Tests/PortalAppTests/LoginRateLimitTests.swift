@@ -1,0 +1,107 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+@testable import PortalApp
+import Testing
+
+@Suite("Login rate limiting")
+struct LoginRateLimitTests {
+    let start = Date(timeIntervalSince1970: 1_800_000_000)
+
+    @Test("five failures in a minute lock the key for a minute, then twice as long")
+    func lockoutGrows() {
+        var attempts = LoginAttempts(maxFailures: 5)
+        for second in 0..<4 { attempts.recordFailure("k", now: start.addingTimeInterval(Double(second))) }
+        #expect(attempts.retryAfter("k", now: start.addingTimeInterval(4)) == nil)
+        attempts.recordFailure("k", now: start.addingTimeInterval(4))
+        #expect(attempts.retryAfter("k", now: start.addingTimeInterval(4)) == 60)
+        #expect(attempts.retryAfter("k", now: start.addingTimeInterval(34)) == 30)
+        #expect(attempts.retryAfter("k", now: start.addingTimeInterval(64)) == nil)
+        #expect(attempts.retryAfter("other", now: start.addingTimeInterval(4)) == nil)
+        for second in 70..<75 { attempts.recordFailure("k", now: start.addingTimeInterval(Double(second))) }
+        #expect(attempts.retryAfter("k", now: start.addingTimeInterval(74)) == 120)
+    }
+
+    @Test("failures spread over more than a minute never lock; a success clears the count")
+    func slidingWindowAndSuccess() {
+        var attempts = LoginAttempts(maxFailures: 5)
+        for step in 0..<20 { attempts.recordFailure("k", now: start.addingTimeInterval(Double(step) * 15)) }
+        #expect(attempts.retryAfter("k", now: start.addingTimeInterval(300)) == nil)
+        for second in 0..<4 { attempts.recordFailure("j", now: start.addingTimeInterval(Double(second))) }
+        attempts.recordSuccess("j")
+        attempts.recordFailure("j", now: start.addingTimeInterval(5))
+        #expect(attempts.retryAfter("j", now: start.addingTimeInterval(5)) == nil)
+    }
+
+    @Test("the longest lockout is an hour")
+    func lockoutCap() {
+        var attempts = LoginAttempts(maxFailures: 1)
+        var now = start
+        for _ in 0..<12 {
+            attempts.recordFailure("k", now: now)
+            now = now.addingTimeInterval(attempts.retryAfter("k", now: now) ?? 0)
+        }
+        attempts.recordFailure("k", now: now)
+        #expect(attempts.retryAfter("k", now: now) == 3600)
+    }
+
+    @Test("purging keeps only keys with recent failures or a lockout in force")
+    func purge() {
+        var attempts = LoginAttempts(maxFailures: 2)
+        attempts.recordFailure("old", now: start)
+        attempts.recordFailure("locked", now: start.addingTimeInterval(100))
+        attempts.recordFailure("locked", now: start.addingTimeInterval(100))
+        attempts.recordFailure("recent", now: start.addingTimeInterval(150))
+        attempts.purge(now: start.addingTimeInterval(155))
+        #expect(Set(attempts.entries.keys) == ["locked", "recent"])
+    }
+
+    @Test("the sixth try on an account within a minute gets 429 with Retry-After, even with the right password")
+    func accountLockout() async throws {
+        let fixture = try await AppFixture.make()
+        try await PortalApplication.application(services: fixture.services).test(.router) { client in
+            let page = try await AppRoutesTests.openLogin(client)
+            for _ in 0..<LoginRateLimiter.accountFailures {
+                let wrong = try await client.execute(uri: "/login", method: .post, headers: page.headers,
+                                                     body: AppRoutesTests.form(email: "ana@escritorio.com.br", password: "errada-mas-longa",
+                                                                               token: page.token))
+                #expect(wrong.status == .unauthorized)
+            }
+            let right = try await client.execute(uri: "/login", method: .post, headers: page.headers,
+                                                 body: AppRoutesTests.form(email: "ANA@escritorio.com.br", password: AppFixture.anaPassword,
+                                                                           token: page.token))
+            #expect(right.status == .tooManyRequests)
+            let wait = try #require(right.headers[.retryAfter].flatMap { Int($0) })
+            #expect((59...60).contains(wait))
+            #expect(String(buffer: right.body).contains("Muitas tentativas de acesso"))
+            #expect(right.headers[.setCookie] == nil)
+            // Another account from the same address is not locked by Ana's count.
+            let bruno = try await client.execute(uri: "/login", method: .post, headers: page.headers,
+                                                 body: AppRoutesTests.form(email: "bruno@escritorio.com.br", password: "outra-senha-bem-longa",
+                                                                           token: page.token))
+            #expect(bruno.status == .seeOther)
+        }
+        await fixture.tearDown()
+    }
+
+    @Test("one address trying many accounts is locked after twenty failures")
+    func addressLockout() async throws {
+        let fixture = try await AppFixture.make()
+        try await PortalApplication.application(services: fixture.services).test(.router) { client in
+            let page = try await AppRoutesTests.openLogin(client)
+            for index in 0..<LoginRateLimiter.addressFailures {
+                let wrong = try await client.execute(uri: "/login", method: .post, headers: page.headers,
+                                                     body: AppRoutesTests.form(email: "pessoa\(index)@escritorio.com.br",
+                                                                               password: "errada-mas-longa", token: page.token))
+                #expect(wrong.status == .unauthorized)
+            }
+            let next = try await client.execute(uri: "/login", method: .post, headers: page.headers,
+                                                body: AppRoutesTests.form(email: "bruno@escritorio.com.br", password: "outra-senha-bem-longa",
+                                                                          token: page.token))
+            #expect(next.status == .tooManyRequests)
+            #expect(next.headers[.retryAfter] != nil)
+        }
+        await fixture.tearDown()
+    }
+}
