@@ -15,6 +15,10 @@ public enum PortalApplication {
         router.add(middleware: ForwardedHeadersMiddleware(policy: TrustedProxyPolicy(
             trustedProxies: services.settings.trustedProxies,
             trustedProxyCount: services.settings.trustedProxyCount)))
+        if services.settings.requestsPerMinutePerClient > 0 {
+            router.add(middleware: ClientRateLimitMiddleware(
+                limiter: ClientRateLimiter(perMinute: services.settings.requestsPerMinutePerClient), renderer: renderer))
+        }
         router.add(middleware: SessionMiddleware(services: services))
         router.add(middleware: CSRFMiddleware(services: services, renderer: renderer))
         HealthRoutes(services: services).register(on: router)

@@ -88,6 +88,7 @@ struct ConfigurationLoaderTests {
         ("app:\n  trusted_proxies: [\"not-an-ip\"]\n", 2, "app.trusted_proxies' must be a list"),
         ("edge:\n  upstreams: [\"127.0.0.1\"]\n", 2, "edge.upstreams' must be a list of host:port"),
         ("log:\n  level: loud\n", 2, "log.level' must be one of"),
+        ("app:\n  requests_per_minute_per_client: -1\n", 2, "app.requests_per_minute_per_client' must be a number of requests"),
         ("edge: 5\n", 1, "'edge' must be a section of keys"),
     ])
     func wrongTypes(yaml: String, line: Int, message: String) throws {
@@ -139,8 +140,9 @@ struct ConfigurationLoaderTests {
         let configuration = try ConfigurationLoader.parse(
             yaml: "edge:\n  http_port: 80\n", source: "p.yaml",
             environment: ["PORTAL_EDGE_HTTP_PORT": "8081", "PORTAL_APP_TRUSTED_PROXIES": "127.0.0.1, 10.1.0.0/16",
-                          "PORTAL_DATA_DIR": "/srv/portal"])
+                          "PORTAL_DATA_DIR": "/srv/portal", "PORTAL_APP_REQUESTS_PER_MINUTE_PER_CLIENT": "0"])
         #expect(configuration.edge.httpPort == 8081)
+        #expect(configuration.app.requestsPerMinutePerClient == 0)
         #expect(configuration.app.trustedProxies == ["127.0.0.1", "10.1.0.0/16"])
         #expect(configuration.dataDirectory == "/srv/portal")
     }

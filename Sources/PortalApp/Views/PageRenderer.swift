@@ -12,6 +12,7 @@ struct PageRenderer: Sendable {
         try library.register(PageTemplates.login, named: "login")
         try library.register(PageTemplates.tasks, named: "tasks")
         try library.register(PageTemplates.forbidden, named: "forbidden")
+        try library.register(PageTemplates.tooManyRequests, named: "too_many_requests")
         self.library = library
     }
 

@@ -58,6 +58,15 @@ enum PageTemplates {
         {{/content}}{{/layout}}
         """
 
+    static let tooManyRequests = """
+        {{<layout}}{{$title}}Muitas requisições{{/title}}{{$content}}
+        <div class="card">
+        <h1>Muitas requisições</h1>
+        <p class="erro" role="alert">{{message}}</p>
+        </div>
+        {{/content}}{{/layout}}
+        """
+
     static let tasks = """
         {{<layout}}{{$title}}Minhas tarefas{{/title}}{{$content}}
         <div class="card">

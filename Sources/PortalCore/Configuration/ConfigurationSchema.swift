@@ -50,6 +50,9 @@ enum ConfigurationSchema {
         app.sessionLifetimeHours = section.read("session_lifetime_hours", default: app.sessionLifetimeHours,
                                                 rule: "a number of hours from 1 to 8760",
                                                 isValid: { (1...8_760).contains($0) })
+        app.requestsPerMinutePerClient = section.read(
+            "requests_per_minute_per_client", default: app.requestsPerMinutePerClient,
+            rule: "a number of requests from 0 (no limit) to 1000000", isValid: { (0...1_000_000).contains($0) })
         return app
     }
 

@@ -46,6 +46,9 @@ public struct AppSettings: Sendable, Equatable {
     public var sessionIdleMinutes: Int = 120
     /// Hours after which a session ends whatever its activity.
     public var sessionLifetimeHours: Int = 12
+    /// Requests one client address may make per minute (bursts up to that many); 0 turns the
+    /// ceiling off.
+    public var requestsPerMinutePerClient: Int = 600
 
     public init() {}
 }
