@@ -24,6 +24,7 @@ public enum PortalApplication {
         HealthRoutes(services: services).register(on: router)
         LoginRoutes(services: services, renderer: renderer).register(on: router)
         TaskRoutes(services: services, renderer: renderer).register(on: router)
+        SessionRoutes(services: services, renderer: renderer).register(on: router)
         return router
     }
 

@@ -13,6 +13,7 @@ struct PageRenderer: Sendable {
         try library.register(PageTemplates.tasks, named: "tasks")
         try library.register(PageTemplates.forbidden, named: "forbidden")
         try library.register(PageTemplates.tooManyRequests, named: "too_many_requests")
+        try library.register(PageTemplates.sessions, named: "sessions")
         self.library = library
     }
 

@@ -18,6 +18,7 @@ enum PageTemplates {
         input{display:block;width:100%;padding:.5rem;margin-top:.25rem;box-sizing:border-box}
         button{padding:.5rem 1rem;border:0;border-radius:4px;background:#1f4e79;color:#fff;cursor:pointer}
         header button{background:#fff;color:#1f4e79}
+        header a{color:#fff}
         .erro{color:#a4262c;background:#fde7e9;padding:.5rem;border-radius:4px}
         table{width:100%;border-collapse:collapse}
         th,td{text-align:left;padding:.5rem;border-bottom:1px solid #e1e4e8}
@@ -25,7 +26,7 @@ enum PageTemplates {
         </style>
         </head>
         <body>
-        <header><strong>Portal</strong>{{#user}}<span>{{name}}
+        <header><strong>Portal</strong>{{#user}}<span><a href="/tasks">Tarefas</a> · <a href="/sessions">Sessões</a> · {{name}}
         <form method="post" action="/logout" style="display:inline"><input type="hidden" name="csrf_token" value="{{csrf}}"><button type="submit">Sair</button></form></span>{{/user}}</header>
         <main>{{$content}}{{/content}}</main>
         </body>
@@ -81,6 +82,26 @@ enum PageTemplates {
         </table>
         {{/hasTasks}}
         {{^hasTasks}}<p>Nenhuma tarefa atribuída a você.</p>{{/hasTasks}}
+        </div>
+        {{/content}}{{/layout}}
+        """
+
+    static let sessions = """
+        {{<layout}}{{$title}}Minhas sessões{{/title}}{{$content}}
+        <div class="card">
+        <h1>Minhas sessões</h1>
+        <p>Locais em que sua conta está conectada. Encerre qualquer sessão que você não reconheça.</p>
+        <table>
+        <thead><tr><th>Navegador</th><th>Endereço</th><th>Início</th><th>Última atividade</th><th></th></tr></thead>
+        <tbody>
+        {{#sessions}}<tr><td>{{browser}}</td><td>{{address}}</td><td>{{created}}</td><td>{{lastSeen}}</td><td>
+        {{#current}}<strong>Esta sessão</strong>{{/current}}
+        <form method="post" action="/sessions/revoke"><input type="hidden" name="csrf_token" value="{{csrf}}"><input type="hidden" name="id" value="{{id}}"><button type="submit">Encerrar</button></form>
+        </td></tr>
+        {{/sessions}}
+        </tbody>
+        </table>
+        {{#hasOthers}}<form method="post" action="/sessions/revoke-others"><input type="hidden" name="csrf_token" value="{{csrf}}"><p><button type="submit">Encerrar todas as outras sessões</button></p></form>{{/hasOthers}}
         </div>
         {{/content}}{{/layout}}
         """

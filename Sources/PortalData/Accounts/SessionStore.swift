@@ -56,7 +56,46 @@ public struct SessionStore: Sendable {
         try await UserSession.query(on: database).filter(\.$id == Self.hash(token)).delete()
     }
 
-    static func hash(_ token: String) -> String {
+    /// The live sessions of `userID`, newest activity first; `current` marks the one whose token
+    /// the caller holds. Ids are token hashes, which cannot be turned back into a cookie.
+    public func sessions(ofUser userID: Int, currentToken: String?, now: Date = Date()) async throws -> [SessionSummary] {
+        let currentID = currentToken.map(Self.hash)
+        return try await UserSession.query(on: database)
+            .filter(\.$user.$id == userID)
+            .filter(\.$expiresAt > now)
+            .filter(\.$lastSeenAt > now.addingTimeInterval(-idleTimeout))
+            .sort(\.$lastSeenAt, .descending)
+            .all()
+            .compactMap { session in
+                guard let id = session.id else { return nil }
+                return SessionSummary(id: id, createdAt: session.createdAt, lastSeenAt: session.lastSeenAt,
+                                      clientIP: session.clientIP, userAgent: session.userAgent,
+                                      isCurrent: id == currentID)
+            }
+    }
+
+    /// Ends one session of `userID` by its id; false when `userID` has no such session (another
+    /// user's id changes nothing).
+    public func revoke(sessionID: String, ofUser userID: Int) async throws -> Bool {
+        guard sessionID.count == 64,
+              let session = try await UserSession.query(on: database)
+                .filter(\.$id == sessionID).filter(\.$user.$id == userID).first()
+        else { return false }
+        try await session.delete(on: database)
+        return true
+    }
+
+    /// Ends every session of `userID` except the one holding `token`; returns how many ended.
+    @discardableResult
+    public func revokeOthers(ofUser userID: Int, keeping token: String) async throws -> Int {
+        let others = try await UserSession.query(on: database)
+            .filter(\.$user.$id == userID).filter(\.$id != Self.hash(token)).all()
+        for session in others { try await session.delete(on: database) }
+        return others.count
+    }
+
+    /// The id under which the session of `token` is stored (its SHA-256, hex).
+    public static func hash(_ token: String) -> String {
         SHA256.hash(data: Data(token.utf8)).map { String(format: "%02x", $0) }.joined()
     }
 }
