@@ -32,6 +32,10 @@ public struct AppServices: Sendable {
         AccountStore(database: try database.database())
     }
 
+    func audit() throws -> AuditLog {
+        AuditLog(database: try database.database())
+    }
+
     func tasks() throws -> TaskStore {
         TaskStore(database: try database.database())
     }

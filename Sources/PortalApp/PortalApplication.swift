@@ -25,6 +25,7 @@ public enum PortalApplication {
         LoginRoutes(services: services, renderer: renderer).register(on: router)
         TaskRoutes(services: services, renderer: renderer).register(on: router)
         SessionRoutes(services: services, renderer: renderer).register(on: router)
+        AuditRoutes(services: services, renderer: renderer).register(on: router)
         return router
     }
 

@@ -28,6 +28,10 @@ struct LoginRoutes {
             if let token = context.sessionToken {
                 try await services.sessions().delete(token: token)
                 context.logger.info("logout")
+                if let user = context.user {
+                    try await services.audit().record(AuditEvent(kind: .logout, userID: user.id, email: user.email,
+                                                                 clientIP: context.origin.clientAddress))
+                }
             }
             var response = Response.redirect(to: "/login", type: .normal)
             response.setCookie(Self.sessionCookie(value: "", maxAge: 0, secure: context.origin.scheme == "https"))
@@ -55,6 +59,8 @@ struct LoginRoutes {
         if let wait = services.loginLimiter.retryAfter(address: address, account: account) {
             let seconds = Int(wait.rounded(.up))
             context.logger.notice("login refused: too many attempts", metadata: ["retry_after": "\(seconds)"])
+            try await services.audit().record(AuditEvent(kind: .loginThrottled, userID: nil, email: email,
+                                                         clientIP: address, detail: "Retry-After \(seconds) s"))
             var response = loginPage(request: request, context: context, values: [
                 "next": next, "email": email,
                 "error": "Muitas tentativas de acesso. Tente novamente em \(seconds) segundos.",
@@ -64,11 +70,13 @@ struct LoginRoutes {
         }
         guard let user = try await services.accounts().authenticate(email: email, password: password) else {
             services.loginLimiter.recordFailure(address: address, account: account)
+            try await services.audit().record(AuditEvent(kind: .loginFailed, userID: nil, email: email, clientIP: address))
             context.logger.notice("login failed", metadata: ["email_domain": "\(email.split(separator: "@").last ?? "")"])
             return loginPage(request: request, context: context,
                              values: ["next": next, "email": email, "error": "E-mail ou senha inválidos."], status: .unauthorized)
         }
         services.loginLimiter.recordSuccess(account: account)
+        try await services.audit().record(AuditEvent(kind: .loginSucceeded, userID: user.id, email: user.email, clientIP: address))
         let sessions = try services.sessions()
         // A new id at every login: a session id planted before login is never promoted.
         if let previous = context.sessionToken { try await sessions.delete(token: previous) }

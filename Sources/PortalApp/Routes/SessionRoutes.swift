@@ -45,6 +45,8 @@ struct SessionRoutes {
                 throw HTTPError(.notFound, message: "Sessão não encontrada.")
             }
             context.logger.info("session revoked", metadata: ["user_id": "\(user.id)"])
+            try await services.audit().record(AuditEvent(kind: .sessionRevoked, userID: user.id, email: user.email,
+                                                         clientIP: context.origin.clientAddress))
             if let token = context.sessionToken, id == SessionStore.hash(token) {
                 var response = Response.redirect(to: "/login", type: .normal)
                 response.setCookie(LoginRoutes.sessionCookie(value: "", maxAge: 0, secure: context.origin.scheme == "https"))
@@ -58,6 +60,8 @@ struct SessionRoutes {
             }
             let ended = try await services.sessions().revokeOthers(ofUser: user.id, keeping: token)
             context.logger.info("other sessions revoked", metadata: ["user_id": "\(user.id)", "count": "\(ended)"])
+            try await services.audit().record(AuditEvent(kind: .otherSessionsRevoked, userID: user.id, email: user.email,
+                                                         clientIP: context.origin.clientAddress, detail: ended == 1 ? "1 sessão" : "\(ended) sessões"))
             return Response.redirect(to: "/sessions", type: .normal)
         }
     }

@@ -105,4 +105,27 @@ enum PageTemplates {
         </div>
         {{/content}}{{/layout}}
         """
+
+    static let audit = """
+        {{<layout}}{{$title}}Auditoria{{/title}}{{$content}}
+        <div class="card">
+        <h1>Registro de auditoria</h1>
+        <form method="get" action="/admin/audit">
+        <label>Tipo <select name="tipo"><option value="">Todos</option>{{#kinds}}<option value="{{value}}"{{#selected}} selected{{/selected}}>{{label}}</option>{{/kinds}}</select></label>
+        <label>Busca (e-mail, endereço ou detalhe) <input name="busca" value="{{text}}"></label>
+        <button type="submit">Filtrar</button>
+        </form>
+        {{#hasEvents}}
+        <table>
+        <thead><tr><th>Quando</th><th>Evento</th><th>E-mail</th><th>Endereço</th><th>Detalhe</th></tr></thead>
+        <tbody>
+        {{#events}}<tr><td>{{at}}</td><td>{{kind}}</td><td>{{email}}</td><td>{{address}}</td><td>{{detail}}</td></tr>
+        {{/events}}
+        </tbody>
+        </table>
+        {{/hasEvents}}
+        {{^hasEvents}}<p>Nenhum evento encontrado.</p>{{/hasEvents}}
+        </div>
+        {{/content}}{{/layout}}
+        """
 }

@@ -54,6 +54,7 @@ public final class PortalDatabase: Sendable {
         }
         let migrations = Migrations()
         migrations.add(CreateInitialSchema())
+        migrations.add(CreateAuditLog())
         let migrator = Migrator(databases: databases, migrations: migrations, logger: logger,
                                 on: MultiThreadedEventLoopGroup.singleton.any(), migrationLogLevel: .info)
         try await migrator.setupIfNeeded().get()
