@@ -31,10 +31,10 @@ struct DataStoresTests {
         let fixture = try await AppFixture.make()
         let accounts = AccountStore(database: try fixture.database.database())
         await #expect(throws: AccountError.self) {
-            try await accounts.createUser(email: "ANA@escritorio.com.br", name: "x", password: "y", role: .gestor)
+            try await accounts.createUser(email: "ANA@escritorio.com.br", name: "x", password: "uma-senha-valida-e-longa", role: .gestor)
         }
         await #expect(throws: AccountError.self) {
-            try await accounts.createUser(email: "not an email", name: "x", password: "y", role: .gestor)
+            try await accounts.createUser(email: "not an email", name: "x", password: "uma-senha-valida-e-longa", role: .gestor)
         }
         await fixture.tearDown()
     }

@@ -23,7 +23,9 @@ public final class PortalProcess: @unchecked Sendable {
         throw PortalProcessError.binaryNotFound(near: testBinary)
     }
 
-    public init(arguments: [String], outputDirectory: String, environment: [String: String] = [:]) throws {
+    /// `input`, when given, is what the command reads on standard input (otherwise /dev/null).
+    public init(arguments: [String], outputDirectory: String, environment: [String: String] = [:],
+                input: String? = nil) throws {
         process = Process()
         process.executableURL = try Self.binary()
         process.arguments = arguments
@@ -37,7 +39,13 @@ public final class PortalProcess: @unchecked Sendable {
         _ = FileManager.default.createFile(atPath: stderrPath, contents: nil)
         process.standardOutput = FileHandle(forWritingAtPath: stdoutPath)
         process.standardError = FileHandle(forWritingAtPath: stderrPath)
-        process.standardInput = FileHandle.nullDevice
+        if let input {
+            let inputPath = (outputDirectory as NSString).appendingPathComponent("stdin-\(stamp).txt")
+            _ = FileManager.default.createFile(atPath: inputPath, contents: Data(input.utf8))
+            process.standardInput = FileHandle(forReadingAtPath: inputPath)
+        } else {
+            process.standardInput = FileHandle.nullDevice
+        }
     }
 
     public func start() throws {
@@ -73,9 +81,10 @@ public final class PortalProcess: @unchecked Sendable {
     }
 
     /// Runs to completion (for short commands such as `check` and `version`).
-    public static func run(_ arguments: [String], outputDirectory: String,
-                           environment: [String: String] = [:]) async throws -> (status: Int32, stdout: String, stderr: String) {
-        let child = try PortalProcess(arguments: arguments, outputDirectory: outputDirectory, environment: environment)
+    public static func run(_ arguments: [String], outputDirectory: String, environment: [String: String] = [:],
+                           input: String? = nil) async throws -> (status: Int32, stdout: String, stderr: String) {
+        let child = try PortalProcess(arguments: arguments, outputDirectory: outputDirectory, environment: environment,
+                                      input: input)
         try child.start()
         guard let status = await child.waitForExit(seconds: 60) else {
             child.signal(SIGKILL)

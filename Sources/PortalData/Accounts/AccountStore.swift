@@ -19,7 +19,12 @@ public struct AccountStore: Sendable {
         if try await User.query(on: database).filter(\.$email == normalized).first() != nil {
             throw AccountError("a user with e-mail \(normalized) already exists")
         }
-        let user = User(email: normalized, name: name, passwordHash: try await PasswordHasher.hash(password), role: role)
+        let trimmedName = name.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !trimmedName.isEmpty, trimmedName.count <= 120 else {
+            throw AccountError("the name must have from 1 to 120 characters")
+        }
+        if let problem = PasswordPolicy.problem(with: password, email: normalized) { throw AccountError(problem) }
+        let user = User(email: normalized, name: trimmedName, passwordHash: try await PasswordHasher.hash(password), role: role)
         try await user.create(on: database)
         guard let account = user.account else { throw AccountError("the new user has no id") }
         return account
@@ -42,6 +47,71 @@ public struct AccountStore: Sendable {
     /// The user with `id`, active or not.
     public func user(id: Int) async throws -> UserAccount? {
         try await User.find(id, on: database)?.account
+    }
+
+    /// The user with this e-mail (any case), active or not.
+    public func user(email: String) async throws -> UserAccount? {
+        try await record(email: email)?.account
+    }
+
+    /// Every user, by e-mail.
+    public func users() async throws -> [UserAccount] {
+        try await User.query(on: database).sort(\.$email).all().compactMap(\.account)
+    }
+
+    /// Deactivates (no sign-in, every session ended) or reactivates the user with `email`.
+    @discardableResult
+    public func setActive(_ active: Bool, email: String) async throws -> UserAccount {
+        let user = try await existing(email: email)
+        user.active = active
+        try await user.save(on: database)
+        if !active { try await endSessions(of: user) }
+        return try account(of: user)
+    }
+
+    /// Replaces the password (checked against `PasswordPolicy`) and ends every session.
+    @discardableResult
+    public func setPassword(_ password: String, email: String) async throws -> UserAccount {
+        let user = try await existing(email: email)
+        if let problem = PasswordPolicy.problem(with: password, email: user.email) { throw AccountError(problem) }
+        user.passwordHash = try await PasswordHasher.hash(password)
+        try await user.save(on: database)
+        try await endSessions(of: user)
+        return try account(of: user)
+    }
+
+    /// Changes the role; refuses to take the last active admin's role away.
+    @discardableResult
+    public func setRole(_ role: Role, email: String) async throws -> UserAccount {
+        let user = try await existing(email: email)
+        if user.role == Role.admin.rawValue, role != .admin, user.active {
+            let admins = try await User.query(on: database)
+                .filter(\.$role == Role.admin.rawValue).filter(\.$active == true).count()
+            if admins <= 1 { throw AccountError("\(user.email) is the only active admin; make another user admin first") }
+        }
+        user.role = role.rawValue
+        try await user.save(on: database)
+        return try account(of: user)
+    }
+
+    private func record(email: String) async throws -> User? {
+        let normalized = email.trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
+        return try await User.query(on: database).filter(\.$email == normalized).first()
+    }
+
+    private func existing(email: String) async throws -> User {
+        guard let user = try await record(email: email) else { throw AccountError("no user has the e-mail \(email)") }
+        return user
+    }
+
+    private func account(of user: User) throws -> UserAccount {
+        guard let account = user.account else { throw AccountError("user \(user.email) has an unknown role '\(user.role)'") }
+        return account
+    }
+
+    private func endSessions(of user: User) async throws {
+        guard let id = user.id else { return }
+        try await UserSession.query(on: database).filter(\.$user.$id == id).delete()
     }
 
     public func userCount() async throws -> Int {

@@ -10,6 +10,11 @@ public struct AuditEvent: Sendable, Equatable {
         case logout
         case sessionRevoked = "session.revoked"
         case otherSessionsRevoked = "session.revoked_others"
+        case userCreated = "user.created"
+        case userDeactivated = "user.deactivated"
+        case userActivated = "user.activated"
+        case passwordChanged = "user.password_changed"
+        case roleChanged = "user.role_changed"
 
         /// The Portuguese label shown on the audit page.
         public var label: String {
@@ -20,6 +25,11 @@ public struct AuditEvent: Sendable, Equatable {
             case .logout: "Saída"
             case .sessionRevoked: "Sessão encerrada"
             case .otherSessionsRevoked: "Outras sessões encerradas"
+            case .userCreated: "Usuário criado"
+            case .userDeactivated: "Usuário desativado"
+            case .userActivated: "Usuário reativado"
+            case .passwordChanged: "Senha alterada"
+            case .roleChanged: "Perfil alterado"
             }
         }
     }
