@@ -39,7 +39,7 @@ struct AuditRoutes {
                 ["value": option.rawValue, "label": option.label, "selected": option == kind]
             }
             return renderer.render("audit", [
-                "user": ["name": user.name],
+                "user": PageRenderer.header(for: user),
                 "csrf": context.sessionToken.map { services.csrf.token(for: "session|" + $0) } ?? "",
                 "events": rows,
                 "hasEvents": !rows.isEmpty,

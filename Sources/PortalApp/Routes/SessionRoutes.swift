@@ -28,7 +28,7 @@ struct SessionRoutes {
                 ]
             }
             return renderer.render("sessions", [
-                "user": ["name": user.name],
+                "user": PageRenderer.header(for: user),
                 "csrf": context.sessionToken.map { services.csrf.token(for: "session|" + $0) } ?? "",
                 "sessions": rows,
                 "hasOthers": sessions.contains { !$0.isCurrent },

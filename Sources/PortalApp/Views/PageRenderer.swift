@@ -1,6 +1,7 @@
 import Hummingbird
 import Mustache
 import NIOCore
+import PortalData
 
 /// Renders the templates into HTML responses.
 struct PageRenderer: Sendable {
@@ -16,6 +17,11 @@ struct PageRenderer: Sendable {
         try library.register(PageTemplates.sessions, named: "sessions")
         try library.register(PageTemplates.audit, named: "audit")
         self.library = library
+    }
+
+    /// What the layout's header shows for the signed-in `user`.
+    static func header(for user: UserAccount) -> [String: Any] {
+        ["name": user.name, "isAdmin": user.role == .admin]
     }
 
     func render(_ template: String, _ values: [String: Any], status: HTTPResponse.Status = .ok) -> Response {

@@ -26,7 +26,7 @@ enum PageTemplates {
         </style>
         </head>
         <body>
-        <header><strong>Portal</strong>{{#user}}<span><a href="/tasks">Tarefas</a> · <a href="/sessions">Sessões</a> · {{name}}
+        <header><strong>Portal</strong>{{#user}}<span><a href="/tasks">Tarefas</a> · <a href="/sessions">Sessões</a> · {{#isAdmin}}<a href="/admin/audit">Auditoria</a> · {{/isAdmin}}{{name}}
         <form method="post" action="/logout" style="display:inline"><input type="hidden" name="csrf_token" value="{{csrf}}"><button type="submit">Sair</button></form></span>{{/user}}</header>
         <main>{{$content}}{{/content}}</main>
         </body>
@@ -69,19 +69,19 @@ enum PageTemplates {
         """
 
     static let tasks = """
-        {{<layout}}{{$title}}Minhas tarefas{{/title}}{{$content}}
+        {{<layout}}{{$title}}{{#seesAll}}Tarefas do escritório{{/seesAll}}{{^seesAll}}Minhas tarefas{{/seesAll}}{{/title}}{{$content}}
         <div class="card">
-        <h1>Minhas tarefas</h1>
+        <h1>{{#seesAll}}Tarefas do escritório{{/seesAll}}{{^seesAll}}Minhas tarefas{{/seesAll}}</h1>
         {{#hasTasks}}
         <table>
-        <thead><tr><th>Tarefa</th><th>Situação</th><th>Prazo</th></tr></thead>
+        <thead><tr><th>Tarefa</th>{{#seesAll}}<th>Responsável</th>{{/seesAll}}<th>Situação</th><th>Prazo</th></tr></thead>
         <tbody>
-        {{#tasks}}<tr><td><strong>{{title}}</strong><br><small>{{details}}</small></td><td><span class="status">{{status}}</span></td><td>{{due}}</td></tr>
+        {{#tasks}}<tr><td><strong>{{title}}</strong><br><small>{{details}}</small></td>{{#seesAll}}<td>{{assignee}}</td>{{/seesAll}}<td><span class="status">{{status}}</span></td><td>{{due}}</td></tr>
         {{/tasks}}
         </tbody>
         </table>
         {{/hasTasks}}
-        {{^hasTasks}}<p>Nenhuma tarefa atribuída a você.</p>{{/hasTasks}}
+        {{^hasTasks}}<p>{{#seesAll}}Nenhuma tarefa cadastrada.{{/seesAll}}{{^seesAll}}Nenhuma tarefa atribuída a você.{{/seesAll}}</p>{{/hasTasks}}
         </div>
         {{/content}}{{/layout}}
         """

@@ -11,12 +11,20 @@ public struct TaskStore: Sendable {
 
     /// The tasks assigned to `userID`, open ones first, then by due date.
     public func tasks(assignedTo userID: Int) async throws -> [TaskSummary] {
-        let items = try await TaskItem.query(on: database)
-            .filter(\.$assignee.$id == userID)
-            .sort(\.$id)
-            .all()
-        let summaries = items.compactMap(\.summary)
-        return summaries.sorted { lhs, rhs in
+        Self.ordered(try await TaskItem.query(on: database).filter(\.$assignee.$id == userID).sort(\.$id).all())
+    }
+
+    /// What `user` may see: their own tasks for a `colaborador`, every task for `gestor` and `admin`.
+    public func tasks(visibleTo user: UserAccount) async throws -> [TaskSummary] {
+        switch user.role {
+        case .colaborador: try await tasks(assignedTo: user.id)
+        case .gestor, .admin: Self.ordered(try await TaskItem.query(on: database).sort(\.$id).all())
+        }
+    }
+
+    /// Open tasks first, then by due date (undated last), then by id.
+    private static func ordered(_ items: [TaskItem]) -> [TaskSummary] {
+        items.compactMap(\.summary).sorted { lhs, rhs in
             if (lhs.status == .done) != (rhs.status == .done) { return rhs.status == .done }
             switch (lhs.dueDate, rhs.dueDate) {
             case let (left?, right?): return left < right

@@ -29,7 +29,8 @@ final class TaskItem: Model, @unchecked Sendable {
     var summary: TaskSummary? {
         guard let id else { return nil }
         return TaskSummary(id: id, title: title, details: details,
-                           status: TaskStatus(rawValue: status) ?? .pending, dueDate: dueDate)
+                           status: TaskStatus(rawValue: status) ?? .pending, dueDate: dueDate,
+                           assigneeID: $assignee.id)
     }
 }
 
@@ -40,6 +41,8 @@ public struct TaskSummary: Sendable, Equatable {
     public let details: String
     public let status: TaskStatus
     public let dueDate: Date?
+    /// The user the task is assigned to.
+    public let assigneeID: Int
 }
 
 /// Where a task stands.
