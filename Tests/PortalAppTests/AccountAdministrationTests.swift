@@ -46,12 +46,13 @@ struct AccountAdministrationTests {
         await fixture.tearDown()
     }
 
-    @Test("the last active admin keeps the role")
+    @Test("the last active admin keeps the role and cannot be deactivated")
     func lastAdmin() async throws {
         let fixture = try await AppFixture.make()
         let accounts = AccountStore(database: try fixture.database.database())
         try await accounts.setRole(.admin, email: "ana@escritorio.com.br")
         await #expect(throws: AccountError.self) { try await accounts.setRole(.gestor, email: "ana@escritorio.com.br") }
+        await #expect(throws: AccountError.self) { try await accounts.setActive(false, email: "ana@escritorio.com.br") }
         try await accounts.setRole(.admin, email: "bruno@escritorio.com.br")
         #expect(try await accounts.setRole(.gestor, email: "ana@escritorio.com.br").role == .gestor)
         await #expect(throws: AccountError.self) { try await accounts.setRole(.gestor, email: "ninguem@escritorio.com.br") }

@@ -59,10 +59,12 @@ public struct AccountStore: Sendable {
         try await User.query(on: database).sort(\.$email).all().compactMap(\.account)
     }
 
-    /// Deactivates (no sign-in, every session ended) or reactivates the user with `email`.
+    /// Deactivates (no sign-in, every session ended) or reactivates the user with `email`;
+    /// refuses to deactivate the last active admin.
     @discardableResult
     public func setActive(_ active: Bool, email: String) async throws -> UserAccount {
         let user = try await existing(email: email)
+        if !active { try await ensureAnotherAdmin(besides: user) }
         user.active = active
         try await user.save(on: database)
         if !active { try await endSessions(of: user) }
@@ -84,14 +86,18 @@ public struct AccountStore: Sendable {
     @discardableResult
     public func setRole(_ role: Role, email: String) async throws -> UserAccount {
         let user = try await existing(email: email)
-        if user.role == Role.admin.rawValue, role != .admin, user.active {
-            let admins = try await User.query(on: database)
-                .filter(\.$role == Role.admin.rawValue).filter(\.$active == true).count()
-            if admins <= 1 { throw AccountError("\(user.email) is the only active admin; make another user admin first") }
-        }
+        if role != .admin { try await ensureAnotherAdmin(besides: user) }
         user.role = role.rawValue
         try await user.save(on: database)
         return try account(of: user)
+    }
+
+    /// Throws when `user` is the only active admin (the portal would have nobody to manage it).
+    private func ensureAnotherAdmin(besides user: User) async throws {
+        guard user.role == Role.admin.rawValue, user.active else { return }
+        let admins = try await User.query(on: database)
+            .filter(\.$role == Role.admin.rawValue).filter(\.$active == true).count()
+        if admins <= 1 { throw AccountError("\(user.email) is the only active admin; make another user admin first") }
     }
 
     private func record(email: String) async throws -> User? {

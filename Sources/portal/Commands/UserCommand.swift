@@ -114,10 +114,6 @@ struct UserDeactivateCommand: AsyncParsableCommand {
 
     func run() async throws {
         let user = try await UserCommand.withAccounts(options) { accounts, audit in
-            if let current = try await accounts.user(email: email), current.role == .admin, current.active {
-                let otherAdmins = try await accounts.users().filter { $0.role == .admin && $0.active && $0.id != current.id }
-                if otherAdmins.isEmpty { throw CommandFailure("\(current.email) is the only active admin; make another user admin first") }
-            }
             let user = try await accounts.setActive(false, email: email)
             try await audit.record(AuditEvent(kind: .userDeactivated, userID: user.id, email: user.email, clientIP: UserCommand.origin))
             return user
