@@ -7,6 +7,7 @@ struct AccountAdministrationTests {
     @Test("weak passwords are refused with the reason", arguments: [
         ("curta-demais", "ana@escritorio.com.br", nil),
         ("curta", "ana@escritorio.com.br", "at least 12 characters"),
+        (String(repeating: "frase-longa-", count: 7), "ana@escritorio.com.br", "at most 72 bytes"),
         ("aaaaaaaaaaaaaaaa", "ana@escritorio.com.br", "repeats one or two characters"),
         ("abababababababab", "ana@escritorio.com.br", "repeats one or two characters"),
         ("Password1234", "ana@escritorio.com.br", "common passwords"),

@@ -49,6 +49,7 @@ struct AuditLogTests {
         }
         let stored = try await AuditLog(database: try fixture.database.database()).events()
         #expect(stored.map(\.kind) == [.loginSucceeded, .logout, .loginSucceeded, .loginFailed])
+        #expect(!stored.contains { $0.email.contains("nao-e-esta-senha") })
         #expect(stored.allSatisfy { !$0.clientIP.isEmpty })
         await fixture.tearDown()
     }
@@ -69,9 +70,10 @@ struct AuditLogTests {
             _ = try await SessionPageTests.post(client, "/sessions/revoke-others", cookie: first, token: token)
         }
         let log = AuditLog(database: try fixture.database.database())
-        let throttled = try await log.events(kind: .loginThrottled)
-        #expect(throttled.count == 1)
-        #expect(throttled.first?.detail.hasPrefix("Retry-After") == true)
+        let locked = try await log.events(kind: .loginLocked)
+        #expect(locked.count == 1)
+        #expect(locked.first?.detail == "bloqueio de 60 segundos")
+        #expect(locked.first?.email == "bruno@escritorio.com.br")
         let revoked = try await log.events(kind: .otherSessionsRevoked)
         #expect(revoked.first?.detail == "1 sessão")
         #expect(try await log.events(kind: .loginFailed).count == LoginRateLimiter.accountFailures)

@@ -52,6 +52,14 @@ struct ClientRateLimitTests {
         await fixture.tearDown()
     }
 
+    @Test("waits are written in Portuguese with the right number")
+    func waitText() {
+        #expect(PortugueseDuration.text(seconds: 1) == "1 segundo")
+        #expect(PortugueseDuration.text(seconds: 60) == "60 segundos")
+        #expect(PortugueseDuration.text(seconds: 120) == "2 minutos")
+        #expect(PortugueseDuration.text(seconds: 3600) == "60 minutos")
+    }
+
     @Test("0 turns the ceiling off")
     func disabled() async throws {
         let fixture = try await AppFixture.make { $0.requestsPerMinutePerClient = 0 }

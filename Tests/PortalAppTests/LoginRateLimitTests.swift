@@ -5,6 +5,20 @@ import HummingbirdTesting
 @testable import PortalApp
 import Testing
 
+extension LoginAttempts {
+    /// One whole failed attempt.
+    mutating func fail(_ key: String, now: Date) {
+        _ = begin(key, now: now)
+        finish(key, succeeded: false, clearOnSuccess: true, now: now)
+    }
+
+    /// One whole successful attempt that clears the key.
+    mutating func succeed(_ key: String, now: Date) {
+        _ = begin(key, now: now)
+        finish(key, succeeded: true, clearOnSuccess: true, now: now)
+    }
+}
+
 @Suite("Login rate limiting")
 struct LoginRateLimitTests {
     let start = Date(timeIntervalSince1970: 1_800_000_000)
@@ -12,26 +26,47 @@ struct LoginRateLimitTests {
     @Test("five failures in a minute lock the key for a minute, then twice as long")
     func lockoutGrows() {
         var attempts = LoginAttempts(maxFailures: 5)
-        for second in 0..<4 { attempts.recordFailure("k", now: start.addingTimeInterval(Double(second))) }
+        for second in 0..<4 { attempts.fail("k", now: start.addingTimeInterval(Double(second))) }
         #expect(attempts.retryAfter("k", now: start.addingTimeInterval(4)) == nil)
-        attempts.recordFailure("k", now: start.addingTimeInterval(4))
+        attempts.fail("k", now: start.addingTimeInterval(4))
         #expect(attempts.retryAfter("k", now: start.addingTimeInterval(4)) == 60)
         #expect(attempts.retryAfter("k", now: start.addingTimeInterval(34)) == 30)
         #expect(attempts.retryAfter("k", now: start.addingTimeInterval(64)) == nil)
         #expect(attempts.retryAfter("other", now: start.addingTimeInterval(4)) == nil)
-        for second in 70..<75 { attempts.recordFailure("k", now: start.addingTimeInterval(Double(second))) }
+        for second in 70..<75 { attempts.fail("k", now: start.addingTimeInterval(Double(second))) }
         #expect(attempts.retryAfter("k", now: start.addingTimeInterval(74)) == 120)
     }
 
     @Test("failures spread over more than a minute never lock; a success clears the count")
     func slidingWindowAndSuccess() {
         var attempts = LoginAttempts(maxFailures: 5)
-        for step in 0..<20 { attempts.recordFailure("k", now: start.addingTimeInterval(Double(step) * 15)) }
+        for step in 0..<20 { attempts.fail("k", now: start.addingTimeInterval(Double(step) * 15)) }
         #expect(attempts.retryAfter("k", now: start.addingTimeInterval(300)) == nil)
-        for second in 0..<4 { attempts.recordFailure("j", now: start.addingTimeInterval(Double(second))) }
-        attempts.recordSuccess("j")
-        attempts.recordFailure("j", now: start.addingTimeInterval(5))
+        for second in 0..<4 { attempts.fail("j", now: start.addingTimeInterval(Double(second))) }
+        attempts.succeed("j", now: start.addingTimeInterval(4))
+        attempts.fail("j", now: start.addingTimeInterval(5))
         #expect(attempts.retryAfter("j", now: start.addingTimeInterval(5)) == nil)
+    }
+
+    @Test("attempts still being checked count, so a parallel burst cannot pass the limit")
+    func inFlight() {
+        var attempts = LoginAttempts(maxFailures: 5)
+        for _ in 0..<5 { #expect(attempts.begin("k", now: start) == nil) }
+        #expect(attempts.begin("k", now: start) == LoginAttempts.inFlightWait)
+        attempts.finish("k", succeeded: false, clearOnSuccess: true, now: start)
+        #expect(attempts.begin("k", now: start) == LoginAttempts.inFlightWait)
+        for _ in 0..<4 { attempts.finish("k", succeeded: false, clearOnSuccess: true, now: start) }
+        #expect(attempts.retryAfter("k", now: start) == 60)
+        #expect(attempts.entries["k"]?.inFlight == 0)
+    }
+
+    @Test("a full table forgets only keys with no lockout in force")
+    func fullTable() {
+        var attempts = LoginAttempts(maxFailures: 1)
+        attempts.fail("victim", now: start)
+        for index in 0..<LoginAttempts.capacity { attempts.fail("k\(index)", now: start.addingTimeInterval(Double(index) / 1000)) }
+        #expect(attempts.retryAfter("victim", now: start.addingTimeInterval(30)) != nil)
+        #expect(attempts.entries.count <= LoginAttempts.capacity + 1)
     }
 
     @Test("the longest lockout is an hour")
@@ -39,20 +74,20 @@ struct LoginRateLimitTests {
         var attempts = LoginAttempts(maxFailures: 1)
         var now = start
         for _ in 0..<12 {
-            attempts.recordFailure("k", now: now)
+            attempts.fail("k", now: now)
             now = now.addingTimeInterval(attempts.retryAfter("k", now: now) ?? 0)
         }
-        attempts.recordFailure("k", now: now)
+        attempts.fail("k", now: now)
         #expect(attempts.retryAfter("k", now: now) == 3600)
     }
 
     @Test("purging keeps only keys with recent failures or a lockout in force")
     func purge() {
         var attempts = LoginAttempts(maxFailures: 2)
-        attempts.recordFailure("old", now: start)
-        attempts.recordFailure("locked", now: start.addingTimeInterval(100))
-        attempts.recordFailure("locked", now: start.addingTimeInterval(100))
-        attempts.recordFailure("recent", now: start.addingTimeInterval(150))
+        attempts.fail("old", now: start)
+        attempts.fail("locked", now: start.addingTimeInterval(100))
+        attempts.fail("locked", now: start.addingTimeInterval(100))
+        attempts.fail("recent", now: start.addingTimeInterval(150))
         attempts.purge(now: start.addingTimeInterval(155))
         #expect(Set(attempts.entries.keys) == ["locked", "recent"])
     }

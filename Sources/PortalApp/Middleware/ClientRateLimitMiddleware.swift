@@ -17,7 +17,7 @@ struct ClientRateLimitMiddleware: RouterMiddleware {
         let seconds = max(1, Int(wait.rounded(.up)))
         context.logger.notice("request refused: client over its rate limit", metadata: ["retry_after": "\(seconds)"])
         var response = renderer.render("too_many_requests", [
-            "message": "Muitas requisições deste endereço. Aguarde \(seconds) segundos e tente novamente.",
+            "message": "Muitas requisições deste endereço. Aguarde \(PortugueseDuration.text(seconds: seconds)) e tente novamente.",
         ], status: .tooManyRequests)
         response.headers[.retryAfter] = String(seconds)
         return response

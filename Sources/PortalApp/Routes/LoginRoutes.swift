@@ -56,26 +56,39 @@ struct LoginRoutes {
                              values: ["next": next, "email": email, "error": "Informe e-mail e senha."], status: .badRequest)
         }
         let address = context.origin.clientAddress, account = email.lowercased()
-        if let wait = services.loginLimiter.retryAfter(address: address, account: account) {
-            let seconds = Int(wait.rounded(.up))
+        // The e-mail as typed goes to the audit log only when it looks like one: a password typed
+        // into the wrong field must not end up on the admins' page.
+        let auditedEmail = EmailAddress.isPlausible(account) ? account : "—"
+        if let wait = services.loginLimiter.begin(address: address, account: account) {
+            let seconds = max(1, Int(wait.rounded(.up)))
             context.logger.notice("login refused: too many attempts", metadata: ["retry_after": "\(seconds)"])
-            try await services.audit().record(AuditEvent(kind: .loginThrottled, userID: nil, email: email,
-                                                         clientIP: address, detail: "Retry-After \(seconds) s"))
             var response = loginPage(request: request, context: context, values: [
                 "next": next, "email": email,
-                "error": "Muitas tentativas de acesso. Tente novamente em \(seconds) segundos.",
+                "error": "Muitas tentativas de acesso. Tente novamente em \(PortugueseDuration.text(seconds: seconds)).",
             ], status: .tooManyRequests)
             response.headers[.retryAfter] = String(seconds)
             return response
         }
-        guard let user = try await services.accounts().authenticate(email: email, password: password) else {
-            services.loginLimiter.recordFailure(address: address, account: account)
-            try await services.audit().record(AuditEvent(kind: .loginFailed, userID: nil, email: email, clientIP: address))
-            context.logger.notice("login failed", metadata: ["email_domain": "\(email.split(separator: "@").last ?? "")"])
+        let authenticated: UserAccount?
+        do {
+            authenticated = try await services.accounts().authenticate(email: email, password: password)
+        } catch {
+            services.loginLimiter.cancel(address: address, account: account)
+            throw error
+        }
+        guard let user = authenticated else {
+            let lockout = services.loginLimiter.finish(address: address, account: account, succeeded: false)
+            try await services.audit().record(AuditEvent(kind: .loginFailed, userID: nil, email: auditedEmail, clientIP: address))
+            if let lockout {
+                let length = PortugueseDuration.text(seconds: Int(lockout))
+                try await services.audit().record(AuditEvent(kind: .loginLocked, userID: nil, email: auditedEmail, clientIP: address,
+                                                             detail: "bloqueio de \(length)"))
+            }
+            context.logger.notice("login failed", metadata: ["email_domain": "\(auditedEmail.split(separator: "@").last ?? "")"])
             return loginPage(request: request, context: context,
                              values: ["next": next, "email": email, "error": "E-mail ou senha inválidos."], status: .unauthorized)
         }
-        services.loginLimiter.recordSuccess(account: account)
+        services.loginLimiter.finish(address: address, account: account, succeeded: true)
         try await services.audit().record(AuditEvent(kind: .loginSucceeded, userID: user.id, email: user.email, clientIP: address))
         let sessions = try services.sessions()
         // A new id at every login: a session id planted before login is never promoted.

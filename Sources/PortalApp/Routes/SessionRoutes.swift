@@ -41,8 +41,10 @@ struct SessionRoutes {
             guard let form = try? URLEncodedFormDecoder().decode(RevokeForm.self, from: String(buffer: body)),
                   let id = form.id, !id.isEmpty
             else { throw HTTPError(.badRequest, message: "Formulário inválido: falta a sessão a encerrar.") }
+            // A session already ended (a second click, an expiry) or not the user's own: the page
+            // is shown again, now without it; nothing tells whether another user's id exists.
             guard try await services.sessions().revoke(sessionID: id, ofUser: user.id) else {
-                throw HTTPError(.notFound, message: "Sessão não encontrada.")
+                return Response.redirect(to: "/sessions", type: .normal)
             }
             context.logger.info("session revoked", metadata: ["user_id": "\(user.id)"])
             try await services.audit().record(AuditEvent(kind: .sessionRevoked, userID: user.id, email: user.email,

@@ -148,8 +148,8 @@ public struct AccountError: Error, CustomStringConvertible {
 }
 
 /// A light check of e-mail syntax: one `@`, a non-empty local part, a dotted domain, no spaces.
-enum EmailAddress {
-    static func isPlausible(_ value: String) -> Bool {
+public enum EmailAddress {
+    public static func isPlausible(_ value: String) -> Bool {
         let parts = value.split(separator: "@", omittingEmptySubsequences: false)
         guard parts.count == 2, !parts[0].isEmpty, parts[1].contains("."), value.count <= 254 else { return false }
         return !value.contains(where: { $0.isWhitespace || $0 == "<" || $0 == ">" || $0 == "\"" })

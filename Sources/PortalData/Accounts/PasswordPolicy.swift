@@ -4,15 +4,16 @@ import Foundation
 /// first, not the user's e-mail or its name part, not a single repeated character.
 public enum PasswordPolicy {
     public static let minimumLength = 12
-    public static let maximumLength = 1024
+    /// bcrypt reads only the first 72 bytes; a longer password would silently lose its tail.
+    public static let maximumBytes = 72
 
     /// Why `password` is refused for the account `email`, or nil when it is acceptable.
     public static func problem(with password: String, email: String) -> String? {
         if password.count < minimumLength {
             return "the password must have at least \(minimumLength) characters (it has \(password.count))"
         }
-        if password.count > maximumLength {
-            return "the password must have at most \(maximumLength) characters"
+        if password.utf8.count > maximumBytes {
+            return "the password must have at most \(maximumBytes) bytes (bcrypt ignores the rest)"
         }
         let folded = password.lowercased()
         if Set(folded).count <= 2 {

@@ -6,7 +6,7 @@ public struct AuditEvent: Sendable, Equatable {
     public enum Kind: String, Sendable, CaseIterable {
         case loginSucceeded = "login.succeeded"
         case loginFailed = "login.failed"
-        case loginThrottled = "login.throttled"
+        case loginLocked = "login.locked"
         case logout
         case sessionRevoked = "session.revoked"
         case otherSessionsRevoked = "session.revoked_others"
@@ -21,7 +21,7 @@ public struct AuditEvent: Sendable, Equatable {
             switch self {
             case .loginSucceeded: "Login realizado"
             case .loginFailed: "Falha de login"
-            case .loginThrottled: "Login bloqueado por excesso de tentativas"
+            case .loginLocked: "Login bloqueado por excesso de tentativas"
             case .logout: "Saída"
             case .sessionRevoked: "Sessão encerrada"
             case .otherSessionsRevoked: "Outras sessões encerradas"
