@@ -52,6 +52,18 @@ struct UserCommand: AsyncParsableCommand {
     }
 }
 
+extension UserCommand {
+    /// Deactivates or reactivates a user and records it in the audit log.
+    static func setActive(_ active: Bool, email: String, options: ConfigurationOptions) async throws -> UserAccount {
+        try await withAccounts(options) { accounts, audit in
+            let user = try await accounts.setActive(active, email: email)
+            try await audit.record(AuditEvent(kind: active ? .userActivated : .userDeactivated, userID: user.id,
+                                              email: user.email, clientIP: origin))
+            return user
+        }
+    }
+}
+
 /// A `--role` value, or a message naming the three roles.
 func parseRole(_ value: String) throws -> Role {
     guard let role = Role(rawValue: value.lowercased()) else {
@@ -113,11 +125,7 @@ struct UserDeactivateCommand: AsyncParsableCommand {
     @Option(help: "E-mail of the user.") var email: String
 
     func run() async throws {
-        let user = try await UserCommand.withAccounts(options) { accounts, audit in
-            let user = try await accounts.setActive(false, email: email)
-            try await audit.record(AuditEvent(kind: .userDeactivated, userID: user.id, email: user.email, clientIP: UserCommand.origin))
-            return user
-        }
+        let user = try await UserCommand.setActive(false, email: email, options: options)
         print("deactivated \(user.email); their sessions have ended")
     }
 }
@@ -129,11 +137,7 @@ struct UserActivateCommand: AsyncParsableCommand {
     @Option(help: "E-mail of the user.") var email: String
 
     func run() async throws {
-        let user = try await UserCommand.withAccounts(options) { accounts, audit in
-            let user = try await accounts.setActive(true, email: email)
-            try await audit.record(AuditEvent(kind: .userActivated, userID: user.id, email: user.email, clientIP: UserCommand.origin))
-            return user
-        }
+        let user = try await UserCommand.setActive(true, email: email, options: options)
         print("activated \(user.email)")
     }
 }
