@@ -108,12 +108,17 @@ struct UserListCommand: AsyncParsableCommand {
     func run() async throws {
         let users = try await UserCommand.withAccounts(options) { accounts, _ in try await accounts.users() }
         let width = max(5, users.map(\.email.count).max() ?? 0)
-        print("EMAIL".padding(toLength: width, withPad: " ", startingAt: 0) + "  ROLE         STATE     NAME")
+        print(Self.pad("EMAIL", width) + "  " + Self.pad("ROLE", 11) + "  STATE     NAME")
         for user in users {
-            print(user.email.padding(toLength: width, withPad: " ", startingAt: 0) + "  "
-                + user.role.rawValue.padding(toLength: 11, withPad: " ", startingAt: 0) + "  "
+            print(Self.pad(user.email, width) + "  " + Self.pad(user.role.rawValue, 11) + "  "
                 + (user.active ? "active  " : "inactive") + "  " + user.name)
         }
+    }
+
+    /// `text` followed by spaces up to `width` characters (counted as people see them, so
+    /// accented e-mails line up too).
+    static func pad(_ text: String, _ width: Int) -> String {
+        text + String(repeating: " ", count: max(0, width - text.count))
     }
 }
 
