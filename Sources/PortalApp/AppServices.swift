@@ -39,4 +39,12 @@ public struct AppServices: Sendable {
     func tasks() throws -> TaskStore {
         TaskStore(database: try database.database())
     }
+
+    func companies() throws -> CompanyStore {
+        CompanyStore(database: try database.database())
+    }
+
+    func tokens() throws -> APITokenStore {
+        APITokenStore(database: try database.database())
+    }
 }

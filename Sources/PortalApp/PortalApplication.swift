@@ -26,6 +26,9 @@ public enum PortalApplication {
         TaskRoutes(services: services, renderer: renderer).register(on: router)
         SessionRoutes(services: services, renderer: renderer).register(on: router)
         AuditRoutes(services: services, renderer: renderer).register(on: router)
+        CompanyRoutes(services: services, renderer: renderer).register(on: router)
+        TokenRoutes(services: services, renderer: renderer).register(on: router)
+        APIRoutes(services: services).register(on: router)
         return router
     }
 

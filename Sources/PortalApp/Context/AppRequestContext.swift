@@ -15,6 +15,8 @@ public struct AppRequestContext: RequestContext {
     public var user: UserAccount?
     /// The raw session token from the cookie, when the session is valid.
     public var sessionToken: String?
+    /// The personal API token of an `/api/v1` call, set by `APITokenMiddleware`.
+    public var apiToken: APITokenSummary?
 
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)

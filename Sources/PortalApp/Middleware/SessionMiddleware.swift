@@ -13,7 +13,9 @@ struct SessionMiddleware: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
         async throws -> Response {
         var context = context
-        if let token = request.cookies[Self.cookieName]?.value, !token.isEmpty {
+        // `/api/v1` authenticates by bearer token only; a cookie there is ignored.
+        if !request.uri.path.hasPrefix(APIRoutes.prefix + "/"),
+           let token = request.cookies[Self.cookieName]?.value, !token.isEmpty {
             let store = try services.sessions()
             if let user = try await store.user(forToken: token) {
                 context.user = user

@@ -16,6 +16,11 @@ struct PageRenderer: Sendable {
         try library.register(PageTemplates.tooManyRequests, named: "too_many_requests")
         try library.register(PageTemplates.sessions, named: "sessions")
         try library.register(PageTemplates.audit, named: "audit")
+        try library.register(PageTemplates.notFound, named: "not_found")
+        try library.register(PageTemplates.task, named: "task")
+        try library.register(PageTemplates.companies, named: "companies")
+        try library.register(PageTemplates.company, named: "company")
+        try library.register(PageTemplates.tokens, named: "tokens")
         self.library = library
     }
 

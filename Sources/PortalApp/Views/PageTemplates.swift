@@ -15,7 +15,10 @@ enum PageTemplates {
         main{max-width:56rem;margin:2rem auto;padding:0 1rem}
         .card{background:#fff;border-radius:8px;padding:1.5rem;box-shadow:0 1px 3px rgba(0,0,0,.1)}
         label{display:block;margin:.75rem 0}
-        input{display:block;width:100%;padding:.5rem;margin-top:.25rem;box-sizing:border-box}
+        input,select{display:block;width:100%;padding:.5rem;margin-top:.25rem;box-sizing:border-box}
+        td form{display:inline;margin:0}
+        .ok{color:#0b6a0b;background:#dff6dd;padding:.5rem;border-radius:4px}
+        code{word-break:break-all;background:#f0f2f5;padding:.25rem .4rem;border-radius:4px}
         button{padding:.5rem 1rem;border:0;border-radius:4px;background:#1f4e79;color:#fff;cursor:pointer}
         header button{background:#fff;color:#1f4e79}
         header a{color:#fff}
@@ -26,7 +29,7 @@ enum PageTemplates {
         </style>
         </head>
         <body>
-        <header><strong>Portal</strong>{{#user}}<span><a href="/tasks">Tarefas</a> · <a href="/sessions">Sessões</a> · {{#isAdmin}}<a href="/admin/audit">Auditoria</a> · {{/isAdmin}}{{name}}
+        <header><strong>Portal</strong>{{#user}}<span><a href="/tasks">Tarefas</a> · <a href="/companies">Empresas</a> · <a href="/tokens">Tokens de API</a> · <a href="/sessions">Sessões</a> · {{#isAdmin}}<a href="/admin/users">Usuários</a> · <a href="/admin/audit">Auditoria</a> · {{/isAdmin}}{{name}}
         <form method="post" action="/logout" style="display:inline"><input type="hidden" name="csrf_token" value="{{csrf}}"><button type="submit">Sair</button></form></span>{{/user}}</header>
         <main>{{$content}}{{/content}}</main>
         </body>
@@ -76,7 +79,7 @@ enum PageTemplates {
         <table>
         <thead><tr><th>Tarefa</th>{{#seesAll}}<th>Responsável</th>{{/seesAll}}<th>Situação</th><th>Prazo</th></tr></thead>
         <tbody>
-        {{#tasks}}<tr><td><strong>{{title}}</strong><br><small>{{details}}</small></td>{{#seesAll}}<td>{{assignee}}</td>{{/seesAll}}<td><span class="status">{{status}}</span></td><td>{{due}}</td></tr>
+        {{#tasks}}<tr><td><a href="/tasks/{{id}}"><strong>{{title}}</strong></a><br><small>{{details}}</small></td>{{#seesAll}}<td>{{assignee}}</td>{{/seesAll}}<td><span class="status">{{status}}</span></td><td>{{due}}</td></tr>
         {{/tasks}}
         </tbody>
         </table>
@@ -125,6 +128,113 @@ enum PageTemplates {
         </table>
         {{/hasEvents}}
         {{^hasEvents}}<p>Nenhum evento encontrado.</p>{{/hasEvents}}
+        </div>
+        {{/content}}{{/layout}}
+        """
+
+    static let notFound = """
+        {{<layout}}{{$title}}Não encontrado{{/title}}{{$content}}
+        <div class="card">
+        <h1>Não encontrado</h1>
+        <p class="erro" role="alert">{{message}}</p>
+        <p><a href="/tasks">Voltar</a></p>
+        </div>
+        {{/content}}{{/layout}}
+        """
+
+    static let task = """
+        {{<layout}}{{$title}}{{task.title}}{{/title}}{{$content}}
+        <div class="card">
+        {{#task}}
+        <p><a href="/tasks">← Tarefas</a></p>
+        <h1>{{title}}</h1>
+        <p>{{details}}</p>
+        <table>
+        <tr><th>Situação</th><td><span class="status">{{status}}</span></td></tr>
+        <tr><th>Prazo</th><td>{{due}}</td></tr>
+        <tr><th>Responsável</th><td>{{assignee}}</td></tr>
+        </table>
+        <form method="post" action="/tasks/{{id}}/status">
+        <input type="hidden" name="csrf_token" value="{{csrf}}">
+        <label>Nova situação <select name="status">{{#statuses}}<option value="{{value}}"{{#selected}} selected{{/selected}}>{{label}}</option>{{/statuses}}</select></label>
+        <button type="submit">Atualizar situação</button>
+        </form>
+        {{/task}}
+        </div>
+        {{/content}}{{/layout}}
+        """
+
+    static let companies = """
+        {{<layout}}{{$title}}Empresas{{/title}}{{$content}}
+        <div class="card">
+        <h1>{{#seesAll}}Empresas do escritório{{/seesAll}}{{^seesAll}}Minhas empresas{{/seesAll}}</h1>
+        {{#error}}<p class="erro" role="alert">{{error}}</p>{{/error}}
+        {{#hasCompanies}}
+        <table>
+        <thead><tr><th>Razão social</th><th>CNPJ</th><th>Responsável</th></tr></thead>
+        <tbody>
+        {{#companies}}<tr><td><a href="/companies/{{id}}">{{name}}</a></td><td>{{cnpj}}</td><td>{{responsible}}</td></tr>
+        {{/companies}}
+        </tbody>
+        </table>
+        {{/hasCompanies}}
+        {{^hasCompanies}}<p>{{#seesAll}}Nenhuma empresa cadastrada.{{/seesAll}}{{^seesAll}}Nenhuma empresa sob sua responsabilidade.{{/seesAll}}</p>{{/hasCompanies}}
+        {{#seesAll}}
+        <h2>Cadastrar empresa</h2>
+        <form method="post" action="/companies">
+        <input type="hidden" name="csrf_token" value="{{csrf}}">
+        <label>Razão social <input name="name" value="{{formName}}" required maxlength="200"></label>
+        <label>CNPJ <input name="cnpj" value="{{formCNPJ}}" required placeholder="00.000.000/0000-00"></label>
+        <label>Responsável <select name="responsible">{{#people}}<option value="{{id}}"{{#selected}} selected{{/selected}}>{{name}}</option>{{/people}}</select></label>
+        <button type="submit">Cadastrar</button>
+        </form>
+        {{/seesAll}}
+        </div>
+        {{/content}}{{/layout}}
+        """
+
+    static let company = """
+        {{<layout}}{{$title}}{{company.name}}{{/title}}{{$content}}
+        <div class="card">
+        {{#company}}
+        <p><a href="/companies">← Empresas</a></p>
+        <h1>{{name}}</h1>
+        <table>
+        <tr><th>CNPJ</th><td>{{cnpj}}</td></tr>
+        <tr><th>Responsável</th><td>{{responsible}}</td></tr>
+        </table>
+        {{/company}}
+        </div>
+        {{/content}}{{/layout}}
+        """
+
+    static let tokens = """
+        {{<layout}}{{$title}}Tokens de API{{/title}}{{$content}}
+        <div class="card">
+        <h1>Tokens de API</h1>
+        <p>Tokens pessoais dão acesso à API <code>/api/v1</code> em seu nome, no cabeçalho <code>Authorization: Bearer</code>.</p>
+        {{#newToken}}<div class="ok" role="status"><p><strong>Copie o token agora: ele não será mostrado de novo.</strong></p><p><code id="novo-token">{{newToken}}</code></p></div>{{/newToken}}
+        {{#error}}<p class="erro" role="alert">{{error}}</p>{{/error}}
+        {{#hasTokens}}
+        <table>
+        <thead><tr><th>Nome</th><th>Início</th><th>Acesso</th><th>Criado</th><th>Expira</th><th>Último uso</th><th>Estado</th><th></th></tr></thead>
+        <tbody>
+        {{#tokens}}<tr><td>{{name}}</td><td><code>{{prefix}}…</code></td><td>{{scope}}</td><td>{{created}}</td><td>{{expires}}</td><td>{{lastUsed}}</td><td>{{state}}</td><td>
+        {{#usable}}<form method="post" action="/tokens/{{id}}/revoke"><input type="hidden" name="csrf_token" value="{{csrf}}"><button type="submit">Revogar</button></form>{{/usable}}
+        </td></tr>
+        {{/tokens}}
+        </tbody>
+        </table>
+        {{/hasTokens}}
+        {{^hasTokens}}<p>Você ainda não criou tokens.</p>{{/hasTokens}}
+        <h2>Novo token</h2>
+        <form method="post" action="/tokens">
+        <input type="hidden" name="csrf_token" value="{{csrf}}">
+        <label>Nome (para que serve) <input name="name" required maxlength="80"></label>
+        <label>Acesso <select name="scope"><option value="read">Somente leitura</option><option value="read,write">Leitura e escrita</option></select></label>
+        <label>Validade <select name="days">{{#days}}<option value="{{value}}"{{#selected}} selected{{/selected}}>{{value}} dias</option>{{/days}}</select></label>
+        <button type="submit">Criar token</button>
+        </form>
         </div>
         {{/content}}{{/layout}}
         """

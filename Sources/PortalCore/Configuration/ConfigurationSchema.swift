@@ -53,6 +53,9 @@ enum ConfigurationSchema {
         app.requestsPerMinutePerClient = section.read(
             "requests_per_minute_per_client", default: app.requestsPerMinutePerClient,
             rule: "a number of requests from 0 (no limit) to 1000000", isValid: { (0...1_000_000).contains($0) })
+        app.apiRequestsPerMinutePerToken = section.read(
+            "api_requests_per_minute_per_token", default: app.apiRequestsPerMinutePerToken,
+            rule: "a number of requests from 0 (no limit) to 1000000", isValid: { (0...1_000_000).contains($0) })
         return app
     }
 

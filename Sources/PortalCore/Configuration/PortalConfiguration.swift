@@ -49,6 +49,9 @@ public struct AppSettings: Sendable, Equatable {
     /// Requests one client address may make per minute (bursts up to that many); 0 turns the
     /// ceiling off.
     public var requestsPerMinutePerClient: Int = 600
+    /// Calls one personal API token may make per minute (bursts up to that many); 0 turns the
+    /// limit off.
+    public var apiRequestsPerMinutePerToken: Int = 120
 
     public init() {}
 }

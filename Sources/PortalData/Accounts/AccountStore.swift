@@ -59,7 +59,7 @@ public struct AccountStore: Sendable {
         try await User.query(on: database).sort(\.$email).all().compactMap(\.account)
     }
 
-    /// Deactivates (no sign-in, every session ended) or reactivates the user with `email`;
+    /// Deactivates (no sign-in, every session ended, every API token revoked) or reactivates the user with `email`;
     /// refuses to deactivate the last active admin.
     @discardableResult
     public func setActive(_ active: Bool, email: String) async throws -> UserAccount {
@@ -67,7 +67,7 @@ public struct AccountStore: Sendable {
         if !active { try await ensureAnotherAdmin(besides: user) }
         user.active = active
         try await user.save(on: database)
-        if !active { try await endSessions(of: user) }
+        if !active { try await endAccess(of: user) }
         return try account(of: user)
     }
 
@@ -118,6 +118,13 @@ public struct AccountStore: Sendable {
     private func endSessions(of user: User) async throws {
         guard let id = user.id else { return }
         try await UserSession.query(on: database).filter(\.$user.$id == id).delete()
+    }
+
+    /// Deactivation also ends API access: sessions go, and every live token is revoked.
+    private func endAccess(of user: User) async throws {
+        try await endSessions(of: user)
+        guard let id = user.id else { return }
+        try await APITokenStore(database: database).revokeAll(ofUser: id)
     }
 
     public func userCount() async throws -> Int {

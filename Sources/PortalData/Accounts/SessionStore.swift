@@ -16,11 +16,7 @@ public struct SessionStore: Sendable {
 
     /// Starts a session and returns the token for the cookie (256 random bits, base64url).
     public func create(userID: Int, clientIP: String, userAgent: String, now: Date = Date()) async throws -> String {
-        var generator = SystemRandomNumberGenerator()
-        let bytes = (0..<32).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
-        let token = Data(bytes).base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
+        let token = RandomToken.make(bytes: 32)
         let session = UserSession(tokenHash: Self.hash(token), userID: userID, now: now,
                                   expiresAt: now.addingTimeInterval(lifetime), clientIP: clientIP,
                                   userAgent: userAgent)

@@ -15,6 +15,8 @@ public struct AuditEvent: Sendable, Equatable {
         case userActivated = "user.activated"
         case passwordChanged = "user.password_changed"
         case roleChanged = "user.role_changed"
+        case tokenCreated = "token.created"
+        case tokenRevoked = "token.revoked"
 
         /// The Portuguese label shown on the audit page.
         public var label: String {
@@ -30,6 +32,8 @@ public struct AuditEvent: Sendable, Equatable {
             case .userActivated: "Usuário reativado"
             case .passwordChanged: "Senha alterada"
             case .roleChanged: "Perfil alterado"
+            case .tokenCreated: "Token de API criado"
+            case .tokenRevoked: "Token de API revogado"
             }
         }
     }

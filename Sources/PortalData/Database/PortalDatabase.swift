@@ -55,6 +55,7 @@ public final class PortalDatabase: Sendable {
         let migrations = Migrations()
         migrations.add(CreateInitialSchema())
         migrations.add(CreateAuditLog())
+        migrations.add(CreateTokensAndCompanies())
         let migrator = Migrator(databases: databases, migrations: migrations, logger: logger,
                                 on: MultiThreadedEventLoopGroup.singleton.any(), migrationLogLevel: .info)
         try await migrator.setupIfNeeded().get()
