@@ -39,6 +39,8 @@ let package = Package(
         .package(url: "https://github.com/vapor/fluent-kit.git", from: "1.57.0"),
         .package(url: "https://github.com/vapor/fluent-sqlite-driver.git", from: "4.9.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.7.1"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
     ],
     targets: [
         // Configuration, version, diagnostics shared by every process.
@@ -112,6 +114,8 @@ let package = Package(
                 product("NIOCore", "swift-nio"),
                 product("NIOPosix", "swift-nio"),
                 product("ServiceLifecycle", "swift-service-lifecycle"),
+                product("JWTKit", "jwt-kit"),
+                product("AsyncHTTPClient", "async-http-client"),
             ],
             swiftSettings: strictSettings
         ),
@@ -179,6 +183,10 @@ let package = Package(
                 product("HTTPTypes", "swift-http-types"),
                 product("FluentKit", "fluent-kit"),
                 product("Logging", "swift-log"),
+                product("JWTKit", "jwt-kit"),
+                product("Crypto", "swift-crypto"),
+                product("CryptoExtras", "swift-crypto"),
+                product("NIOCore", "swift-nio"),
             ],
             swiftSettings: strictSettings
         ),

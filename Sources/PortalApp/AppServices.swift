@@ -1,4 +1,5 @@
 public import Foundation
+import Crypto
 public import Logging
 public import PortalCore
 public import PortalData
@@ -13,13 +14,25 @@ public struct AppServices: Sendable {
     private let csrfTokens: CSRFTokens
     /// Failed sign-ins per client address and per account.
     let loginLimiter = LoginRateLimiter()
+    /// Sign-in with Google; nil unless `app.google.client_id` and its secret are set.
+    let google: OpenIDClient?
+    /// Seals the OpenID flow cookie.
+    let signInFlowKey: SymmetricKey
 
-    /// `secret` is the app's `session` secret (at least 32 random bytes).
-    public init(database: PortalDatabase, settings: AppSettings, logger: Logger, secret: Data) {
+    /// `secret` is the app's `session` secret (at least 32 random bytes); `googleClientSecret`
+    /// the OAuth client secret, needed when `settings.google.clientID` is set.
+    public init(database: PortalDatabase, settings: AppSettings, logger: Logger, secret: Data,
+                googleClientSecret: String? = nil) {
         self.database = database
         self.settings = settings
         self.logger = logger
         self.csrfTokens = CSRFTokens(secret: secret)
+        self.signInFlowKey = SignInFlow.key(fromSessionSecret: secret)
+        if let clientID = settings.google.clientID, let googleClientSecret {
+            google = OpenIDClient(settings: settings.google, clientID: clientID, clientSecret: googleClientSecret)
+        } else {
+            google = nil
+        }
     }
 
     func sessions() throws -> SessionStore {

@@ -15,7 +15,8 @@ struct AppFixture {
 
     static let anaPassword = "senha-de-teste-bem-longa"
 
-    static func make(configure: (inout AppSettings) -> Void = { _ in }) async throws -> AppFixture {
+    static func make(googleClientSecret: String? = nil,
+                     configure: (inout AppSettings) -> Void = { _ in }) async throws -> AppFixture {
         let directory = try TemporaryDirectory(prefix: "portal-app")
         var configuration = PortalConfiguration(dataDirectory: directory.path)
         configure(&configuration.app)
@@ -35,8 +36,22 @@ struct AppFixture {
         try await tasks.create(title: "Tarefa do Bruno", details: "", status: .pending, dueDate: nil,
                                assigneeID: bruno.id)
         let services = AppServices(database: database, settings: configuration.app, logger: logger,
-                                   secret: Data((0..<32).map { _ in UInt8.random(in: 0...255) }))
+                                   secret: Data((0..<32).map { _ in UInt8.random(in: 0...255) }),
+                                   googleClientSecret: googleClientSecret)
         return AppFixture(directory: directory, database: database, services: services, ana: ana, bruno: bruno)
+    }
+
+    /// Runs `body` with a fresh fixture and tears it down afterwards, also when `body` throws.
+    static func with(googleClientSecret: String? = nil, configure: (inout AppSettings) -> Void = { _ in },
+                     _ body: (AppFixture) async throws -> Void) async throws {
+        let fixture = try await make(googleClientSecret: googleClientSecret, configure: configure)
+        do {
+            try await body(fixture)
+        } catch {
+            await fixture.tearDown()
+            throw error
+        }
+        await fixture.tearDown()
     }
 
     func tearDown() async {

@@ -90,6 +90,11 @@ struct ConfigurationLoaderTests {
         ("log:\n  level: loud\n", 2, "log.level' must be one of"),
         ("app:\n  requests_per_minute_per_client: -1\n", 2, "app.requests_per_minute_per_client' must be a number of requests"),
         ("edge: 5\n", 1, "'edge' must be a section of keys"),
+        ("app:\n  api_requests_per_minute_per_token: x\n", 2, "app.api_requests_per_minute_per_token' must be a number"),
+        ("app:\n  google:\n    issuer: http://accounts.example.com\n", 3, "app.google.issuer' must be an https:// URL"),
+        ("app:\n  google:\n    client_id: \"a b\"\n", 3, "app.google.client_id' must be the OAuth client id"),
+        ("app:\n  google:\n    allowed_domains: [\"ana@x.com\"]\n", 3, "app.google.allowed_domains' must be a list of domain names"),
+        ("app:\n  google:\n    client_secret: abc\n", 3, "app.google.client_secret' does not belong in the configuration file"),
     ])
     func wrongTypes(yaml: String, line: Int, message: String) throws {
         let error = try #require(throws: ConfigurationError.self) {
@@ -133,6 +138,24 @@ struct ConfigurationLoaderTests {
             try ConfigurationLoader.parse(yaml: "edge:\n  http_port: 80\n  http_port: 81\n", source: "d.yaml")
         }
         #expect(error.issues.contains { $0.message.contains("duplicate") })
+    }
+
+    @Test("Google sign-in settings: off by default, read from the file, loopback http allowed for a local provider")
+    func googleSettings() throws {
+        #expect(try ConfigurationLoader.parse(yaml: "", source: "p.yaml").app.google.isEnabled == false)
+        let configuration = try ConfigurationLoader.parse(yaml: """
+            app:
+              google:
+                client_id: 1234-abc.apps.googleusercontent.com
+                allowed_domains: [jpcontabil.com.br]
+                create_users: true
+            """, source: "p.yaml")
+        #expect(configuration.app.google.isEnabled)
+        #expect(configuration.app.google.issuer == "https://accounts.google.com")
+        #expect(configuration.app.google.allowedDomains == ["jpcontabil.com.br"])
+        #expect(configuration.app.google.createUsers)
+        let local = try ConfigurationLoader.parse(yaml: "app:\n  google:\n    issuer: http://127.0.0.1:5556\n", source: "p.yaml")
+        #expect(local.app.google.issuer == "http://127.0.0.1:5556")
     }
 
     @Test("environment variables override the file")

@@ -90,26 +90,35 @@ struct LoginRoutes {
         }
         services.loginLimiter.finish(address: address, account: account, succeeded: true)
         try await services.audit().record(AuditEvent(kind: .loginSucceeded, userID: user.id, email: user.email, clientIP: address))
+        return try await Self.startSession(for: user, request: request, context: context, services: services,
+                                           redirectTo: next, redirect: .normal)
+    }
+
+    /// Signs `user` in: a new session (any session id the browser had is dropped, so none
+    /// planted before login is ever promoted), its cookie, and a redirect to `next`.
+    static func startSession(for user: UserAccount, request: Request, context: AppRequestContext, services: AppServices,
+                             redirectTo next: String, redirect: Response.RedirectType) async throws -> Response {
         let sessions = try services.sessions()
-        // A new id at every login: a session id planted before login is never promoted.
         if let previous = context.sessionToken { try await sessions.delete(token: previous) }
         let token = try await sessions.create(
             userID: user.id, clientIP: context.origin.clientAddress,
             userAgent: request.headers[.userAgent] ?? "")
         context.logger.info("login succeeded", metadata: ["user_id": "\(user.id)"])
-        var response = Response.redirect(to: next, type: .normal)
-        response.setCookie(Self.sessionCookie(value: token, maxAge: services.settings.sessionLifetimeHours * 3600,
-                                              secure: context.origin.scheme == "https"))
+        var response = Response.redirect(to: next, type: redirect)
+        response.setCookie(sessionCookie(value: token, maxAge: services.settings.sessionLifetimeHours * 3600,
+                                         secure: context.origin.scheme == "https"))
         return response
     }
 
     /// The login page with its CSRF token, bound to a pre-session cookie (set when missing).
-    private func loginPage(request: Request, context: AppRequestContext, values: [String: Any],
+    func loginPage(request: Request, context: AppRequestContext, values: [String: Any],
                            status: HTTPResponse.Status) -> Response {
         let existing = request.cookies[CSRFMiddleware.preSessionCookie]?.value
         let cookie = existing.flatMap { $0.isEmpty ? nil : $0 } ?? CSRFTokens.randomCookie()
         var values = values
         values["csrf"] = services.csrf.token(for: "pre|" + cookie)
+        values["google"] = services.google != nil
+        values["googleNext"] = OpenIDClient.formEncode(values["next"] as? String ?? "/tasks")
         var response = renderer.render("login", values, status: status)
         if existing != cookie {
             response.setCookie(Cookie(name: CSRFMiddleware.preSessionCookie, value: cookie, path: "/",

@@ -21,6 +21,7 @@ enum PageTemplates {
         code{word-break:break-all;background:#f0f2f5;padding:.25rem .4rem;border-radius:4px}
         button{padding:.5rem 1rem;border:0;border-radius:4px;background:#1f4e79;color:#fff;cursor:pointer}
         header button{background:#fff;color:#1f4e79}
+        a.botao{display:inline-block;padding:.5rem 1rem;border:1px solid #1f4e79;border-radius:4px;color:#1f4e79;text-decoration:none}
         header a{color:#fff}
         .erro{color:#a4262c;background:#fde7e9;padding:.5rem;border-radius:4px}
         table{width:100%;border-collapse:collapse}
@@ -48,6 +49,7 @@ enum PageTemplates {
         <label>Senha <input type="password" name="password" required autocomplete="current-password"></label>
         <button type="submit">Entrar</button>
         </form>
+        {{#google}}<p style="margin-top:1.5rem"><a class="botao" href="/auth/google?next={{googleNext}}">Entrar com Google</a></p>{{/google}}
         </div>
         {{/content}}{{/layout}}
         """

@@ -187,6 +187,17 @@ struct ConfigSection {
         return value
     }
 
+    /// True when the file has `key` in this section.
+    func hasKey(_ key: String) -> Bool {
+        node(for: key) != nil
+    }
+
+    /// Reports `key` of this section as wrong, at its place in the file; `problem` follows the key's name.
+    mutating func reportKey(_ key: String, _ problem: String) {
+        seenKeys.insert(key)
+        diagnostics.report("'\(qualified(key))' \(problem)", at: node(for: key)?.mark ?? mark)
+    }
+
     /// The nested section under `key`.
     mutating func section(_ key: String) -> ConfigSection {
         seenKeys.insert(key)

@@ -56,7 +56,32 @@ enum ConfigurationSchema {
         app.apiRequestsPerMinutePerToken = section.read(
             "api_requests_per_minute_per_token", default: app.apiRequestsPerMinutePerToken,
             rule: "a number of requests from 0 (no limit) to 1000000", isValid: { (0...1_000_000).contains($0) })
+        var google = section.section("google")
+        app.google = readGoogle(&google)
+        google.finish()
         return app
+    }
+
+    private static func readGoogle(_ section: inout ConfigSection) -> GoogleSignInSettings {
+        var google = GoogleSignInSettings()
+        google.clientID = section.readOptional("client_id", rule: "the OAuth client id, e.g. 1234-abc.apps.googleusercontent.com",
+                                               isValid: { !$0.isEmpty && $0.count <= 256 && !$0.contains(where: \.isWhitespace) })
+        google.issuer = section.read("issuer", default: google.issuer,
+                                     rule: "an https:// URL (http:// only for a loopback address)", isValid: ProviderURL.isSecureOrLoopback)
+        google.allowedDomains = section.read("allowed_domains", default: google.allowedDomains,
+                                             rule: "a list of domain names, e.g. [\"jpcontabil.com.br\"]",
+                                             isValid: { $0.allSatisfy { $0.contains(".") && !$0.contains("@") && !$0.contains(where: \.isWhitespace) } })
+        google.createUsers = section.read("create_users", default: google.createUsers)
+        google.redirectURL = section.readOptional("redirect_url",
+                                                  rule: "the full callback URL, e.g. https://portal.example.com/auth/google/callback",
+                                                  isValid: ProviderURL.isSecureOrLoopback)
+        if section.hasKey("client_secret") {
+            section.reportKey("client_secret", """
+                does not belong in the configuration file; put the secret in PORTAL_SECRET_GOOGLE_CLIENT, \
+                in a file named by PORTAL_SECRET_GOOGLE_CLIENT_FILE, or in <data_dir>/secrets/google_client.key (mode 0600)
+                """)
+        }
+        return google
     }
 
     private static func readEdge(_ section: inout ConfigSection) -> EdgeSettings {

@@ -52,6 +52,29 @@ public struct AppSettings: Sendable, Equatable {
     /// Calls one personal API token may make per minute (bursts up to that many); 0 turns the
     /// limit off.
     public var apiRequestsPerMinutePerToken: Int = 120
+    /// Sign-in with Google (OpenID Connect); off until a client id is set.
+    public var google = GoogleSignInSettings()
+
+    public init() {}
+}
+
+/// Sign-in with Google Workspace accounts through OpenID Connect (the seed's Google OAuth 2.0).
+/// The client secret is not here: it comes from `PORTAL_SECRET_GOOGLE_CLIENT`, the file named by
+/// `PORTAL_SECRET_GOOGLE_CLIENT_FILE`, or `<data_dir>/secrets/google_client.key`.
+public struct GoogleSignInSettings: Sendable, Equatable {
+    /// The OAuth client id; sign-in with Google is offered only when it is set.
+    public var clientID: String?
+    /// The OpenID provider; its discovery document is read from `<issuer>/.well-known/openid-configuration`.
+    public var issuer: String = "https://accounts.google.com"
+    /// Google Workspace domains (`hd` claim) whose accounts may sign in; empty allows any verified account.
+    public var allowedDomains: [String] = []
+    /// Creates a `colaborador` for a verified account with no user yet, instead of refusing it.
+    public var createUsers: Bool = false
+    /// The callback URL registered with Google; when unset, built from the request's public
+    /// scheme and host (`https://<host>/auth/google/callback`).
+    public var redirectURL: String?
+
+    public var isEnabled: Bool { clientID != nil }
 
     public init() {}
 }

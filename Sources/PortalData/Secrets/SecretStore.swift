@@ -46,6 +46,33 @@ public struct SecretStore: Sendable {
         return Data(bytes)
     }
 
+    /// A secret someone else issued (the Google client secret): from `PORTAL_SECRET_<NAME>`, the
+    /// file named by `PORTAL_SECRET_<NAME>_FILE`, or `<data_dir>/secrets/<name>.key`; never
+    /// generated. Nil when none of them is set; placeholder values are refused.
+    public func provided(_ name: String) throws -> String? {
+        let variable = "PORTAL_SECRET_\(name.uppercased())"
+        let value: String, source: String
+        if let text = environment[variable] {
+            (value, source) = (text, "environment variable \(variable)")
+        } else if let file = environment["\(variable)_FILE"] {
+            guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
+                throw SecretError("cannot read \(file) named by \(variable)_FILE")
+            }
+            (value, source) = (text, file)
+        } else {
+            let path = (directory as NSString).appendingPathComponent("\(name).key")
+            guard FileManager.default.fileExists(atPath: path) else { return nil }
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw SecretError("cannot read \(path)") }
+            (value, source) = (text, path)
+        }
+        let trimmed = value.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !trimmed.isEmpty else { throw SecretError("the secret in \(source) is empty") }
+        if Self.knownWeakValues.contains(trimmed.lowercased()) || Self.knownWeakValues.contains(trimmed) {
+            throw SecretError("the secret in \(source) is a placeholder value; put the real \(name) secret there")
+        }
+        return trimmed
+    }
+
     private func validated(_ value: String, source: String, variable: String) throws -> Data {
         if Self.knownWeakValues.contains(value) || Self.knownWeakValues.contains(value.lowercased()) {
             throw SecretError("""

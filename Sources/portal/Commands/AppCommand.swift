@@ -59,11 +59,19 @@ struct AppCommand: AsyncParsableCommand {
                            metadata: ["host": "\(settings.host)"])
         }
         let dataDirectory = try prepareDataDirectory(configuration)
-        let secret: Data
+        let secret: Data, googleClientSecret: String?
         do {
-            secret = try SecretStore(dataDirectory: dataDirectory).secret("session")
+            let secrets = SecretStore(dataDirectory: dataDirectory)
+            secret = try secrets.secret("session")
+            googleClientSecret = try secrets.provided("google_client")
         } catch {
             throw CommandFailure("\(error)")
+        }
+        if settings.google.isEnabled, googleClientSecret == nil {
+            throw CommandFailure("""
+                app.google.client_id is set but the client secret is missing: put it in PORTAL_SECRET_GOOGLE_CLIENT, \
+                in a file named by PORTAL_SECRET_GOOGLE_CLIENT_FILE, or in \(dataDirectory.secretsDirectory)/google_client.key
+                """)
         }
         let database: PortalDatabase
         do {
@@ -72,7 +80,8 @@ struct AppCommand: AsyncParsableCommand {
         } catch {
             throw CommandFailure("cannot open the database: \(error)")
         }
-        let services = AppServices(database: database, settings: settings, logger: logger, secret: secret)
+        let services = AppServices(database: database, settings: settings, logger: logger, secret: secret,
+                                   googleClientSecret: googleClientSecret)
         let application = try PortalApplication.application(services: services) { channel in
             logger.info("app listening", metadata: ["address": "\(channel.localAddress?.description ?? "?")"])
         }
