@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs beyond the Swift toolchain, from Debian's packages:
 # the openssl command-line client and curl (built with HTTP/2), which the TLS and HTTP/2
-# tests drive as an operator would.
+# tests drive as an operator would, and headless Chromium with chromedriver for the browser test.
 set -euo pipefail
 
 missing=()
@@ -9,6 +9,8 @@ command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 command -v curl >/dev/null 2>&1 || missing+=(curl)
 # The edge links Debian's brotli encoder (on the Swift image already; installed if missing).
 [ -f /usr/include/brotli/encode.h ] || missing+=(libbrotli-dev)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
 if [ ${#missing[@]} -gt 0 ]; then
     echo "installing: ${missing[*]}"
     apt-get update -qq
