@@ -30,6 +30,8 @@ public enum PortalApplication {
         AuditRoutes(services: services, renderer: renderer).register(on: router)
         CompanyRoutes(services: services, renderer: renderer).register(on: router)
         TokenRoutes(services: services, renderer: renderer).register(on: router)
+        PasswordRoutes(services: services, renderer: renderer).register(on: router)
+        AdminUserRoutes(services: services, renderer: renderer).register(on: router)
         APIRoutes(services: services).register(on: router)
         return router
     }

@@ -21,6 +21,8 @@ struct PageRenderer: Sendable {
         try library.register(PageTemplates.companies, named: "companies")
         try library.register(PageTemplates.company, named: "company")
         try library.register(PageTemplates.tokens, named: "tokens")
+        try library.register(PageTemplates.password, named: "password")
+        try library.register(PageTemplates.adminUsers, named: "admin_users")
         self.library = library
     }
 

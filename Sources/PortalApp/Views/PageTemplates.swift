@@ -30,7 +30,7 @@ enum PageTemplates {
         </style>
         </head>
         <body>
-        <header><strong>Portal</strong>{{#user}}<span><a href="/tasks">Tarefas</a> · <a href="/companies">Empresas</a> · <a href="/tokens">Tokens de API</a> · <a href="/sessions">Sessões</a> · {{#isAdmin}}<a href="/admin/users">Usuários</a> · <a href="/admin/audit">Auditoria</a> · {{/isAdmin}}{{name}}
+        <header><strong>Portal</strong>{{#user}}<span><a href="/tasks">Tarefas</a> · <a href="/companies">Empresas</a> · <a href="/tokens">Tokens de API</a> · <a href="/sessions">Sessões</a> · <a href="/account/password">Senha</a> · {{#isAdmin}}<a href="/admin/users">Usuários</a> · <a href="/admin/audit">Auditoria</a> · {{/isAdmin}}{{name}}
         <form method="post" action="/logout" style="display:inline"><input type="hidden" name="csrf_token" value="{{csrf}}"><button type="submit">Sair</button></form></span>{{/user}}</header>
         <main>{{$content}}{{/content}}</main>
         </body>
@@ -236,6 +236,54 @@ enum PageTemplates {
         <label>Acesso <select name="scope"><option value="read">Somente leitura</option><option value="read,write">Leitura e escrita</option></select></label>
         <label>Validade <select name="days">{{#days}}<option value="{{value}}"{{#selected}} selected{{/selected}}>{{value}} dias</option>{{/days}}</select></label>
         <button type="submit">Criar token</button>
+        </form>
+        </div>
+        {{/content}}{{/layout}}
+        """
+
+    static let password = """
+        {{<layout}}{{$title}}Alterar senha{{/title}}{{$content}}
+        <div class="card">
+        <h1>Alterar senha</h1>
+        <p>A nova senha precisa ter pelo menos {{minimum}} caracteres. Suas outras sessões serão encerradas.</p>
+        {{#error}}<p class="erro" role="alert">{{error}}</p>{{/error}}
+        <form method="post" action="/account/password">
+        <input type="hidden" name="csrf_token" value="{{csrf}}">
+        <label>Senha atual <input type="password" name="current" required autocomplete="current-password"></label>
+        <label>Nova senha <input type="password" name="new" required minlength="{{minimum}}" autocomplete="new-password"></label>
+        <label>Repita a nova senha <input type="password" name="confirmation" required minlength="{{minimum}}" autocomplete="new-password"></label>
+        <button type="submit">Alterar senha</button>
+        </form>
+        </div>
+        {{/content}}{{/layout}}
+        """
+
+    static let adminUsers = """
+        {{<layout}}{{$title}}Usuários{{/title}}{{$content}}
+        <div class="card">
+        <h1>Usuários</h1>
+        {{#notice}}<div class="ok" role="status"><p><strong>{{#created}}Usuário criado.{{/created}}{{^created}}Senha redefinida.{{/created}}</strong> Entregue a senha a {{email}} por um canal seguro; ela não será mostrada de novo.</p><p><code id="senha-gerada">{{password}}</code></p></div>{{/notice}}
+        {{#error}}<p class="erro" role="alert">{{error}}</p>{{/error}}
+        <table>
+        <thead><tr><th>Nome</th><th>E-mail</th><th>Perfil</th><th>Situação</th><th></th></tr></thead>
+        <tbody>
+        {{#users}}<tr><td>{{name}}{{#isSelf}} (você){{/isSelf}}</td><td>{{email}}</td><td>
+        <form method="post" action="/admin/users/{{id}}/role"><input type="hidden" name="csrf_token" value="{{csrf}}"><select name="role" aria-label="Perfil de {{email}}">{{#roles}}<option value="{{value}}"{{#selected}} selected{{/selected}}>{{label}}</option>{{/roles}}</select> <button type="submit">Salvar</button></form>
+        </td><td>{{#active}}Ativo{{/active}}{{^active}}Desativado{{/active}}</td><td>
+        {{#active}}<form method="post" action="/admin/users/{{id}}/deactivate"><input type="hidden" name="csrf_token" value="{{csrf}}"><button type="submit">Desativar</button></form>{{/active}}
+        {{^active}}<form method="post" action="/admin/users/{{id}}/activate"><input type="hidden" name="csrf_token" value="{{csrf}}"><button type="submit">Reativar</button></form>{{/active}}
+        <form method="post" action="/admin/users/{{id}}/reset-password"><input type="hidden" name="csrf_token" value="{{csrf}}"><button type="submit">Redefinir senha</button></form>
+        </td></tr>
+        {{/users}}
+        </tbody>
+        </table>
+        <h2>Novo usuário</h2>
+        <form method="post" action="/admin/users">
+        <input type="hidden" name="csrf_token" value="{{csrf}}">
+        <label>Nome <input name="name" value="{{formName}}" required maxlength="120"></label>
+        <label>E-mail <input type="email" name="email" value="{{formEmail}}" required></label>
+        <label>Perfil <select name="role">{{#roles}}<option value="{{value}}"{{#selected}} selected{{/selected}}>{{label}}</option>{{/roles}}</select></label>
+        <button type="submit">Criar usuário</button>
         </form>
         </div>
         {{/content}}{{/layout}}
