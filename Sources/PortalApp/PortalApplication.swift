@@ -19,6 +19,7 @@ public enum PortalApplication {
             router.add(middleware: ClientRateLimitMiddleware(
                 limiter: ClientRateLimiter(perMinute: services.settings.requestsPerMinutePerClient), renderer: renderer))
         }
+        router.add(middleware: DatabaseOutageMiddleware(services: services, renderer: renderer))
         router.add(middleware: SessionMiddleware(services: services))
         router.add(middleware: CSRFMiddleware(services: services, renderer: renderer))
         HealthRoutes(services: services).register(on: router)

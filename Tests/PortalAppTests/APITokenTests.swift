@@ -37,9 +37,9 @@ struct APITokenTests {
         return (String(token), html)
     }
 
-    @Test("a token is shown once, stored hashed, works as a bearer, and is audited")
-    func createAndUse() async throws {
-        let fixture = try await AppFixture.make()
+    @Test("a token is shown once, stored hashed, works as a bearer, and is audited", arguments: TestDatabaseEngine.available)
+    func createAndUse(engine: TestDatabaseEngine) async throws {
+        let fixture = try await AppFixture.make(engine: engine)
         try await PortalApplication.application(services: fixture.services).test(.router) { client in
             let cookie = try await SessionPageTests.signIn(client, email: "ana@escritorio.com.br", password: AppFixture.anaPassword, browser: "t")
             let (token, page) = try await Self.createToken(client, cookie: cookie)
@@ -75,9 +75,9 @@ struct APITokenTests {
         await fixture.tearDown()
     }
 
-    @Test("no token, a wrong one, or only the session cookie: 401 JSON with a Bearer challenge")
-    func unauthenticated() async throws {
-        let fixture = try await AppFixture.make()
+    @Test("no token, a wrong one, or only the session cookie: 401 JSON with a Bearer challenge", arguments: TestDatabaseEngine.available)
+    func unauthenticated(engine: TestDatabaseEngine) async throws {
+        let fixture = try await AppFixture.make(engine: engine)
         try await PortalApplication.application(services: fixture.services).test(.router) { client in
             let missing = try await client.execute(uri: "/api/v1/tasks", method: .get)
             #expect(missing.status == .unauthorized)
@@ -104,9 +104,9 @@ struct APITokenTests {
         await fixture.tearDown()
     }
 
-    @Test("a read-only token reads but cannot change; a read-write token can")
-    func scopes() async throws {
-        let fixture = try await AppFixture.make()
+    @Test("a read-only token reads but cannot change; a read-write token can", arguments: TestDatabaseEngine.available)
+    func scopes(engine: TestDatabaseEngine) async throws {
+        let fixture = try await AppFixture.make(engine: engine)
         let tokens = APITokenStore(database: try fixture.services.database.database())
         let readOnly = try await tokens.create(userID: fixture.ana.id, name: "leitura", scope: .read, days: 30).token
         let readWrite = try await tokens.create(userID: fixture.ana.id, name: "escrita", scope: .readWrite, days: 30).token
@@ -139,9 +139,9 @@ struct APITokenTests {
         await fixture.tearDown()
     }
 
-    @Test("bad bodies get a clear answer and change nothing")
-    func badInput() async throws {
-        let fixture = try await AppFixture.make()
+    @Test("bad bodies get a clear answer and change nothing", arguments: TestDatabaseEngine.available)
+    func badInput(engine: TestDatabaseEngine) async throws {
+        let fixture = try await AppFixture.make(engine: engine)
         let token = try await APITokenStore(database: try fixture.services.database.database())
             .create(userID: fixture.ana.id, name: "x", scope: .readWrite, days: 30).token
         try await PortalApplication.application(services: fixture.services).test(.router) { client in
@@ -177,9 +177,9 @@ struct APITokenTests {
         await fixture.tearDown()
     }
 
-    @Test("revoked, expired, and deactivated users' tokens stop working; another user's token id revokes nothing")
-    func revocation() async throws {
-        let fixture = try await AppFixture.make()
+    @Test("revoked, expired, and deactivated users' tokens stop working; another user's token id revokes nothing", arguments: TestDatabaseEngine.available)
+    func revocation(engine: TestDatabaseEngine) async throws {
+        let fixture = try await AppFixture.make(engine: engine)
         let database = try fixture.services.database.database()
         let tokens = APITokenStore(database: database)
         let expired = try await tokens.create(userID: fixture.ana.id, name: "velho", scope: .read, days: 1,
@@ -215,9 +215,9 @@ struct APITokenTests {
         await fixture.tearDown()
     }
 
-    @Test("each token has its own per-minute allowance: 429 with Retry-After past it")
-    func perTokenLimit() async throws {
-        let fixture = try await AppFixture.make { $0.apiRequestsPerMinutePerToken = 3 }
+    @Test("each token has its own per-minute allowance: 429 with Retry-After past it", arguments: TestDatabaseEngine.available)
+    func perTokenLimit(engine: TestDatabaseEngine) async throws {
+        let fixture = try await AppFixture.make(engine: engine) { $0.apiRequestsPerMinutePerToken = 3 }
         let tokens = APITokenStore(database: try fixture.services.database.database())
         let first = try await tokens.create(userID: fixture.ana.id, name: "um", scope: .read, days: 30).token
         let second = try await tokens.create(userID: fixture.ana.id, name: "dois", scope: .read, days: 30).token
@@ -234,9 +234,9 @@ struct APITokenTests {
         await fixture.tearDown()
     }
 
-    @Test("the token form refuses bad input with a message and issues nothing")
-    func tokenFormValidation() async throws {
-        let fixture = try await AppFixture.make()
+    @Test("the token form refuses bad input with a message and issues nothing", arguments: TestDatabaseEngine.available)
+    func tokenFormValidation(engine: TestDatabaseEngine) async throws {
+        let fixture = try await AppFixture.make(engine: engine)
         try await PortalApplication.application(services: fixture.services).test(.router) { client in
             let cookie = try await SessionPageTests.signIn(client, email: "ana@escritorio.com.br", password: AppFixture.anaPassword, browser: "t")
             let page = String(buffer: try await SessionPageTests.get(client, "/tokens", cookie: cookie).body)

@@ -24,9 +24,9 @@ struct AccountAdministrationTests {
         }
     }
 
-    @Test("deactivating ends sessions and sign-in; a new password ends sessions and the old one")
-    func deactivateAndReset() async throws {
-        let fixture = try await AppFixture.make()
+    @Test("deactivating ends sessions and sign-in; a new password ends sessions and the old one", arguments: TestDatabaseEngine.available)
+    func deactivateAndReset(engine: TestDatabaseEngine) async throws {
+        let fixture = try await AppFixture.make(engine: engine)
         let handle = try fixture.database.database()
         let accounts = AccountStore(database: handle)
         let sessions = SessionStore(database: handle, idleTimeout: 3600, lifetime: 7200)
@@ -47,9 +47,9 @@ struct AccountAdministrationTests {
         await fixture.tearDown()
     }
 
-    @Test("the last active admin keeps the role and cannot be deactivated")
-    func lastAdmin() async throws {
-        let fixture = try await AppFixture.make()
+    @Test("the last active admin keeps the role and cannot be deactivated", arguments: TestDatabaseEngine.available)
+    func lastAdmin(engine: TestDatabaseEngine) async throws {
+        let fixture = try await AppFixture.make(engine: engine)
         let accounts = AccountStore(database: try fixture.database.database())
         try await accounts.setRole(.admin, email: "ana@escritorio.com.br")
         await #expect(throws: AccountError.self) { try await accounts.setRole(.gestor, email: "ana@escritorio.com.br") }

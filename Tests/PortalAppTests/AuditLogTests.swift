@@ -9,9 +9,9 @@ import Testing
 
 @Suite("Audit log", .serialized)
 struct AuditLogTests {
-    @Test("logins, failures, lockouts, logouts and revocations are recorded; only admins read them, with filters")
-    func recordedAndFiltered() async throws {
-        let fixture = try await AppFixture.make()
+    @Test("logins, failures, lockouts, logouts and revocations are recorded; only admins read them, with filters", arguments: TestDatabaseEngine.available)
+    func recordedAndFiltered(engine: TestDatabaseEngine) async throws {
+        let fixture = try await AppFixture.make(engine: engine)
         let accounts = AccountStore(database: try fixture.database.database())
         _ = try await accounts.createUser(email: "carla@escritorio.com.br", name: "Carla", password: "senha-da-admin-longa", role: .admin)
         try await PortalApplication.application(services: fixture.services).test(.router) { client in
@@ -54,9 +54,9 @@ struct AuditLogTests {
         await fixture.tearDown()
     }
 
-    @Test("a locked-out login and revoked sessions are recorded with their detail")
-    func lockoutAndRevocation() async throws {
-        let fixture = try await AppFixture.make()
+    @Test("a locked-out login and revoked sessions are recorded with their detail", arguments: TestDatabaseEngine.available)
+    func lockoutAndRevocation(engine: TestDatabaseEngine) async throws {
+        let fixture = try await AppFixture.make(engine: engine)
         try await PortalApplication.application(services: fixture.services).test(.router) { client in
             let page = try await AppRoutesTests.openLogin(client)
             for _ in 0...LoginRateLimiter.accountFailures {

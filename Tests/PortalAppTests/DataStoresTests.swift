@@ -7,9 +7,9 @@ import Testing
 
 @Suite("Accounts, sessions and secrets", .serialized)
 struct DataStoresTests {
-    @Test("sessions end after the idle timeout and the lifetime")
-    func sessionExpiry() async throws {
-        let fixture = try await AppFixture.make()
+    @Test("sessions end after the idle timeout and the lifetime", arguments: TestDatabaseEngine.available)
+    func sessionExpiry(engine: TestDatabaseEngine) async throws {
+        let fixture = try await AppFixture.make(engine: engine)
         let store = SessionStore(database: try fixture.database.database(), idleTimeout: 600, lifetime: 3600)
         let start = Date()
         let token = try await store.create(userID: fixture.ana.id, clientIP: "127.0.0.1", userAgent: "t", now: start)
@@ -26,9 +26,9 @@ struct DataStoresTests {
         await fixture.tearDown()
     }
 
-    @Test("a duplicate or malformed e-mail is refused")
-    func userValidation() async throws {
-        let fixture = try await AppFixture.make()
+    @Test("a duplicate or malformed e-mail is refused", arguments: TestDatabaseEngine.available)
+    func userValidation(engine: TestDatabaseEngine) async throws {
+        let fixture = try await AppFixture.make(engine: engine)
         let accounts = AccountStore(database: try fixture.database.database())
         await #expect(throws: AccountError.self) {
             try await accounts.createUser(email: "ANA@escritorio.com.br", name: "x", password: "uma-senha-valida-e-longa", role: .gestor)

@@ -20,8 +20,8 @@ struct ObjectAccessTests {
         let gestor: UserAccount
     }
 
-    static func world() async throws -> World {
-        let fixture = try await AppFixture.make()
+    static func world(_ engine: TestDatabaseEngine) async throws -> World {
+        let fixture = try await AppFixture.make(engine: engine)
         do {
             return try await populate(fixture)
         } catch {
@@ -44,9 +44,9 @@ struct ObjectAccessTests {
                      brunoCompany: brunoCompany, gestor: gestor)
     }
 
-    @Test("pages: task and company by id, and status change, with another user's id")
-    func pages() async throws {
-        let world = try await Self.world()
+    @Test("pages: task and company by id, and status change, with another user's id", arguments: TestDatabaseEngine.available)
+    func pages(engine: TestDatabaseEngine) async throws {
+        let world = try await Self.world(engine)
         let fixture = world.fixture
         try await PortalApplication.application(services: fixture.services).test(.router) { client in
             let ana = try await SessionPageTests.signIn(client, email: "ana@escritorio.com.br", password: AppFixture.anaPassword, browser: "t")
@@ -105,9 +105,9 @@ struct ObjectAccessTests {
         await fixture.tearDown()
     }
 
-    @Test("API: task and company by id, and task changes, with another user's id")
-    func api() async throws {
-        let world = try await Self.world()
+    @Test("API: task and company by id, and task changes, with another user's id", arguments: TestDatabaseEngine.available)
+    func api(engine: TestDatabaseEngine) async throws {
+        let world = try await Self.world(engine)
         let fixture = world.fixture
         let tokens = APITokenStore(database: try fixture.services.database.database())
         let ana = try await tokens.create(userID: fixture.ana.id, name: "ana", scope: .readWrite, days: 30).token

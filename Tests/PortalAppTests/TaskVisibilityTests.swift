@@ -7,9 +7,9 @@ import Testing
 
 @Suite("Who sees which tasks", .serialized)
 struct TaskVisibilityTests {
-    @Test("a colaborador sees only their tasks; a gestor and an admin see every task with its assignee")
-    func byRole() async throws {
-        let fixture = try await AppFixture.make()
+    @Test("a colaborador sees only their tasks; a gestor and an admin see every task with its assignee", arguments: TestDatabaseEngine.available)
+    func byRole(engine: TestDatabaseEngine) async throws {
+        let fixture = try await AppFixture.make(engine: engine)
         let accounts = AccountStore(database: try fixture.database.database())
         _ = try await accounts.createUser(email: "gil@escritorio.com.br", name: "Gil Gestor", password: "senha-do-gestor-longa", role: .gestor)
         _ = try await accounts.createUser(email: "adm@escritorio.com.br", name: "Adm", password: "senha-da-admin-longa", role: .admin)

@@ -39,6 +39,10 @@ struct APITokenMiddleware: RouterMiddleware {
             return APIProblem(status: .contentTooLarge, code: "body_too_large",
                               message: "O corpo da requisição é grande demais.").response
         } catch {
+            if await services.database.isUnavailable() {
+                context.logger.error("API call failed: database unavailable", metadata: ["error": "\(error)"])
+                return DatabaseOutageMiddleware.jsonResponse()
+            }
             context.logger.error("API call failed", metadata: ["error": "\(error)"])
             return APIProblem(status: .internalServerError, code: "internal_error",
                               message: "Erro interno. Tente novamente; se persistir, avise o administrador.").response

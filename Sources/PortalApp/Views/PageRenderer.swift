@@ -14,6 +14,7 @@ struct PageRenderer: Sendable {
         try library.register(PageTemplates.tasks, named: "tasks")
         try library.register(PageTemplates.forbidden, named: "forbidden")
         try library.register(PageTemplates.tooManyRequests, named: "too_many_requests")
+        try library.register(PageTemplates.unavailable, named: "unavailable")
         try library.register(PageTemplates.sessions, named: "sessions")
         try library.register(PageTemplates.audit, named: "audit")
         try library.register(PageTemplates.notFound, named: "not_found")

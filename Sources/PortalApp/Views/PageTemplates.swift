@@ -64,6 +64,15 @@ enum PageTemplates {
         {{/content}}{{/layout}}
         """
 
+    static let unavailable = """
+        {{<layout}}{{$title}}Serviço indisponível{{/title}}{{$content}}
+        <div class="card">
+        <h1>Serviço indisponível</h1>
+        <p class="erro" role="alert">{{message}}</p>
+        </div>
+        {{/content}}{{/layout}}
+        """
+
     static let tooManyRequests = """
         {{<layout}}{{$title}}Muitas requisições{{/title}}{{$content}}
         <div class="card">

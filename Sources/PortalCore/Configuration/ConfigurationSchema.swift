@@ -21,7 +21,14 @@ enum ConfigurationSchema {
 
         var database = top.section("database")
         configuration.database.url = database.readOptional(
-            "url", rule: "a database URL such as sqlite:///var/lib/portal/portal.sqlite", isValid: isDatabaseURL)
+            "url", rule: "a database URL such as sqlite:///var/lib/portal/portal.sqlite or postgres://portal:secret@127.0.0.1:5432/portal",
+            isValid: isDatabaseURL)
+        configuration.database.poolSize = database.read("pool_size", default: configuration.database.poolSize,
+                                                        rule: "a number of connections from 1 to 200", isValid: { (1...200).contains($0) })
+        configuration.database.maxOverflow = database.read("max_overflow", default: configuration.database.maxOverflow,
+                                                           rule: "a number of connections from 0 to 200", isValid: { (0...200).contains($0) })
+        configuration.database.poolTimeout = database.read("pool_timeout", default: configuration.database.poolTimeout,
+                                                           rule: "a number of seconds from 1 to 300", isValid: { (1...300).contains($0) })
         database.finish()
 
         var log = top.section("log")
@@ -332,7 +339,6 @@ enum ConfigurationSchema {
     }
 
     static func isDatabaseURL(_ value: String) -> Bool {
-        guard value.hasPrefix("sqlite://") else { return false }
-        return value.count > "sqlite://".count
+        DatabaseURL(value) != nil
     }
 }

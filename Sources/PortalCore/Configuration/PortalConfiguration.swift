@@ -326,8 +326,15 @@ public struct RouteSettings: Sendable, Equatable {
 
 /// Where the data lives.
 public struct DatabaseSettings: Sendable, Equatable {
-    /// `sqlite:///path/portal.sqlite`; unset means `<data_dir>/portal.sqlite`.
+    /// `sqlite:///path/portal.sqlite` or `postgres://user:password@host:5432/portal`; unset
+    /// means `<data_dir>/portal.sqlite`.
     public var url: String?
+    /// Connections kept open to a database server (the seed's SQLAlchemy `pool_size`).
+    public var poolSize: Int = 10
+    /// Connections opened beyond `pool_size` under load (the seed's `max_overflow`).
+    public var maxOverflow: Int = 5
+    /// Seconds a request waits for a free connection before it fails with `503`.
+    public var poolTimeout: Int = 10
 
     public init() {}
 }

@@ -1,4 +1,5 @@
 public import FluentKit
+import FluentPostgresDriver
 import FluentSQLiteDriver
 import Foundation
 public import Logging
@@ -13,28 +14,47 @@ public final class PortalDatabase: Sendable {
     private let logger: Logger
     /// A description of where the data lives, without credentials (for logs and messages).
     public let location: String
+    /// `SQLite` or `PostgreSQL`.
+    public let engine: String
 
-    private init(databases: Databases, logger: Logger, location: String) {
+    private init(databases: Databases, logger: Logger, location: String, engine: String) {
         self.databases = databases
         self.logger = logger
         self.location = location
+        self.engine = engine
     }
 
     /// Opens the database named by `configuration.database.url`, or the SQLite file in the data folder.
     public static func open(_ configuration: PortalConfiguration, logger: Logger) throws -> PortalDatabase {
-        let dataDirectory = DataDirectory(configuration.dataDirectory)
-        let path: String
-        if let url = configuration.database.url {
-            guard url.hasPrefix("sqlite://") else {
-                throw DatabaseSetupError("database.url \(url): only sqlite:// URLs are supported by this build")
+        let target: DatabaseURL
+        if let text = configuration.database.url {
+            guard let parsed = DatabaseURL(text) else {
+                throw DatabaseSetupError("database.url is not a database URL (sqlite://…, postgres://…)")
             }
-            path = String(url.dropFirst("sqlite://".count))
+            target = parsed
         } else {
-            path = dataDirectory.databaseFile
+            target = .sqlite(path: DataDirectory(configuration.dataDirectory).databaseFile)
         }
         let databases = Databases(threadPool: NIOThreadPool.singleton, on: MultiThreadedEventLoopGroup.singleton)
-        databases.use(.sqlite(.file(path), sqlLogLevel: .trace), as: .sqlite)
-        return PortalDatabase(databases: databases, logger: logger, location: path)
+        switch target {
+        case .sqlite(let path):
+            databases.use(.sqlite(.file(path), sqlLogLevel: .trace), as: .sqlite)
+        case .postgres(let url):
+            let settings = configuration.database
+            // Fluent keeps one pool per event loop; the seed's pool_size + max_overflow is spread over them.
+            let loops = max(1, System.coreCount)
+            let perLoop = max(1, (settings.poolSize + settings.maxOverflow + loops - 1) / loops)
+            do {
+                databases.use(try .postgres(url: url, maxConnectionsPerEventLoop: perLoop,
+                                            connectionPoolTimeout: .seconds(Int64(settings.poolTimeout)), sqlLogLevel: .trace),
+                              as: .psql)
+            } catch {
+                throw DatabaseSetupError("database.url \(target.redacted): \(error)")
+            }
+        case .mysql:
+            throw DatabaseSetupError("database.url \(target.redacted): MariaDB/MySQL is not supported by this build yet; use sqlite:// or postgres://")
+        }
+        return PortalDatabase(databases: databases, logger: logger, location: target.redacted, engine: target.engine)
     }
 
     /// A database handle for one unit of work.
@@ -49,7 +69,7 @@ public final class PortalDatabase: Sendable {
     /// Applies every migration not yet applied, and the SQLite settings that persist in the file.
     public func migrate() async throws {
         let database = try self.database()
-        if let sql = database as? any SQLDatabase {
+        if let sql = database as? any SQLDatabase, sql.dialect.name == "sqlite" {
             try await sql.raw("PRAGMA journal_mode=WAL").run()
         }
         let migrations = Migrations()

@@ -1,0 +1,70 @@
+import FluentKit
+import Foundation
+import Logging
+import PortalCore
+import PortalData
+import PortalTestSupport
+import SQLKit
+import Testing
+
+/// The database engines the data-layer tests run on: SQLite always; PostgreSQL when
+/// `PORTAL_TEST_POSTGRES_URL` names a server (scripts/start-postgres.sh starts one), and
+/// always in CI, where a missing server fails the test instead of skipping it.
+enum TestDatabaseEngine: String, Sendable, CustomTestStringConvertible, CaseIterable {
+    case sqlite
+    case postgres
+
+    static var available: [TestDatabaseEngine] {
+        let environment = ProcessInfo.processInfo.environment
+        return environment["PORTAL_TEST_POSTGRES_URL"] != nil || ExternalTool.isCI ? [.sqlite, .postgres] : [.sqlite]
+    }
+
+    var testDescription: String { rawValue }
+
+    /// A URL for a fresh, empty database of this engine (nil: the SQLite file in the data folder),
+    /// and how to drop it afterwards.
+    func freshDatabase(logger: Logger) async throws -> (url: String?, drop: @Sendable () async -> Void) {
+        switch self {
+        case .sqlite:
+            return (nil, {})
+        case .postgres:
+            guard let server = ProcessInfo.processInfo.environment["PORTAL_TEST_POSTGRES_URL"],
+                  var components = URLComponents(string: server)
+            else {
+                throw TestDatabaseError("PORTAL_TEST_POSTGRES_URL is not set: run scripts/start-postgres.sh and source .build-services/postgres.env")
+            }
+            let name = "portal_t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(16)
+            try await Self.onServer(server, logger: logger) { try await $0.raw("CREATE DATABASE \(unsafeRaw: name)").run() }
+            components.path = "/" + name
+            guard let url = components.string else { throw TestDatabaseError("cannot build a URL for \(name)") }
+            return (url, {
+                try? await Self.onServer(server, logger: logger) {
+                    try await $0.raw("DROP DATABASE IF EXISTS \(unsafeRaw: name) WITH (FORCE)").run()
+                }
+            })
+        }
+    }
+
+    private static func onServer(_ url: String, logger: Logger, _ body: (any SQLDatabase) async throws -> Void) async throws {
+        var configuration = PortalConfiguration(dataDirectory: "/nonexistent")
+        configuration.database.url = url
+        configuration.database.poolSize = 1
+        configuration.database.maxOverflow = 0
+        let admin = try PortalDatabase.open(configuration, logger: logger)
+        do {
+            guard let sql = try admin.database() as? any SQLDatabase else { throw TestDatabaseError("not an SQL database") }
+            try await body(sql)
+        } catch {
+            await admin.shutdown()
+            throw error
+        }
+        await admin.shutdown()
+    }
+}
+
+struct TestDatabaseError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) {
+        self.description = description
+    }
+}
