@@ -92,6 +92,7 @@ let package = Package(
                 product("FluentKit", "fluent-kit"),
                 product("FluentSQLiteDriver", "fluent-sqlite-driver"),
                 product("FluentPostgresDriver", "fluent-postgres-driver"),
+                product("CompressNIO", "compress-nio"),
                 product("HummingbirdBcrypt", "hummingbird-auth"),
                 product("Crypto", "swift-crypto"),
                 product("Logging", "swift-log"),

@@ -2,7 +2,7 @@
 # Starts a throw-away PostgreSQL 15 server for the tests: a new data folder under /tmp, listening
 # on 127.0.0.1 only (a free port), a `portal` role with a random password allowed to create
 # databases (each test makes its own). Installs Debian's postgresql-15 when it is missing.
-# Writes the connection URL as `export PORTAL_TEST_POSTGRES_URL=…` to .build-services/postgres.env;
+# Writes the connection URL as `export TEST_POSTGRES_URL=…` to .build-services/postgres.env;
 # scripts/stop-postgres.sh stops the server by its PID.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -37,7 +37,7 @@ as_owner "$bin/psql" -h "$data" -p "$port" -U postgres -q -v ON_ERROR_STOP=1 \
 
 url="postgres://portal:$password@127.0.0.1:$port/portal?tlsmode=disable"
 {
-    echo "export PORTAL_TEST_POSTGRES_URL='$url'"
-    echo "export PORTAL_TEST_POSTGRES_DATA='$data'"
+    echo "export TEST_POSTGRES_URL='$url'"
+    echo "export TEST_POSTGRES_DATA='$data'"
 } > .build-services/postgres.env
 echo "PostgreSQL $("$bin/postgres" --version | awk '{print $3}') on 127.0.0.1:$port (data in $data)"

@@ -9,7 +9,8 @@ struct Portal: AsyncParsableCommand {
         abstract: "Portal: an office portal with its own HTTPS edge, app and database.",
         version: PortalVersion.current,
         subcommands: [
-            UpCommand.self, AppCommand.self, EdgeCommand.self, CheckCommand.self, UserCommand.self, VersionCommand.self,
+            UpCommand.self, AppCommand.self, EdgeCommand.self, CheckCommand.self, UserCommand.self, BackupCommand.self,
+            RestoreCommand.self, VersionCommand.self,
         ]
     )
 }

@@ -11,6 +11,8 @@ struct AppFixture {
     let directory: TemporaryDirectory
     let database: PortalDatabase
     let dropDatabase: @Sendable () async -> Void
+    /// The configuration the fixture's database was opened with.
+    let configuration: PortalConfiguration
     let services: AppServices
     let ana: UserAccount
     let bruno: UserAccount
@@ -63,7 +65,8 @@ struct AppFixture {
         let services = AppServices(database: database, settings: configuration.app, logger: logger,
                                    secret: Data((0..<32).map { _ in UInt8.random(in: 0...255) }),
                                    googleClientSecret: googleClientSecret)
-        return AppFixture(directory: directory, database: database, dropDatabase: drop, services: services, ana: ana, bruno: bruno)
+        return AppFixture(directory: directory, database: database, dropDatabase: drop, configuration: configuration,
+                          services: services, ana: ana, bruno: bruno)
     }
 
     /// Runs `body` with a fresh fixture and tears it down afterwards, also when `body` throws.

@@ -8,7 +8,7 @@ import SQLKit
 import Testing
 
 /// The database engines the data-layer tests run on: SQLite always; PostgreSQL when
-/// `PORTAL_TEST_POSTGRES_URL` names a server (scripts/start-postgres.sh starts one), and
+/// `TEST_POSTGRES_URL` names a server (scripts/start-postgres.sh starts one), and
 /// always in CI, where a missing server fails the test instead of skipping it.
 enum TestDatabaseEngine: String, Sendable, CustomTestStringConvertible, CaseIterable {
     case sqlite
@@ -16,7 +16,7 @@ enum TestDatabaseEngine: String, Sendable, CustomTestStringConvertible, CaseIter
 
     static var available: [TestDatabaseEngine] {
         let environment = ProcessInfo.processInfo.environment
-        return environment["PORTAL_TEST_POSTGRES_URL"] != nil || ExternalTool.isCI ? [.sqlite, .postgres] : [.sqlite]
+        return environment["TEST_POSTGRES_URL"] != nil || ExternalTool.isCI ? [.sqlite, .postgres] : [.sqlite]
     }
 
     var testDescription: String { rawValue }
@@ -28,10 +28,10 @@ enum TestDatabaseEngine: String, Sendable, CustomTestStringConvertible, CaseIter
         case .sqlite:
             return (nil, {})
         case .postgres:
-            guard let server = ProcessInfo.processInfo.environment["PORTAL_TEST_POSTGRES_URL"],
+            guard let server = ProcessInfo.processInfo.environment["TEST_POSTGRES_URL"],
                   var components = URLComponents(string: server)
             else {
-                throw TestDatabaseError("PORTAL_TEST_POSTGRES_URL is not set: run scripts/start-postgres.sh and source .build-services/postgres.env")
+                throw TestDatabaseError("TEST_POSTGRES_URL is not set: run scripts/start-postgres.sh and source .build-services/postgres.env")
             }
             let name = "portal_t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(16)
             try await Self.onServer(server, logger: logger) { try await $0.raw("CREATE DATABASE \(unsafeRaw: name)").run() }

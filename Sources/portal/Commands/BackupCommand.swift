@@ -1,0 +1,102 @@
+import ArgumentParser
+import Foundation
+import Logging
+import PortalCore
+import PortalData
+
+/// `portal backup`: a consistent, compressed, checksummed copy of the database (the seed's
+/// `mysqldump` script with its 30-day retention), safe to run while the portal is up.
+struct BackupCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "backup",
+        abstract: "Back up the database (compressed, with a SHA-256 file) and remove old backups.")
+
+    @OptionGroup var options: ConfigurationOptions
+
+    @Option(name: .long, help: ArgumentHelp("Folder for the backups (default: <data-dir>/backups).", valueName: "dir"))
+    var to: String?
+
+    @Option(name: .long, help: ArgumentHelp("Remove backups older than this many days (0 keeps all).", valueName: "days"))
+    var keepDays: Int = 30
+
+    func validate() throws {
+        guard (0...3650).contains(keepDays) else { throw ValidationError("--keep-days must be from 0 to 3650, got \(keepDays)") }
+        if let to, to.isEmpty { throw ValidationError("--to must not be empty") }
+    }
+
+    func run() async throws {
+        let configuration = try loadConfiguration(options)
+        let backup = DatabaseBackup(configuration: configuration)
+        let directory = to ?? backup.defaultDirectory
+        var logger = Logger(label: "portal.backup")
+        logger.logLevel = .warning
+        let started = ContinuousClock.now
+        let file: BackupFile
+        let database: PortalDatabase
+        do {
+            database = try PortalDatabase.open(configuration, logger: logger)
+        } catch {
+            throw CommandFailure("cannot open the database: \(error)")
+        }
+        do {
+            file = try await backup.create(from: database, into: directory)
+            await database.shutdown()
+        } catch {
+            await database.shutdown()
+            throw CommandFailure("backup failed: \(error)")
+        }
+        let size = (try? FileManager.default.attributesOfItem(atPath: file.path)[.size] as? Int) ?? 0
+        let elapsed = ContinuousClock.now - started
+        print("backup written: \(file.path) (\(ByteCountFormatter.string(fromByteCount: Int64(size), countStyle: .file)), \(elapsed.formatted(.units(allowed: [.seconds, .milliseconds], width: .narrow))))")
+        print("checksum: \(file.checksumPath)")
+        if keepDays > 0 {
+            do {
+                let removed = try backup.prune(directory, keepDays: keepDays)
+                if !removed.isEmpty { print("removed \(removed.count) backup(s) older than \(keepDays) days: \(removed.joined(separator: ", "))") }
+            } catch {
+                throw CommandFailure("the backup was written, but removing old backups failed: \(error)")
+            }
+        }
+    }
+}
+
+/// `portal restore FILE`: checks the backup's checksum, then restores it into the configured
+/// database, which must be empty unless `--force`. Stop the app first.
+struct RestoreCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "restore",
+        abstract: "Restore a backup taken by `portal backup` into the configured database (stop the portal first).")
+
+    @OptionGroup var options: ConfigurationOptions
+
+    @Argument(help: ArgumentHelp("The backup file (.sqlite.gz or .pgdump) with its .sha256 beside it.", valueName: "file"))
+    var file: String
+
+    @Flag(name: .long, help: "Replace a database that already holds data.")
+    var force = false
+
+    func run() async throws {
+        let configuration = try loadConfiguration(options)
+        try prepareDataDirectory(configuration)
+        var logger = Logger(label: "portal.restore")
+        logger.logLevel = .warning
+        let started = ContinuousClock.now
+        do {
+            try await DatabaseBackup(configuration: configuration).restore(BackupFile(path: file), force: force, logger: logger)
+        } catch {
+            throw CommandFailure("restore refused: \(error)")
+        }
+        let elapsed = ContinuousClock.now - started
+        print("restored \(file) (\(elapsed.formatted(.units(allowed: [.seconds, .milliseconds], width: .narrow)))); start the portal again")
+    }
+}
+
+/// Loads `--config`/`--data-dir`, printing every configuration error as `file:line:column: message`.
+func loadConfiguration(_ options: ConfigurationOptions) throws -> PortalConfiguration {
+    do {
+        return try options.load()
+    } catch let error as ConfigurationError {
+        for issue in error.issues { printError(issue.description) }
+        throw ExitCode(1)
+    }
+}
