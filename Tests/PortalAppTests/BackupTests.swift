@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import PortalApp
 import PortalCore
 import PortalData
 import PortalTestSupport
@@ -132,5 +133,35 @@ struct BackupTests {
         let left = try FileManager.default.contentsOfDirectory(atPath: folder.path).sorted()
         #expect(left == ["notes.txt", "notes.txt.sha256", "portal-sqlite-20261124-030000.sqlite.gz",
                          "portal-sqlite-20261124-030000.sqlite.gz.sha256"])
+    }
+}
+
+@Suite("Scheduled backups")
+struct ScheduledBackupTests {
+    @Test("at the configured time the app writes a backup by itself")
+    func runsAtTime() async throws {
+        try await AppFixture.with(configure: { _ in }) { fixture in
+            var configuration = fixture.configuration
+            configuration.database.backupSchedule = "daily"
+            configuration.database.backupTime = "02:30"
+            let folder = fixture.directory.file("agendados")
+            configuration.database.backupDirectory = folder
+            // The clock says it is one second before 02:30.
+            let time = try #require(BackupTime("02:30"))
+            let target = time.next(after: Date())
+            let service = ScheduledBackupService(database: fixture.database, configuration: configuration,
+                                                 logger: BackupTests.logger, now: { target.addingTimeInterval(-1) })
+            let task = Task { try await service.run() }
+            var written: [String] = []
+            for _ in 0..<100 where written.isEmpty {
+                try await Task.sleep(for: .milliseconds(50))
+                written = ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).filter { $0.hasSuffix(".sqlite.gz") }
+            }
+            task.cancel()
+            _ = await task.result
+            #expect(written.count == 1)
+            let file = BackupFile(path: folder + "/" + (written.first ?? ""))
+            try file.verify()
+        }
     }
 }

@@ -95,6 +95,10 @@ struct ConfigurationLoaderTests {
         ("app:\n  google:\n    client_id: \"a b\"\n", 3, "app.google.client_id' must be the OAuth client id"),
         ("app:\n  google:\n    allowed_domains: [\"ana@x.com\"]\n", 3, "app.google.allowed_domains' must be a list of domain names"),
         ("app:\n  google:\n    client_secret: abc\n", 3, "app.google.client_secret' does not belong in the configuration file"),
+        ("database:\n  url: mongodb://x@h/db\n", 2, "database.url' must be a database URL"),
+        ("database:\n  pool_size: 0\n", 2, "database.pool_size' must be a number of connections"),
+        ("database:\n  backup_schedule: hourly\n", 2, "database.backup_schedule' must be off or daily"),
+        ("database:\n  backup_time: \"2:30\"\n", 2, "database.backup_time' must be a time of day"),
     ])
     func wrongTypes(yaml: String, line: Int, message: String) throws {
         let error = try #require(throws: ConfigurationError.self) {

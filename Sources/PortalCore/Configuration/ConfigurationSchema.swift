@@ -29,6 +29,14 @@ enum ConfigurationSchema {
                                                            rule: "a number of connections from 0 to 200", isValid: { (0...200).contains($0) })
         configuration.database.poolTimeout = database.read("pool_timeout", default: configuration.database.poolTimeout,
                                                            rule: "a number of seconds from 1 to 300", isValid: { (1...300).contains($0) })
+        configuration.database.backupSchedule = database.read("backup_schedule", default: configuration.database.backupSchedule,
+                                                              rule: "off or daily", isValid: { ["off", "daily"].contains($0) })
+        configuration.database.backupTime = database.read("backup_time", default: configuration.database.backupTime,
+                                                          rule: "a time of day as HH:MM, e.g. 02:30", isValid: { BackupTime($0) != nil })
+        configuration.database.backupDirectory = database.readOptional("backup_dir", rule: "a folder path", isValid: { !$0.isEmpty })
+        configuration.database.backupKeepDays = database.read("backup_keep_days", default: configuration.database.backupKeepDays,
+                                                              rule: "a number of days from 0 (keep all) to 3650",
+                                                              isValid: { (0...3650).contains($0) })
         database.finish()
 
         var log = top.section("log")

@@ -335,6 +335,15 @@ public struct DatabaseSettings: Sendable, Equatable {
     public var maxOverflow: Int = 5
     /// Seconds a request waits for a free connection before it fails with `503`.
     public var poolTimeout: Int = 10
+    /// `daily` makes the app take a backup every day at `backup_time`; `off` leaves it to
+    /// `portal backup` (cron, a timer unit).
+    public var backupSchedule: String = "off"
+    /// Local time of the daily backup, `HH:MM`.
+    public var backupTime: String = "02:30"
+    /// Folder of the backups; `<data_dir>/backups` when unset.
+    public var backupDirectory: String?
+    /// Backups older than this many days are removed after each backup (the seed's 30); 0 keeps all.
+    public var backupKeepDays: Int = 30
 
     public init() {}
 }

@@ -1,5 +1,6 @@
 public import Foundation
 import FluentKit
+import NIOPosix
 public import Logging
 public import PortalCore
 import SQLKit
@@ -43,25 +44,35 @@ public struct DatabaseBackup: Sendable {
             }
             guard let sql = try database.database() as? any SQLDatabase else { throw BackupError("the database does not speak SQL") }
             try await sql.raw("VACUUM INTO \(bind: copy)").run()
-            try GzipFile.compress(copy, to: partial)
-            try FileManager.default.moveItem(atPath: partial, toPath: file.path)
-            try file.writeChecksum()
+            try await Self.offLoop {
+                try GzipFile.compress(copy, to: partial)
+                try FileManager.default.moveItem(atPath: partial, toPath: file.path)
+                try file.writeChecksum()
+            }
             return file
         case .postgres(let url):
             let file = BackupFile(path: (directory as NSString).appendingPathComponent(BackupFile.name(engine: "postgres", at: now)))
             let partial = file.path + ".partial"
             defer { try? FileManager.default.removeItem(atPath: partial) }
             let connection = PostgresConnectionString(url)
-            try ExternalProgram.run("pg_dump", ["--format=custom", "--compress=6", "--no-owner", "--no-privileges",
-                                                "--file=\(partial)", "--dbname=\(connection.uri)"],
-                                    environment: connection.environment)
-            try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: partial)
-            try FileManager.default.moveItem(atPath: partial, toPath: file.path)
-            try file.writeChecksum()
+            try await Self.offLoop {
+                try ExternalProgram.run("pg_dump", ["--format=custom", "--compress=6", "--no-owner", "--no-privileges",
+                                                    "--file=\(partial)", "--dbname=\(connection.uri)"],
+                                        environment: connection.environment)
+                try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: partial)
+                try FileManager.default.moveItem(atPath: partial, toPath: file.path)
+                try file.writeChecksum()
+            }
             return file
         case .mysql:
             throw BackupError("MariaDB/MySQL is not supported by this build yet")
         }
+    }
+
+    /// Runs blocking file and process work on NIO's thread pool, never on an event loop or the
+    /// concurrency pool's few threads.
+    static func offLoop(_ work: @Sendable @escaping () throws -> Void) async throws {
+        try await NIOThreadPool.singleton.runIfActive(work)
     }
 
     /// Removes the backups in `directory` taken more than `keepDays` days before `now` (by the

@@ -86,7 +86,10 @@ struct AppCommand: AsyncParsableCommand {
             logger.info("app listening", metadata: ["address": "\(channel.localAddress?.description ?? "?")"])
         }
         let group = ServiceGroup(configuration: .init(
-            services: [.init(service: DatabaseLifecycleService(database: database)), .init(service: application)],
+            services: [.init(service: DatabaseLifecycleService(database: database))]
+                + (configuration.database.backupSchedule == "daily"
+                    ? [.init(service: ScheduledBackupService(database: database, configuration: configuration, logger: logger))] : [])
+                + [.init(service: application)],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
         do {
