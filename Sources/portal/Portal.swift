@@ -10,7 +10,7 @@ struct Portal: AsyncParsableCommand {
         version: PortalVersion.current,
         subcommands: [
             UpCommand.self, AppCommand.self, EdgeCommand.self, CheckCommand.self, UserCommand.self, BackupCommand.self,
-            RestoreCommand.self, VersionCommand.self,
+            RestoreCommand.self, DatabaseCommand.self, VersionCommand.self,
         ]
     )
 }

@@ -1,0 +1,72 @@
+import ArgumentParser
+import Foundation
+import Logging
+import PortalCore
+import PortalData
+
+/// `portal db …`: work on the database as a whole.
+struct DatabaseCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "db",
+        abstract: "Work on the database as a whole.",
+        subcommands: [DatabaseCopyCommand.self])
+}
+
+/// `portal db copy --to URL`: everything from the configured database into a new one, verified.
+struct DatabaseCopyCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "copy",
+        abstract: "Copy every row into a new, empty database (e.g. from SQLite to PostgreSQL) and verify it.")
+
+    @OptionGroup var options: ConfigurationOptions
+
+    @Option(name: .long, help: ArgumentHelp("The new database, e.g. postgres://portal:secret@127.0.0.1:5432/portal.",
+                                            valueName: "url"))
+    var to: String
+
+    func validate() throws {
+        guard let target = DatabaseURL(to) else {
+            throw ValidationError("--to must be a database URL such as postgres://user:password@host:5432/database")
+        }
+        if case .mysql = target { throw ValidationError("--to: MariaDB/MySQL is not supported by this build yet") }
+    }
+
+    func run() async throws {
+        let configuration = try loadConfiguration(options)
+        try prepareDataDirectory(configuration)
+        var logger = Logger(label: "portal.db")
+        logger.logLevel = .warning
+        var targetConfiguration = configuration
+        targetConfiguration.database.url = to
+        let redacted = DatabaseURL(to)?.redacted ?? "the target"
+        let source: PortalDatabase, target: PortalDatabase
+        do {
+            source = try PortalDatabase.open(configuration, logger: logger)
+        } catch {
+            throw CommandFailure("cannot open the current database: \(error)")
+        }
+        do {
+            target = try PortalDatabase.open(targetConfiguration, logger: logger)
+        } catch {
+            await source.shutdown()
+            throw CommandFailure("cannot open \(redacted): \(error)")
+        }
+        let started = ContinuousClock.now
+        let report: DatabaseCopy.Report
+        do {
+            report = try await DatabaseCopy(from: source, to: target).run(logger: logger)
+        } catch {
+            await source.shutdown()
+            await target.shutdown()
+            throw CommandFailure("copy to \(redacted) failed: \(error)")
+        }
+        await source.shutdown()
+        await target.shutdown()
+        let elapsed = ContinuousClock.now - started
+        print("copied \(source.location) → \(redacted) in \(elapsed.formatted(.units(allowed: [.seconds, .milliseconds], width: .narrow)))")
+        for (table, count) in report.rows { print("  \(table): \(count) rows") }
+        print("row counts and checksums match on both sides.")
+        print("To use the new database, stop the portal, set database.url (or PORTAL_DATABASE_URL) to \(redacted)")
+        print("with its real password, and start the portal again; keep the old file as a fallback until you are sure.")
+    }
+}
