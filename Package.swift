@@ -144,6 +144,11 @@ let package = Package(
         .target(
             name: "PortalTestSupport",
             dependencies: [
+                "PortalCore",
+                "PortalData",
+                product("FluentKit", "fluent-kit"),
+                product("SQLKit", "sql-kit"),
+                product("Logging", "swift-log"),
                 product("NIOCore", "swift-nio"),
                 product("NIOPosix", "swift-nio"),
                 product("NIOHTTP1", "swift-nio"),
@@ -200,6 +205,7 @@ let package = Package(
             dependencies: [
                 "PortalData", "PortalCore", "PortalTestSupport",
                 product("FluentKit", "fluent-kit"),
+                product("NIOCore", "swift-nio"),
                 product("NIOHTTP1", "swift-nio"),
                 product("Logging", "swift-log"),
             ],

@@ -6,6 +6,7 @@ import NIOCore
 import PortalApp
 import PortalCore
 import PortalData
+import PortalTestSupport
 import Testing
 
 @Suite("Personal API tokens and /api/v1", .serialized)

@@ -1,5 +1,6 @@
 import Foundation
 import PortalData
+import PortalTestSupport
 import Testing
 
 @Suite("Account administration and the password policy", .serialized)

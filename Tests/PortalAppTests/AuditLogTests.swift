@@ -5,6 +5,7 @@ import HummingbirdTesting
 import NIOCore
 @testable import PortalApp
 import PortalData
+import PortalTestSupport
 import Testing
 
 @Suite("Audit log", .serialized)

@@ -5,6 +5,7 @@ import HummingbirdTesting
 import NIOCore
 import PortalApp
 import PortalData
+import PortalTestSupport
 import Testing
 
 /// Every route that takes an object id, called by a `colaborador` with another user's id: the

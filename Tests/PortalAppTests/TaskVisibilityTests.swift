@@ -3,6 +3,7 @@ import Hummingbird
 import HummingbirdTesting
 import PortalApp
 import PortalData
+import PortalTestSupport
 import Testing
 
 @Suite("Who sees which tasks", .serialized)

@@ -1,29 +1,26 @@
 import FluentKit
 import Foundation
-import Logging
+public import Logging
 import PortalCore
 import PortalData
 import PortalTestSupport
 import SQLKit
-import Testing
 
 /// The database engines the data-layer tests run on: SQLite always; PostgreSQL when
 /// `TEST_POSTGRES_URL` names a server (scripts/start-postgres.sh starts one), and
 /// always in CI, where a missing server fails the test instead of skipping it.
-enum TestDatabaseEngine: String, Sendable, CustomTestStringConvertible, CaseIterable {
+public enum TestDatabaseEngine: String, Sendable, CaseIterable {
     case sqlite
     case postgres
 
-    static var available: [TestDatabaseEngine] {
+    public static var available: [TestDatabaseEngine] {
         let environment = ProcessInfo.processInfo.environment
         return environment["TEST_POSTGRES_URL"] != nil || ExternalTool.isCI ? [.sqlite, .postgres] : [.sqlite]
     }
 
-    var testDescription: String { rawValue }
-
     /// A URL for a fresh, empty database of this engine (nil: the SQLite file in the data folder),
     /// and how to drop it afterwards.
-    func freshDatabase(logger: Logger) async throws -> (url: String?, drop: @Sendable () async -> Void) {
+    public func freshDatabase(logger: Logger) async throws -> (url: String?, drop: @Sendable () async -> Void) {
         switch self {
         case .sqlite:
             return (nil, {})
@@ -62,9 +59,9 @@ enum TestDatabaseEngine: String, Sendable, CustomTestStringConvertible, CaseIter
     }
 }
 
-struct TestDatabaseError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) {
+public struct TestDatabaseError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) {
         self.description = description
     }
 }
