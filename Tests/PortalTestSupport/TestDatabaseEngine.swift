@@ -3,7 +3,6 @@ import Foundation
 public import Logging
 import PortalCore
 import PortalData
-import PortalTestSupport
 import SQLKit
 
 /// The database engines the data-layer tests run on: SQLite always; PostgreSQL when

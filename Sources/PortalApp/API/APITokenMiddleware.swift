@@ -39,7 +39,8 @@ struct APITokenMiddleware: RouterMiddleware {
             return APIProblem(status: .contentTooLarge, code: "body_too_large",
                               message: "O corpo da requisição é grande demais.").response
         } catch {
-            if await services.database.isUnavailable() {
+            let outage = PortalDatabase.isConnectionFailure(error) ? true : await services.database.isUnavailable()
+            if outage {
                 context.logger.error("API call failed: database unavailable", metadata: ["error": "\(error)"])
                 return DatabaseOutageMiddleware.jsonResponse()
             }

@@ -5,8 +5,8 @@ import PortalData
 
 /// Turns a failure caused by a database that is away (a server restarting, a network cut) into
 /// `503 Service Unavailable` with `Retry-After`, in HTML, or in JSON for the API and clients
-/// asking for it, instead of a `500`. Whether the database is away is asked of the database
-/// itself (a ping) when a request fails, so no driver's error types need to be known here.
+/// asking for it, instead of a `500`. A failure counts as an outage when the driver says the
+/// connection failed, or when the database does not answer a ping right after the failure.
 struct DatabaseOutageMiddleware: RouterMiddleware {
     typealias Context = AppRequestContext
     let services: AppServices
@@ -21,7 +21,9 @@ struct DatabaseOutageMiddleware: RouterMiddleware {
         } catch let error as any HTTPResponseError {
             throw error
         } catch {
-            guard await services.database.isUnavailable() else { throw error }
+            // A connection failure counts even when the database is back by the time we ask.
+            let outage = PortalDatabase.isConnectionFailure(error) ? true : await services.database.isUnavailable()
+            guard outage else { throw error }
             context.logger.error("request failed: database unavailable", metadata: ["error": "\(error)"])
             return Self.response(for: request, renderer: renderer)
         }
