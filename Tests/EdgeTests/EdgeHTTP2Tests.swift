@@ -20,7 +20,7 @@ struct EdgeHTTP2Tests {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["curl", "-s", "--cacert", certificate, "-D", directory + "/headers", "-o", directory + "/body",
+        process.arguments = ["curl", "-s", "--max-time", "60", "--cacert", certificate, "-D", directory + "/headers", "-o", directory + "/body",
                              "-w", "%{http_code} %{http_version}"] + arguments
         let output = Pipe()
         process.standardOutput = output

@@ -135,11 +135,31 @@ struct AdminPagesTests {
         }
     }
 
+    @Test("guessing the current password on the change form is limited like sign-in")
+    func currentPasswordGuesses() async throws {
+        try await AppFixture.with(configure: { _ in }) { fixture in
+            try await PortalApplication.application(services: fixture.services).test(.router) { client in
+                let here = try await SessionPageTests.signIn(client, email: "ana@escritorio.com.br", password: AppFixture.anaPassword, browser: "t")
+                let csrf = try #require(AppRoutesTests.csrfToken(in: String(buffer: try await SessionPageTests.get(client, "/account/password", cookie: here).body)))
+                var statuses: [HTTPResponse.Status] = []
+                for guess in 0..<7 {
+                    let response = try await SessionPageTests.post(client, "/account/password", cookie: here, token: csrf,
+                                                                   fields: "&current=palpite-\(guess)-errado&new=balancete-de-outubro&confirmation=balancete-de-outubro")
+                    statuses.append(response.status)
+                }
+                #expect(statuses.prefix(5).allSatisfy { $0 == .badRequest })
+                #expect(statuses.suffix(2).allSatisfy { $0 == .tooManyRequests })
+            }
+        }
+    }
+
     @Test("changing one's own password: checks, policy, other sessions end, this one continues")
     func ownPassword() async throws {
         try await AppFixture.with(configure: { _ in }) { fixture in
             try await PortalApplication.application(services: fixture.services).test(.router) { client in
                 let here = try await SessionPageTests.signIn(client, email: "ana@escritorio.com.br", password: AppFixture.anaPassword, browser: "aqui")
+                let token = try await APITokenStore(database: fixture.services.database.database())
+                    .create(userID: fixture.ana.id, name: "t", scope: .read, days: 30).token
                 let elsewhere = try await SessionPageTests.signIn(client, email: "ana@escritorio.com.br", password: AppFixture.anaPassword, browser: "lá")
                 let page = String(buffer: try await SessionPageTests.get(client, "/account/password", cookie: here).body)
                 let csrf = try #require(AppRoutesTests.csrfToken(in: page))
@@ -158,6 +178,8 @@ struct AdminPagesTests {
                                                               fields: "&current=\(current)&new=balancete-de-outubro&confirmation=balancete-de-outubro")
                 #expect(changed.status == .seeOther)
                 let fresh = try #require(changed.headers[.setCookie]?.split(separator: ";").first.map(String.init))
+                // A token made with the old password does not outlive it.
+                #expect(try await client.execute(uri: "/api/v1/me", method: .get, headers: APITokenTests.bearer(token)).status == .unauthorized)
                 #expect(try await SessionPageTests.get(client, "/tasks", cookie: fresh).status == .ok)
                 #expect(try await SessionPageTests.get(client, "/tasks", cookie: elsewhere).status == .found)
                 _ = try await SessionPageTests.signIn(client, email: "ana@escritorio.com.br", password: "balancete-de-outubro", browser: "t")

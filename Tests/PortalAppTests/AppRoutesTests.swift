@@ -158,7 +158,7 @@ struct AppRoutesTests {
         await fixture.tearDown()
     }
 
-    @Test("login never redirects to another site", arguments: ["//evil.example/", "https://evil.example/", "/\\evil", "tasks"])
+    @Test("login never redirects to another site", arguments: ["//evil.example/", "https://evil.example/", "/\\evil", "tasks", "/\t/evil.example", "/\u{7F}/evil"])
     func safeNext(next: String) async throws {
         let fixture = try await AppFixture.make()
         try await application(fixture).test(.router) { client in

@@ -173,6 +173,19 @@ struct GoogleSignInTests {
         }
     }
 
+    @Test("with no allowed domains, only addresses Google vouches for sign in", arguments: [
+        ("ana@escritorio.com.br", nil, false),                   // a personal Google account opened with an office address
+        ("ana@escritorio.com.br", "outro.com.br", false),        // a Workspace account of another domain
+        ("ana@escritorio.com.br", "escritorio.com.br", true),    // the office's own Workspace
+    ] as [(String, String?, Bool)])
+    func withoutAllowedDomains(_ email: String, _ hostedDomain: String?, _ accepted: Bool) async throws {
+        try await Self.withPortal(domains: []) { provider, _, client, providerClient, issuer in
+            provider.set { $0.email = email; $0.hostedDomain = hostedDomain }
+            let attempt = try await Self.attempt(client, providerClient, issuer: issuer)
+            #expect((attempt.sessionCookie != nil) == accepted, "\(email) hd=\(hostedDomain ?? "none")")
+        }
+    }
+
     @Test("without a client id there is no Google button and /auth/google is 404")
     func disabled() async throws {
         let fixture = try await AppFixture.make()

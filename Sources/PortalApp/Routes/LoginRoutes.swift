@@ -133,10 +133,12 @@ struct LoginRoutes {
                secure: secure, httpOnly: true, sameSite: .lax)
     }
 
-    /// Only a local path may follow login (`/tasks?x=1`), never another site (`//evil`, `https:`).
+    /// Only a local path may follow login (`/tasks?x=1`), never another site (`//evil`, `https:`,
+    /// or `/<tab>/evil`, which browsers read as `//evil` once they drop the tab).
     static func safeNext(_ value: String?) -> String {
         guard let value, value.hasPrefix("/"), !value.hasPrefix("//"), !value.hasPrefix("/\\"),
-              !value.contains(where: { $0.isNewline || $0 == "\\" }), value.count <= 512
+              !value.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F || $0 == "\\" }),
+              value.count <= 512
         else { return "/tasks" }
         return value
     }

@@ -5,7 +5,8 @@ import PortalData
 
 /// `GET/POST /account/password`: a signed-in user changes their own password (the current one
 /// first, then the new one twice, checked against the password policy). Every other session of
-/// the user ends; this browser gets a fresh session.
+/// the user ends and their API tokens are revoked; this browser gets a fresh session. Wrong
+/// current passwords count against the sign-in limits.
 struct PasswordRoutes {
     let services: AppServices
     let renderer: PageRenderer
@@ -25,9 +26,29 @@ struct PasswordRoutes {
             guard let user = context.user else { return PageSupport.signIn(returningTo: "/account/password", afterForm: true) }
             let form = try await PageSupport.form(PasswordForm.self, from: request)
             let current = form.current ?? "", new = form.new ?? ""
-            guard current.count <= 1024, new.count <= 1024,
-                  try await services.accounts().authenticate(email: user.email, password: current) != nil
-            else {
+            guard current.count <= 1024, new.count <= 1024 else {
+                return page(for: user, context: context, error: "A senha atual não confere.", status: .badRequest)
+            }
+            // Guesses of the current password count like failed sign-ins (a stolen session must
+            // not become a way to try passwords).
+            let address = context.origin.clientAddress
+            if let wait = services.loginLimiter.begin(address: address, account: user.email) {
+                let seconds = max(1, Int(wait.rounded(.up)))
+                var response = page(for: user, context: context,
+                                    error: "Muitas tentativas. Tente novamente em \(PortugueseDuration.text(seconds: seconds)).",
+                                    status: .tooManyRequests)
+                response.headers[.retryAfter] = String(seconds)
+                return response
+            }
+            let matches: Bool
+            do {
+                matches = try await services.accounts().authenticate(email: user.email, password: current) != nil
+            } catch {
+                services.loginLimiter.cancel(address: address, account: user.email)
+                throw error
+            }
+            _ = services.loginLimiter.finish(address: address, account: user.email, succeeded: matches)
+            guard matches else {
                 return page(for: user, context: context, error: "A senha atual não confere.", status: .badRequest)
             }
             guard new == form.confirmation else {

@@ -107,8 +107,8 @@ actor OpenIDClient {
             throw SignInError(.token, "ID token issuer \(claims.issuer.value) is not \(settings.issuer)")
         }
         guard claims.audience.value.contains(clientID) else { throw SignInError(.token, "ID token was issued for another client") }
-        if claims.audience.value.count > 1, claims.authorizedParty != clientID {
-            throw SignInError(.token, "ID token has several audiences and azp is not this client")
+        if claims.audience.value.count > 1 || claims.authorizedParty != nil, claims.authorizedParty != clientID {
+            throw SignInError(.token, "ID token names another authorized party (azp)")
         }
         let issued = claims.issuedAt.value
         guard issued <= now.addingTimeInterval(IDTokenClaims.leeway), issued >= now.addingTimeInterval(-600) else {
@@ -120,11 +120,16 @@ actor OpenIDClient {
         guard let email = claims.email?.lowercased(), claims.emailVerified?.value == true else {
             throw SignInError(.account, "Sua conta Google não tem um e-mail verificado.")
         }
+        let emailDomain = email.split(separator: "@").last.map(String.init) ?? ""
         if !settings.allowedDomains.isEmpty {
             let allowed = Set(settings.allowedDomains.map { $0.lowercased() })
             guard let domain = claims.hostedDomain?.lowercased(), allowed.contains(domain) else {
                 throw SignInError(.account, "Entre com uma conta Google do escritório (\(settings.allowedDomains.joined(separator: ", "))).")
             }
+        } else if !Self.googleOwns(emailDomain, hostedDomain: claims.hostedDomain) {
+            // A personal Google account can carry any address it was opened with; only Gmail
+            // addresses and Workspace accounts of the address's own domain are Google's to vouch for.
+            throw SignInError(.account, "Esta conta Google não comprova o e-mail \(email). Entre com a conta Google do escritório.")
         }
         return Identity(subject: claims.subject.value, email: email, name: claims.name, hostedDomain: claims.hostedDomain)
     }
@@ -190,6 +195,14 @@ actor OpenIDClient {
         } catch {
             throw SignInError(.provider, "request to \(request.url) failed: \(error)")
         }
+    }
+
+    /// True when Google is the authority for an address in `domain`: Gmail, or a Workspace
+    /// account whose hosted domain is that domain.
+    static func googleOwns(_ domain: String, hostedDomain: String?) -> Bool {
+        let domain = domain.lowercased()
+        if domain == "gmail.com" || domain == "googlemail.com" { return true }
+        return hostedDomain?.lowercased() == domain
     }
 
     static func formEncode(_ value: String) -> String {

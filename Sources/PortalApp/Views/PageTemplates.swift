@@ -254,7 +254,7 @@ enum PageTemplates {
         {{<layout}}{{$title}}Alterar senha{{/title}}{{$content}}
         <div class="card">
         <h1>Alterar senha</h1>
-        <p>A nova senha precisa ter pelo menos {{minimum}} caracteres. Suas outras sessões serão encerradas.</p>
+        <p>A nova senha precisa ter pelo menos {{minimum}} caracteres. Suas outras sessões serão encerradas e seus tokens de API, revogados.</p>
         {{#error}}<p class="erro" role="alert">{{error}}</p>{{/error}}
         <form method="post" action="/account/password">
         <input type="hidden" name="csrf_token" value="{{csrf}}">

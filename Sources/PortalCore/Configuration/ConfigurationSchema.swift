@@ -87,6 +87,9 @@ enum ConfigurationSchema {
                                              rule: "a list of domain names, e.g. [\"jpcontabil.com.br\"]",
                                              isValid: { $0.allSatisfy { $0.contains(".") && !$0.contains("@") && !$0.contains(where: \.isWhitespace) } })
         google.createUsers = section.read("create_users", default: google.createUsers)
+        if google.createUsers, google.allowedDomains.isEmpty {
+            section.reportKey("create_users", "needs allowed_domains: otherwise any Google account in the world would get a user")
+        }
         google.redirectURL = section.readOptional("redirect_url",
                                                   rule: "the full callback URL, e.g. https://portal.example.com/auth/google/callback",
                                                   isValid: ProviderURL.isSecureOrLoopback)

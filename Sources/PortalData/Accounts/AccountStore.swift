@@ -71,14 +71,15 @@ public struct AccountStore: Sendable {
         return try account(of: user)
     }
 
-    /// Replaces the password (checked against `PasswordPolicy`) and ends every session.
+    /// Replaces the password (checked against `PasswordPolicy`), ends every session and revokes
+    /// every API token (a token made by whoever knew the old password must not outlive it).
     @discardableResult
     public func setPassword(_ password: String, email: String) async throws -> UserAccount {
         let user = try await existing(email: email)
         if let problem = PasswordPolicy.problem(with: password, email: user.email) { throw AccountError(problem) }
         user.passwordHash = try await PasswordHasher.hash(password)
         try await user.save(on: database)
-        try await endSessions(of: user)
+        try await endAccess(of: user)
         return try account(of: user)
     }
 
@@ -120,7 +121,7 @@ public struct AccountStore: Sendable {
         try await UserSession.query(on: database).filter(\.$user.$id == id).delete()
     }
 
-    /// Deactivation also ends API access: sessions go, and every live token is revoked.
+    /// Deactivation and a new password end all access: sessions go, and every live token is revoked.
     private func endAccess(of user: User) async throws {
         try await endSessions(of: user)
         guard let id = user.id else { return }

@@ -43,6 +43,11 @@ public struct DatabaseBackup: Sendable {
                 try? FileManager.default.removeItem(atPath: partial)
             }
             guard let sql = try database.database() as? any SQLDatabase else { throw BackupError("the database does not speak SQL") }
+            // VACUUM INTO fills an existing empty file, which keeps the mode given here (0600),
+            // whatever the process's umask and the folder's permissions.
+            guard FileManager.default.createFile(atPath: copy, contents: nil, attributes: [.posixPermissions: 0o600]) else {
+                throw BackupError("cannot write \(copy)")
+            }
             try await sql.raw("VACUUM INTO \(bind: copy)").run()
             try await Self.offLoop {
                 try GzipFile.compress(copy, to: partial)
@@ -130,6 +135,9 @@ public struct DatabaseBackup: Sendable {
     }
 
     private func restorePostgres(_ file: BackupFile, into url: URL, force: Bool, logger: Logger) async throws {
+        // pg_restore must be able to read this file (installed, and not older than the pg_dump
+        // that wrote it) before anything in the target is dropped.
+        try await Self.offLoop { try ExternalProgram.run("pg_restore", ["--list", file.path]) }
         try await withDatabase(url: url.absoluteString, logger: logger) { sql in
             let tables = try await sql.raw("SELECT count(*) AS n FROM information_schema.tables WHERE table_schema = 'public'")
                 .all().first?.decode(column: "n", as: Int.self) ?? 0
@@ -192,6 +200,6 @@ struct PostgresConnectionString {
         components.queryItems = [URLQueryItem(name: "sslmode", value: sslmode)]
         components.scheme = "postgresql"
         uri = components.string ?? url.absoluteString
-        environment = password.map { ["PGPASSWORD": $0.removingPercentEncoding ?? $0] } ?? [:]
+        environment = password.map { ["PGPASSWORD": $0] } ?? [:]
     }
 }

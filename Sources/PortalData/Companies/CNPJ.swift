@@ -11,6 +11,15 @@ public enum CNPJ {
         return digits.map(String.init).joined()
     }
 
+    /// A valid CNPJ for fictional data: eight random digits, branch `0001`, and its check digits.
+    public static func random(using generator: inout some RandomNumberGenerator) -> String {
+        var digits = (0..<8).map { _ in Int.random(in: 0...9, using: &generator) } + [0, 0, 0, 1]
+        if Set(digits).count == 1 { digits[0] = (digits[0] + 1) % 10 }
+        digits.append(checkDigit(digits[0..<12]))
+        digits.append(checkDigit(digits[0..<13]))
+        return digits.map(String.init).joined()
+    }
+
     /// Weights 2...9 repeated from the right; remainder under 2 gives 0, else 11 minus it.
     private static func checkDigit(_ digits: ArraySlice<Int>) -> Int {
         var weight = 2, sum = 0

@@ -2,7 +2,10 @@ import ArgumentParser
 import Foundation
 import Logging
 import PortalCore
+import PortalApp
 import PortalData
+import ServiceLifecycle
+import UnixSignals
 
 /// `portal backup`: a consistent, compressed, checksummed copy of the database (the seed's
 /// `mysqldump` script with its 30-day retention), safe to run while the portal is up.
@@ -19,13 +22,28 @@ struct BackupCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Remove backups older than this many days (0 keeps all).", valueName: "days"))
     var keepDays: Int = 30
 
+    @Option(name: .long, help: ArgumentHelp("`daily`: keep running and take a backup every day at --at (for a service unit).",
+                                            valueName: "daily"))
+    var schedule: String?
+
+    @Option(name: .long, help: ArgumentHelp("Local time of the daily backup, HH:MM (default: database.backup_time, 02:30).",
+                                            valueName: "HH:MM"))
+    var at: String?
+
     func validate() throws {
         guard (0...3650).contains(keepDays) else { throw ValidationError("--keep-days must be from 0 to 3650, got \(keepDays)") }
         if let to, to.isEmpty { throw ValidationError("--to must not be empty") }
+        if let schedule, schedule != "daily" { throw ValidationError("--schedule must be daily, got '\(schedule)'") }
+        if let at, BackupTime(at) == nil { throw ValidationError("--at must be a time of day as HH:MM, got '\(at)'") }
+        if at != nil, schedule == nil { throw ValidationError("--at needs --schedule daily") }
     }
 
     func run() async throws {
         let configuration = try loadConfiguration(options)
+        if schedule != nil {
+            try await runDaily(configuration)
+            return
+        }
         let backup = DatabaseBackup(configuration: configuration)
         let directory = to ?? backup.defaultDirectory
         var logger = Logger(label: "portal.backup")
@@ -57,6 +75,32 @@ struct BackupCommand: AsyncParsableCommand {
                 throw CommandFailure("the backup was written, but removing old backups failed: \(error)")
             }
         }
+    }
+}
+
+extension BackupCommand {
+    /// Runs until SIGTERM or SIGINT, taking a backup every day (the same service the app runs
+    /// with `database.backup_schedule: daily`).
+    private func runDaily(_ configuration: PortalConfiguration) async throws {
+        var configuration = configuration
+        configuration.database.backupSchedule = "daily"
+        if let at { configuration.database.backupTime = at }
+        if let to { configuration.database.backupDirectory = to }
+        configuration.database.backupKeepDays = keepDays
+        let logger = Logger(label: "portal.backup")
+        let database: PortalDatabase
+        do {
+            database = try PortalDatabase.open(configuration, logger: logger)
+        } catch {
+            throw CommandFailure("cannot open the database: \(error)")
+        }
+        print("taking a backup every day at \(configuration.database.backupTime) into \(configuration.database.backupDirectory ?? DatabaseBackup(configuration: configuration).defaultDirectory); stop with Ctrl-C")
+        let group = ServiceGroup(configuration: .init(
+            services: [.init(service: DatabaseLifecycleService(database: database)),
+                       .init(service: ScheduledBackupService(database: database, configuration: configuration, logger: logger))],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger))
+        try await group.run()
     }
 }
 

@@ -9,7 +9,7 @@ struct DatabaseCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "db",
         abstract: "Work on the database as a whole.",
-        subcommands: [DatabaseCopyCommand.self])
+        subcommands: [DatabaseCopyCommand.self, DatabaseDemoCommand.self])
 }
 
 /// `portal db copy --to URL`: everything from the configured database into a new one, verified.
@@ -68,5 +68,54 @@ struct DatabaseCopyCommand: AsyncParsableCommand {
         print("row counts and checksums match on both sides.")
         print("To use the new database, stop the portal, set database.url (or PORTAL_DATABASE_URL) to \(redacted)")
         print("with its real password, and start the portal again; keep the old file as a fallback until you are sure.")
+    }
+}
+
+/// `portal db demo`: fictional staff, companies and tasks in a new portal, to try it or measure it.
+struct DatabaseDemoCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "demo",
+        abstract: "Fill a new portal with fictional staff, companies and tasks.")
+
+    @OptionGroup var options: ConfigurationOptions
+
+    @Option(name: .long, help: "Staff members to create (the first two are managers).")
+    var staff = 12
+
+    @Option(name: .long, help: "Companies to create.")
+    var companies = 300
+
+    @Option(name: .long, help: "Tasks to create.")
+    var tasks = 5_000
+
+    func validate() throws {
+        guard (1...500).contains(staff) else { throw ValidationError("--staff must be from 1 to 500, got \(staff)") }
+        guard (0...100_000).contains(companies) else { throw ValidationError("--companies must be from 0 to 100000, got \(companies)") }
+        guard (0...1_000_000).contains(tasks) else { throw ValidationError("--tasks must be from 0 to 1000000, got \(tasks)") }
+    }
+
+    func run() async throws {
+        let configuration = try loadConfiguration(options)
+        try prepareDataDirectory(configuration)
+        var logger = Logger(label: "portal.db")
+        logger.logLevel = .warning
+        let database: PortalDatabase
+        do {
+            database = try PortalDatabase.open(configuration, logger: logger)
+            try await database.migrate()
+        } catch {
+            throw CommandFailure("cannot open the database: \(error)")
+        }
+        let started = ContinuousClock.now
+        do {
+            let summary = try await DemoData(database: database.database()).seed(staff: staff, companies: companies, tasks: tasks)
+            await database.shutdown()
+            let elapsed = ContinuousClock.now - started
+            print("demo data in \(database.location): \(summary.users) staff, \(summary.companies) companies, \(summary.tasks) tasks, \(summary.auditEvents) audit events (\(elapsed.formatted(.units(allowed: [.seconds, .milliseconds], width: .narrow))))")
+            print("every demo user signs in with the password: \(summary.password)")
+        } catch {
+            await database.shutdown()
+            throw CommandFailure("\(error)")
+        }
     }
 }
