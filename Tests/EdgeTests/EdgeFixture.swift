@@ -52,9 +52,17 @@ struct EdgeFixture {
                                 onReload: { error in reloads.withLockedValue { $0.append(error) } })
         let group = ServiceGroup(configuration: .init(services: [.init(service: server)], logger: logger))
         let task = Task { try await group.run() }
-        for _ in 0..<200 {
+        for _ in 0..<500 {
             if server.listeners.count == runtime.listeners.count { break }
             try await Task.sleep(for: .milliseconds(10))
+        }
+        // An edge that could not bind (a port taken between allocation and bind) must fail the
+        // test here, not leave clients talking to whatever holds the port.
+        guard server.listeners.count == runtime.listeners.count else {
+            await group.triggerGracefulShutdown()
+            let outcome = await task.result
+            directory.remove()
+            throw EdgeFixtureError(description: "the edge did not bind ports \(ports): \(outcome)")
         }
         return EdgeFixture(directory: directory, httpPort: ports[0], httpsPort: ports[1],
                            certificateFile: certificate.certificateFile, server: server, task: task, group: group,
@@ -66,4 +74,8 @@ struct EdgeFixture {
         _ = try? await task.value
         directory.remove()
     }
+}
+
+struct EdgeFixtureError: Error, CustomStringConvertible {
+    let description: String
 }

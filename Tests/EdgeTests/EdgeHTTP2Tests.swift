@@ -20,8 +20,15 @@ struct EdgeHTTP2Tests {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["curl", "-s", "--max-time", "60", "--cacert", certificate, "-D", directory + "/headers", "-o", directory + "/body",
-                             "-w", "%{http_code} %{http_version}"] + arguments
+        // `localhost` is pinned to 127.0.0.1, where test edges listen: curl would try ::1 first,
+        // which another process may hold.
+        let pins = arguments.compactMap { argument -> [String]? in
+            guard let url = URL(string: argument), url.host == "localhost", let port = url.port else { return nil }
+            return ["--resolve", "localhost:\(port):127.0.0.1"]
+        }.flatMap { $0 }
+        process.arguments = ["curl", "-s", "--connect-timeout", "10", "--max-time", "60", "--cacert", certificate,
+                             "-D", directory + "/headers", "-o", directory + "/body",
+                             "-w", "%{http_code} %{http_version}"] + pins + arguments
         let output = Pipe()
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice

@@ -100,11 +100,19 @@ struct EdgeLifecycleTests {
                 }
             }
             for round in 0..<10 {
-                try await Task.sleep(for: .milliseconds(60))
+                // Each configuration serves a few requests started after it took over (every
+                // worker finishes at least two), however slow a loaded machine is (bounded).
+                let before = sent.withLockedValue { $0 }
+                for _ in 0..<200 where sent.withLockedValue({ $0 }) < before + 8 {
+                    try await Task.sleep(for: .milliseconds(10))
+                }
                 plan.state.withLockedValue { $0.port = round % 2 == 0 ? second.port : first.port }
                 await edge.server.reload()
             }
-            try await Task.sleep(for: .milliseconds(60))
+            let last = sent.withLockedValue { $0 }
+            for _ in 0..<200 where sent.withLockedValue({ $0 }) < last + 8 {
+                try await Task.sleep(for: .milliseconds(10))
+            }
             done.withLockedValue { $0 = true }
             return try await group.reduce(0, +)
         }
