@@ -98,6 +98,7 @@ struct ConfigurationLoaderTests {
         ("database:\n  url: mongodb://x@h/db\n", 2, "database.url' must be a database URL"),
         ("app:\n  google:\n    create_users: true\n", 3, "app.google.create_users' needs allowed_domains"),
         ("database:\n  pool_size: 0\n", 2, "database.pool_size' must be a number of connections"),
+        ("database:\n  pool_recycle: -5\n", 2, "database.pool_recycle' must be a number of seconds"),
         ("database:\n  backup_schedule: hourly\n", 2, "database.backup_schedule' must be off or daily"),
         ("database:\n  backup_time: \"2:30\"\n", 2, "database.backup_time' must be a time of day"),
     ])

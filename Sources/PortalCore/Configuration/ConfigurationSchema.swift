@@ -29,6 +29,9 @@ enum ConfigurationSchema {
                                                            rule: "a number of connections from 0 to 200", isValid: { (0...200).contains($0) })
         configuration.database.poolTimeout = database.read("pool_timeout", default: configuration.database.poolTimeout,
                                                            rule: "a number of seconds from 1 to 300", isValid: { (1...300).contains($0) })
+        configuration.database.poolRecycle = database.read("pool_recycle", default: configuration.database.poolRecycle,
+                                                           rule: "a number of seconds from 0 (never) to 86400",
+                                                           isValid: { (0...86_400).contains($0) })
         configuration.database.backupSchedule = database.read("backup_schedule", default: configuration.database.backupSchedule,
                                                               rule: "off or daily", isValid: { ["off", "daily"].contains($0) })
         configuration.database.backupTime = database.read("backup_time", default: configuration.database.backupTime,

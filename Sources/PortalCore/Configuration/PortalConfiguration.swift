@@ -335,6 +335,9 @@ public struct DatabaseSettings: Sendable, Equatable {
     public var maxOverflow: Int = 5
     /// Seconds a request waits for a free connection before it fails with `503`.
     public var poolTimeout: Int = 10
+    /// Seconds after which a pooled connection left unused is closed (the seed's `pool_recycle`,
+    /// 3600); 0 keeps idle connections open.
+    public var poolRecycle: Int = 3600
     /// `daily` makes the app take a backup every day at `backup_time`; `off` leaves it to
     /// `portal backup` (cron, a timer unit).
     public var backupSchedule: String = "off"

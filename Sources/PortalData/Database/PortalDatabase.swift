@@ -45,8 +45,13 @@ public final class PortalDatabase: Sendable {
             let loops = max(1, System.coreCount)
             let perLoop = max(1, (settings.poolSize + settings.maxOverflow + loops - 1) / loops)
             do {
+                // The seed's pool_recycle: connections idle that long are closed (checked every
+                // minute, or more often for short settings); the pool opens new ones on demand.
+                let recycle = settings.poolRecycle
                 databases.use(try .postgres(url: url, maxConnectionsPerEventLoop: perLoop,
-                                            connectionPoolTimeout: .seconds(Int64(settings.poolTimeout)), sqlLogLevel: .trace),
+                                            connectionPoolTimeout: .seconds(Int64(settings.poolTimeout)),
+                                            pruneInterval: recycle > 0 ? .seconds(Int64(min(60, recycle))) : nil,
+                                            maxIdleTimeBeforePruning: .seconds(Int64(max(recycle, 1))), sqlLogLevel: .trace),
                               as: .psql)
             } catch {
                 throw DatabaseSetupError("database.url \(target.redacted): \(error)")

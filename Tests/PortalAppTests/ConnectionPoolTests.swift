@@ -1,0 +1,54 @@
+import FluentKit
+import Foundation
+import Logging
+import PortalCore
+import PortalData
+import PortalTestSupport
+import SQLKit
+import Testing
+
+/// The pool settings taken from the seed's SQLAlchemy options, on a real PostgreSQL server.
+@Suite("Database connection pool")
+struct ConnectionPoolTests {
+    @Test("connections left unused for pool_recycle seconds are closed, and reopened on demand",
+          .enabled(if: TestDatabaseEngine.available.contains(.postgres),
+                   "no PostgreSQL server: run scripts/start-postgres.sh and source .build-services/postgres.env"))
+    func recycle() async throws {
+        var logger = Logger(label: "test.pool")
+        logger.logLevel = .critical
+        let (url, drop) = try await TestDatabaseEngine.postgres.freshDatabase(logger: logger)
+        let name = try #require(url.flatMap { URLComponents(string: $0)?.path.dropFirst() }.map(String.init))
+        var configuration = PortalConfiguration(dataDirectory: "/nonexistent")
+        configuration.database.url = url
+        configuration.database.poolRecycle = 1
+        let database = try PortalDatabase.open(configuration, logger: logger)
+        var admin = configuration
+        admin.database.url = ProcessInfo.processInfo.environment["TEST_POSTGRES_URL"]
+        admin.database.poolRecycle = 0
+        let server = try PortalDatabase.open(admin, logger: logger)
+        func connections() async throws -> Int {
+            let sql = try #require(try server.database() as? any SQLDatabase)
+            return try await sql.raw("SELECT count(*) AS n FROM pg_stat_activity WHERE datname = \(bind: name)")
+                .all().first?.decode(column: "n", as: Int.self) ?? -1
+        }
+        do {
+            #expect(await database.ping())
+            #expect(try await connections() >= 1)
+            var closed = false
+            for _ in 0..<50 where !closed {
+                try await Task.sleep(for: .milliseconds(100))
+                closed = try await connections() == 0
+            }
+            #expect(closed, "idle connections were not closed")
+            #expect(await database.ping())
+        } catch {
+            await database.shutdown()
+            await server.shutdown()
+            await drop()
+            throw error
+        }
+        await database.shutdown()
+        await server.shutdown()
+        await drop()
+    }
+}
