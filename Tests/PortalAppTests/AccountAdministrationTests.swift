@@ -61,3 +61,27 @@ struct AccountAdministrationTests {
         await fixture.tearDown()
     }
 }
+
+@Suite("The last admin, under concurrent changes")
+struct LastAdminRaceTests {
+    @Test("two admins demoting each other at the same moment leave one admin", arguments: TestDatabaseEngine.available)
+    func demoteEachOther(engine: TestDatabaseEngine) async throws {
+        try await AppFixture.with(engine: engine, configure: { _ in }) { fixture in
+            let accounts = AccountStore(database: try fixture.database.database())
+            for email in ["chefe1@escritorio.com.br", "chefe2@escritorio.com.br"] {
+                try await accounts.createUser(email: email, name: "Chefe", password: "livro-caixa-do-escritorio", role: .admin)
+            }
+            for _ in 0..<5 {
+                let database = fixture.database
+                async let first: Void = { _ = try? await AccountStore(database: database.database()).setRole(.gestor, email: "chefe1@escritorio.com.br") }()
+                async let second: Void = { _ = try? await AccountStore(database: database.database()).setActive(false, email: "chefe2@escritorio.com.br") }()
+                _ = await (first, second)
+                let admins = try await accounts.users().filter { $0.role == .admin && $0.active }
+                #expect(admins.count == 1)
+                // Back to two admins for the next round.
+                try await accounts.setRole(.admin, email: "chefe1@escritorio.com.br")
+                try await accounts.setActive(true, email: "chefe2@escritorio.com.br")
+            }
+        }
+    }
+}

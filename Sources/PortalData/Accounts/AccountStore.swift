@@ -1,5 +1,6 @@
 public import FluentKit
 import Foundation
+import SQLKit
 
 /// Users: creation, sign-in checks and the first administrator.
 public struct AccountStore: Sendable {
@@ -63,6 +64,12 @@ public struct AccountStore: Sendable {
     /// refuses to deactivate the last active admin.
     @discardableResult
     public func setActive(_ active: Bool, email: String) async throws -> UserAccount {
+        try await database.transaction { database in
+            try await AccountStore(database: database).setActiveInTransaction(active, email: email)
+        }
+    }
+
+    private func setActiveInTransaction(_ active: Bool, email: String) async throws -> UserAccount {
         let user = try await existing(email: email)
         if !active { try await ensureAnotherAdmin(besides: user) }
         user.active = active
@@ -86,6 +93,12 @@ public struct AccountStore: Sendable {
     /// Changes the role; refuses to take the last active admin's role away.
     @discardableResult
     public func setRole(_ role: Role, email: String) async throws -> UserAccount {
+        try await database.transaction { database in
+            try await AccountStore(database: database).setRoleInTransaction(role, email: email)
+        }
+    }
+
+    private func setRoleInTransaction(_ role: Role, email: String) async throws -> UserAccount {
         let user = try await existing(email: email)
         if role != .admin { try await ensureAnotherAdmin(besides: user) }
         user.role = role.rawValue
@@ -94,8 +107,13 @@ public struct AccountStore: Sendable {
     }
 
     /// Throws when `user` is the only active admin (the portal would have nobody to manage it).
+    /// Runs inside the change's transaction; on PostgreSQL the admins' rows are locked first, so
+    /// two admins demoting each other at the same moment cannot both pass the check.
     private func ensureAnotherAdmin(besides user: User) async throws {
         guard user.role == Role.admin.rawValue, user.active else { return }
+        if let sql = database as? any SQLDatabase, sql.dialect.name == "postgresql" {
+            try await sql.raw("SELECT id FROM users WHERE role = \(bind: Role.admin.rawValue) AND active = true FOR UPDATE").run()
+        }
         let admins = try await User.query(on: database)
             .filter(\.$role == Role.admin.rawValue).filter(\.$active == true).count()
         if admins <= 1 { throw AccountError("\(user.email) is the only active admin; make another user admin first") }
