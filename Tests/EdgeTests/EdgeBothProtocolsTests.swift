@@ -1,6 +1,8 @@
+import CompressNIO
 import Edge
 import Foundation
 import HummingbirdBcrypt
+import NIOCore
 import PortalCore
 import PortalTestSupport
 import Testing
@@ -76,5 +78,97 @@ struct EdgeBothProtocolsTests {
         #expect(down.status == 502)
         #expect(down.body.contains("\"error\":\"502\""))
         #expect(down.headers.lowercased().contains("x-content-type-options: nosniff"))
+    }
+
+    @Test("cache lifetimes, HEAD, dates, index files, listings, traversal, precompressed files, gzip, body limits, CIDR rules, metrics",
+          arguments: ["--http1.1", "--http2"])
+    func moreFeatures(protocolFlag: String) async throws {
+        let directory = try TemporaryDirectory(prefix: "portal-both")
+        defer { directory.remove() }
+        let www = directory.file("www")
+        for folder in ["docs", "empty", "img"] {
+            try FileManager.default.createDirectory(atPath: www + "/" + folder, withIntermediateDirectories: true)
+        }
+        try "body { margin: 0; }\n".write(toFile: www + "/app.css", atomically: true, encoding: .utf8)
+        try "<h1>Documentos</h1>\n".write(toFile: www + "/docs/index.html", atomically: true, encoding: .utf8)
+        try "%PDF".write(toFile: www + "/empty/a.pdf", atomically: true, encoding: .utf8)
+        try Data([0x89, 0x50, 0x4E, 0x47] + Array(repeating: 0x41, count: 4_000)).write(to: URL(fileURLWithPath: www + "/img/logo.png"))
+        let script = "console.log('portal');\n"
+        try script.write(toFile: www + "/app.js", atomically: true, encoding: .utf8)
+        var compressed = ByteBuffer(string: script)
+        try Data(compressed.compress(with: .gzip()).readableBytesView).write(to: URL(fileURLWithPath: www + "/app.js.gz"))
+        try "segredo".write(toFile: directory.file("secret.txt"), atomically: true, encoding: .utf8)
+        let upstream = try await RecordingUpstream.start(responseBody: String(repeating: "<li>tarefa</li>", count: 100),
+                                                         contentType: "text/html")
+        let edge = try await EdgeFixture.start(upstreams: []) { edge in
+            let files = RouteSettings(path: "/static/", root: www)
+            var upload = RouteSettings(path: "/upload/", upstreams: ["127.0.0.1:\(upstream.port)"])
+            upload.maxBodyBytes = 1_024
+            var office = RouteSettings(path: "/office/", upstreams: ["127.0.0.1:\(upstream.port)"])
+            office.access.allow = ["10.0.0.0/8"]
+            var metrics = RouteSettings(path: "/metrics", upstreams: [])
+            metrics.metrics = true
+            edge.sites = [SiteSettings(name: "more", hosts: ["*"], routes: [
+                RouteSettings(path: "/", upstreams: ["127.0.0.1:\(upstream.port)"]), files, upload, office, metrics,
+            ])]
+        }
+        let base = "https://localhost:\(edge.httpsPort)"
+        let certificate = edge.certificateFile
+        func curl(_ arguments: [String]) async throws -> EdgeHTTP2Tests.CurlResult {
+            try await Task.detached { try EdgeHTTP2Tests.curl([protocolFlag] + arguments, certificate: certificate) }.value
+        }
+        func header(_ result: EdgeHTTP2Tests.CurlResult, _ name: String) -> String? {
+            result.headers.split(separator: "\r\n").first { $0.lowercased().hasPrefix(name.lowercased() + ":") }
+                .map { String($0.dropFirst(name.count + 1)).trimmingCharacters(in: .whitespaces) }
+        }
+        let css = try await curl([base + "/static/app.css"])
+        let png = try await curl(["-H", "Accept-Encoding: gzip", base + "/static/img/logo.png"])
+        let head = try await curl(["-I", base + "/static/app.css"])
+        let lastModified = header(css, "Last-Modified") ?? ""
+        let unchanged = try await curl(["-H", "If-Modified-Since: \(lastModified)", base + "/static/app.css"])
+        let index = try await curl([base + "/static/docs/"])
+        let listing = try await curl([base + "/static/empty/"])
+        let escape = try await curl(["--path-as-is", base + "/static/%2e%2e/secret.txt"])
+        let sibling = try await curl(["-H", "Accept-Encoding: gzip", base + "/static/app.js"])
+        let gzipPage = try await curl(["-H", "Accept-Encoding: gzip", base + "/tarefas"])
+        let plainPage = try await curl([base + "/tarefas"])
+        let tooLarge = try await curl(["-X", "POST", "--data-binary", String(repeating: "x", count: 4_096), base + "/upload/arquivo"])
+        let small = try await curl(["-X", "POST", "--data-binary", "pequeno", base + "/upload/arquivo"])
+        let office = try await curl([base + "/office/"])
+        let metrics = try await curl([base + "/metrics"])
+        await edge.stop()
+        await upstream.stop()
+
+        let expectedVersion = protocolFlag == "--http2" ? "2" : "1.1"
+        for result in [css, png, index, sibling, gzipPage, tooLarge, metrics] { #expect(result.version == expectedVersion) }
+        #expect(css.status == 200)
+        #expect(header(css, "Cache-Control") == "max-age=2592000")
+        #expect(header(css, "Expires")?.hasSuffix(" GMT") == true)
+        #expect(header(css, "Server") == "Portal")
+        #expect(png.status == 200)
+        #expect(header(png, "Cache-Control") == "max-age=31536000")
+        #expect(header(png, "Content-Encoding") == nil)
+        #expect(head.status == 200)
+        #expect(header(head, "Content-Length") == "20")
+        // curl -I writes the headers where the body would go: no body came with them.
+        #expect(!head.body.contains("margin"))
+        #expect(unchanged.status == 304)
+        #expect(index.status == 200)
+        #expect(index.body == "<h1>Documentos</h1>\n")
+        #expect(listing.status == 403)
+        #expect(!listing.body.contains("a.pdf"))
+        #expect([400, 403, 404].contains(escape.status), "\(escape.status)")
+        #expect(!escape.body.contains("segredo"))
+        #expect(header(sibling, "Content-Encoding") == "gzip")
+        #expect(header(sibling, "Vary") == "Accept-Encoding")
+        #expect(header(gzipPage, "Content-Encoding") == "gzip")
+        #expect(header(gzipPage, "Vary")?.contains("Accept-Encoding") == true)
+        #expect(header(plainPage, "Content-Encoding") == nil)
+        #expect(plainPage.body == String(repeating: "<li>tarefa</li>", count: 100))
+        #expect(tooLarge.status == 413)
+        #expect(small.status == 200)
+        #expect(office.status == 403)
+        #expect(metrics.status == 200)
+        #expect(metrics.body.contains("portal_edge_requests_total") || metrics.body.contains("# TYPE"))
     }
 }
