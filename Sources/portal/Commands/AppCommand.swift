@@ -59,6 +59,11 @@ struct AppCommand: AsyncParsableCommand {
                            metadata: ["host": "\(settings.host)"])
         }
         let dataDirectory = try prepareDataDirectory(configuration)
+        // Held until the app stops: `portal restore` refuses to run under a running app.
+        guard let lock = try DataDirectoryLock.acquire(dataDirectory, mode: .shared) else {
+            throw CommandFailure("a restore is running on data directory \(dataDirectory.path); start the app once it has finished")
+        }
+        defer { withExtendedLifetime(lock) {} }
         let secret: Data, googleClientSecret: String?
         do {
             let secrets = SecretStore(dataDirectory: dataDirectory)

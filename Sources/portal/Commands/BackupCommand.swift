@@ -121,7 +121,14 @@ struct RestoreCommand: AsyncParsableCommand {
 
     func run() async throws {
         let configuration = try loadConfiguration(options)
-        try prepareDataDirectory(configuration)
+        let dataDirectory = try prepareDataDirectory(configuration)
+        guard let lock = try DataDirectoryLock.acquire(dataDirectory, mode: .exclusive) else {
+            throw CommandFailure("""
+                the portal is running on data directory \(dataDirectory.path) (an app holds its portal.lock); \
+                stop it (Ctrl-C on portal up, or systemctl stop portal-app) and restore again
+                """)
+        }
+        defer { withExtendedLifetime(lock) {} }
         var logger = Logger(label: "portal.restore")
         logger.logLevel = .warning
         let started = ContinuousClock.now
