@@ -1,5 +1,11 @@
 // swift-tools-version:6.2
+import Foundation
 import PackageDescription
+
+/// The MariaDB/MySQL driver links Debian's C connector; it is built when its headers are
+/// installed (`scripts/start-mariadb.sh` installs them; CI always has them). Without them
+/// `portal` builds and runs on SQLite and PostgreSQL, and refuses `mysql://` URLs saying why.
+let withMariaDB = FileManager.default.fileExists(atPath: "/usr/include/mariadb/mysql.h")
 
 /// Upcoming features every target builds with (see STYLE.md).
 let strictSettings: [SwiftSetting] = [
@@ -211,5 +217,11 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
-    ]
+    ] + (withMariaDB ? [
+        .systemLibrary(name: "CMariaDB", pkgConfig: "libmariadb", providers: [.apt(["libmariadb-dev"])]),
+        // A small driver over the C connector: prepared statements only, blocking calls kept
+        // on the caller's thread (the data layer runs them on NIO's thread pool).
+        .target(name: "MariaDB", dependencies: ["CMariaDB"], swiftSettings: strictSettings),
+        .testTarget(name: "MariaDBTests", dependencies: ["MariaDB", "PortalTestSupport"], swiftSettings: strictSettings),
+    ] : [])
 )

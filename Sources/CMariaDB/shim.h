@@ -1,0 +1,2 @@
+// The MariaDB C connector from Debian's libmariadb-dev.
+#include <mysql.h>
