@@ -46,16 +46,9 @@ struct BackupCommand: AsyncParsableCommand {
         }
         let backup = DatabaseBackup(configuration: configuration)
         let directory = to ?? backup.defaultDirectory
-        var logger = Logger(label: "portal.backup")
-        logger.logLevel = .warning
         let started = ContinuousClock.now
         let file: BackupFile
-        let database: PortalDatabase
-        do {
-            database = try PortalDatabase.open(configuration, logger: logger)
-        } catch {
-            throw CommandFailure("cannot open the database: \(error)")
-        }
+        let database = try await openDatabase(configuration, logger: commandLogger("portal.backup"), migrate: false)
         do {
             file = try await backup.create(from: database, into: directory)
             await database.shutdown()
@@ -88,12 +81,7 @@ extension BackupCommand {
         if let to { configuration.database.backupDirectory = to }
         configuration.database.backupKeepDays = keepDays
         let logger = Logger(label: "portal.backup")
-        let database: PortalDatabase
-        do {
-            database = try PortalDatabase.open(configuration, logger: logger)
-        } catch {
-            throw CommandFailure("cannot open the database: \(error)")
-        }
+        let database = try await openDatabase(configuration, logger: logger, migrate: false)
         print("taking a backup every day at \(configuration.database.backupTime) into \(configuration.database.backupDirectory ?? DatabaseBackup(configuration: configuration).defaultDirectory); stop with Ctrl-C")
         let group = ServiceGroup(configuration: .init(
             services: [.init(service: DatabaseLifecycleService(database: database)),
@@ -129,8 +117,7 @@ struct RestoreCommand: AsyncParsableCommand {
                 """)
         }
         defer { withExtendedLifetime(lock) {} }
-        var logger = Logger(label: "portal.restore")
-        logger.logLevel = .warning
+        let logger = commandLogger("portal.restore")
         let started = ContinuousClock.now
         do {
             try await DatabaseBackup(configuration: configuration).restore(BackupFile(path: file), force: force, logger: logger)

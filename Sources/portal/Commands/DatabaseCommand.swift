@@ -34,17 +34,12 @@ struct DatabaseCopyCommand: AsyncParsableCommand {
     func run() async throws {
         let configuration = try loadConfiguration(options)
         try prepareDataDirectory(configuration)
-        var logger = Logger(label: "portal.db")
-        logger.logLevel = .warning
+        let logger = commandLogger("portal.db")
         var targetConfiguration = configuration
         targetConfiguration.database.url = to
         let redacted = DatabaseURL(to)?.redacted ?? "the target"
-        let source: PortalDatabase, target: PortalDatabase
-        do {
-            source = try PortalDatabase.open(configuration, logger: logger)
-        } catch {
-            throw CommandFailure("cannot open the current database: \(error)")
-        }
+        let source = try await openDatabase(configuration, logger: logger, migrate: false)
+        let target: PortalDatabase
         do {
             target = try PortalDatabase.open(targetConfiguration, logger: logger)
         } catch {
@@ -97,15 +92,7 @@ struct DatabaseDemoCommand: AsyncParsableCommand {
     func run() async throws {
         let configuration = try loadConfiguration(options)
         try prepareDataDirectory(configuration)
-        var logger = Logger(label: "portal.db")
-        logger.logLevel = .warning
-        let database: PortalDatabase
-        do {
-            database = try PortalDatabase.open(configuration, logger: logger)
-            try await database.migrate()
-        } catch {
-            throw CommandFailure("cannot open the database: \(error)")
-        }
+        let database = try await openDatabase(configuration, logger: commandLogger("portal.db"))
         let started = ContinuousClock.now
         do {
             let summary = try await DemoData(database: database.database()).seed(staff: staff, companies: companies, tasks: tasks)

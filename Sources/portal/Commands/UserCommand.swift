@@ -30,15 +30,7 @@ struct UserCommand: AsyncParsableCommand {
             throw ExitCode(1)
         }
         try prepareDataDirectory(configuration)
-        var logger = Logger(label: "portal.user")
-        logger.logLevel = .warning
-        let database: PortalDatabase
-        do {
-            database = try PortalDatabase.open(configuration, logger: logger)
-            try await database.migrate()
-        } catch {
-            throw CommandFailure("cannot open the database: \(error)")
-        }
+        let database = try await openDatabase(configuration, logger: commandLogger("portal.user"))
         do {
             let handle = try database.database()
             let result = try await body(AccountStore(database: handle), AuditLog(database: handle))
