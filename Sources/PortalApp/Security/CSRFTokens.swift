@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import PortalCore
 
 /// CSRF tokens (Flask-WTF's role): an HMAC of the session token, or of a pre-session cookie on
 /// the login form, under the app's secret. Each page gets it masked with a fresh random pad, so
@@ -21,12 +22,12 @@ struct CSRFTokens: Sendable {
         let secret = mac(binding)
         var generator = SystemRandomNumberGenerator()
         let pad = (0..<secret.count).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
-        return Self.base64URL(Data(pad + zip(secret, pad).map { $0 ^ $1 }))
+        return Base64URL.encode(Data(pad + zip(secret, pad).map { $0 ^ $1 }))
     }
 
     func isValid(_ candidate: String, for binding: String) -> Bool {
         let expected = mac(binding)
-        guard let decoded = Self.decodeBase64URL(candidate), decoded.count == expected.count * 2 else { return false }
+        guard let decoded = Base64URL.decode(candidate).map(Array.init), decoded.count == expected.count * 2 else { return false }
         let pad = decoded.prefix(expected.count)
         let masked = decoded.suffix(expected.count)
         var difference: UInt8 = 0
@@ -36,21 +37,8 @@ struct CSRFTokens: Sendable {
         return difference == 0
     }
 
-    static func decodeBase64URL(_ text: String) -> [UInt8]? {
-        var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        while base64.count % 4 != 0 { base64 += "=" }
-        return Data(base64Encoded: base64).map(Array.init)
-    }
-
     /// A random value for the pre-session cookie.
     static func randomCookie() -> String {
-        var generator = SystemRandomNumberGenerator()
-        return base64URL(Data((0..<32).map { _ in UInt8.random(in: .min ... .max, using: &generator) }))
-    }
-
-    static func base64URL(_ data: Data) -> String {
-        data.base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
+        Base64URL.random(bytes: 32)
     }
 }

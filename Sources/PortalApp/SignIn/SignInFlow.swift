@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import PortalCore
 
 /// What the browser carries between leaving for the OpenID provider and coming back: `state`,
 /// `nonce`, the PKCE verifier and where to go after sign-in. It travels in a cookie sealed with
@@ -25,7 +26,7 @@ struct SignInFlow: Codable, Equatable {
 
     /// The PKCE challenge for the verifier (`S256`: base64url of its SHA-256).
     var codeChallenge: String {
-        SignInFlow.base64URL(Data(SHA256.hash(data: Data(codeVerifier.utf8))))
+        Base64URL.encode(Data(SHA256.hash(data: Data(codeVerifier.utf8))))
     }
 
     func sealed(with key: SymmetricKey) throws -> String {
@@ -33,12 +34,12 @@ struct SignInFlow: Codable, Equatable {
         encoder.dateEncodingStrategy = .secondsSince1970
         let box = try AES.GCM.seal(try encoder.encode(self), using: key)
         guard let combined = box.combined else { throw SignInError(.flow, "cannot seal the sign-in flow") }
-        return Self.base64URL(combined)
+        return Base64URL.encode(combined)
     }
 
     /// The flow in `cookie`, or nil when it was not sealed by us, is damaged, or has expired.
     static func open(_ cookie: String, with key: SymmetricKey, now: Date = Date()) -> SignInFlow? {
-        guard cookie.count <= 2048, let data = data(base64URL: cookie),
+        guard cookie.count <= 2048, let data = Base64URL.decode(cookie),
               let box = try? AES.GCM.SealedBox(combined: data),
               let plain = try? AES.GCM.open(box, using: key)
         else { return nil }
@@ -55,18 +56,6 @@ struct SignInFlow: Codable, Equatable {
     }
 
     private static func random() -> String {
-        var generator = SystemRandomNumberGenerator()
-        return base64URL(Data((0..<32).map { _ in UInt8.random(in: .min ... .max, using: &generator) }))
-    }
-
-    static func base64URL(_ data: Data) -> String {
-        data.base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
-    }
-
-    private static func data(base64URL text: String) -> Data? {
-        var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        base64 += String(repeating: "=", count: (4 - base64.count % 4) % 4)
-        return Data(base64Encoded: base64)
+        Base64URL.random(bytes: 32)
     }
 }

@@ -1,6 +1,7 @@
 import Crypto
 public import FluentKit
 import Foundation
+import PortalCore
 
 /// Personal API tokens: issued once in clear, stored hashed, checked on every `/api/v1` call.
 public struct APITokenStore: Sendable {
@@ -97,10 +98,6 @@ public struct APITokenStore: Sendable {
 enum RandomToken {
     /// `bytes` random bytes as unpadded base64url.
     static func make(bytes: Int) -> String {
-        var generator = SystemRandomNumberGenerator()
-        let data = Data((0..<bytes).map { _ in UInt8.random(in: .min ... .max, using: &generator) })
-        return data.base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
+        Base64URL.random(bytes: bytes)
     }
 }

@@ -6,6 +6,7 @@ import Hummingbird
 import HummingbirdTesting
 import JWTKit
 import NIOCore
+import PortalCore
 import Synchronization
 
 /// A small OpenID provider run inside the test process (discovery, JWKS, authorize, token), so
@@ -153,8 +154,7 @@ final class TestOpenIDProvider: Sendable {
     }
 
     static func base64URL(_ data: Data) -> String {
-        data.base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
+        Base64URL.encode(data)
     }
 
     struct TestProviderError: Error {}
