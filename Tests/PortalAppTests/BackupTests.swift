@@ -56,7 +56,7 @@ struct BackupTests {
 
             let folder = source.directory.file("backups")
             let file = try await DatabaseBackup(configuration: source.configuration).create(from: source.database, into: folder)
-            #expect(file.path.hasSuffix(engine == .sqlite ? ".sqlite.gz" : ".pgdump"))
+            #expect(file.path.hasSuffix([.sqlite: ".sqlite.gz", .postgres: ".pgdump", .mariadb: ".sql.gz"][engine] ?? "?"))
             let checksum = try String(contentsOfFile: file.checksumPath, encoding: .utf8)
             #expect(checksum.hasSuffix("  " + (file.path as NSString).lastPathComponent + "\n"))
             let digits = checksum.prefix(64)

@@ -11,10 +11,14 @@ import SQLKit
 public enum TestDatabaseEngine: String, Sendable, CaseIterable {
     case sqlite
     case postgres
+    case mariadb
 
     public static var available: [TestDatabaseEngine] {
         let environment = ProcessInfo.processInfo.environment
-        return environment["TEST_POSTGRES_URL"] != nil || ExternalTool.isCI ? [.sqlite, .postgres] : [.sqlite]
+        var engines: [TestDatabaseEngine] = [.sqlite]
+        if environment["TEST_POSTGRES_URL"] != nil || ExternalTool.isCI { engines.append(.postgres) }
+        if environment["TEST_MARIADB_URL"] != nil || ExternalTool.isCI { engines.append(.mariadb) }
+        return engines
     }
 
     /// A URL for a fresh, empty database of this engine (nil: the SQLite file in the data folder),
@@ -23,20 +27,20 @@ public enum TestDatabaseEngine: String, Sendable, CaseIterable {
         switch self {
         case .sqlite:
             return (nil, {})
-        case .postgres:
-            guard let server = ProcessInfo.processInfo.environment["TEST_POSTGRES_URL"],
-                  var components = URLComponents(string: server)
-            else {
-                throw TestDatabaseError("TEST_POSTGRES_URL is not set: run scripts/start-postgres.sh and source .build-services/postgres.env")
+        case .postgres, .mariadb:
+            let variable = self == .postgres ? "TEST_POSTGRES_URL" : "TEST_MARIADB_URL"
+            let script = self == .postgres ? "start-postgres.sh" : "start-mariadb.sh"
+            guard let server = ProcessInfo.processInfo.environment[variable], var components = URLComponents(string: server) else {
+                throw TestDatabaseError("\(variable) is not set: run scripts/\(script) and source .build-services/\(rawValue == "postgres" ? "postgres" : "mariadb").env")
             }
             let name = "portal_t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(16)
-            try await Self.onServer(server, logger: logger) { try await $0.raw("CREATE DATABASE \(unsafeRaw: name)").run() }
+            let create = self == .postgres ? "CREATE DATABASE \(name)" : "CREATE DATABASE \(name) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+            let dropStatement = self == .postgres ? "DROP DATABASE IF EXISTS \(name) WITH (FORCE)" : "DROP DATABASE IF EXISTS \(name)"
+            try await Self.onServer(server, logger: logger) { try await $0.raw(SQLQueryString(create)).run() }
             components.path = "/" + name
             guard let url = components.string else { throw TestDatabaseError("cannot build a URL for \(name)") }
             return (url, {
-                try? await Self.onServer(server, logger: logger) {
-                    try await $0.raw("DROP DATABASE IF EXISTS \(unsafeRaw: name) WITH (FORCE)").run()
-                }
+                try? await Self.onServer(server, logger: logger) { try await $0.raw(SQLQueryString(dropStatement)).run() }
             })
         }
     }

@@ -107,15 +107,20 @@ public struct AccountStore: Sendable {
     }
 
     /// Throws when `user` is the only active admin (the portal would have nobody to manage it).
-    /// Runs inside the change's transaction; on PostgreSQL the admins' rows are locked first, so
+    /// Runs inside the change's transaction; on PostgreSQL and MariaDB the admins' rows are locked first, so
     /// two admins demoting each other at the same moment cannot both pass the check.
     private func ensureAnotherAdmin(besides user: User) async throws {
         guard user.role == Role.admin.rawValue, user.active else { return }
-        if let sql = database as? any SQLDatabase, sql.dialect.name == "postgresql" {
-            try await sql.raw("SELECT id FROM users WHERE role = \(bind: Role.admin.rawValue) AND active = true FOR UPDATE").run()
+        let admins: Int
+        if let sql = database as? any SQLDatabase, ["postgresql", "mysql"].contains(sql.dialect.name) {
+            // A locking read: it waits for a concurrent change to the admins and sees its result
+            // (a plain count would read MariaDB's older snapshot).
+            admins = try await sql.raw("SELECT id FROM users WHERE role = \(bind: Role.admin.rawValue) AND active = true FOR UPDATE")
+                .all().count
+        } else {
+            admins = try await User.query(on: database)
+                .filter(\.$role == Role.admin.rawValue).filter(\.$active == true).count()
         }
-        let admins = try await User.query(on: database)
-            .filter(\.$role == Role.admin.rawValue).filter(\.$active == true).count()
         if admins <= 1 { throw AccountError("\(user.email) is the only active admin; make another user admin first") }
     }
 

@@ -10,9 +10,11 @@ public struct BackupFile: Sendable, Equatable {
     /// The file extensions by engine: a gzip'd SQLite database, or pg_dump's custom format.
     static let sqliteExtension = ".sqlite.gz"
     static let postgresExtension = ".pgdump"
+    static let mariadbExtension = ".sql.gz"
 
     public var isSQLite: Bool { path.hasSuffix(Self.sqliteExtension) }
     public var isPostgres: Bool { path.hasSuffix(Self.postgresExtension) }
+    public var isMariaDB: Bool { path.hasSuffix(Self.mariadbExtension) && !isSQLite }
 
     public init(path: String) {
         self.path = path
@@ -24,12 +26,19 @@ public struct BackupFile: Sendable, Equatable {
         formatter.locale = Locale(identifier: "en_US_POSIX")
         formatter.timeZone = TimeZone(identifier: "UTC")
         formatter.dateFormat = "yyyyMMdd-HHmmss"
-        return "portal-\(engine)-\(formatter.string(from: date))" + (engine == "sqlite" ? sqliteExtension : postgresExtension)
+        let suffix = switch engine {
+        case "sqlite": sqliteExtension
+        case "postgres": postgresExtension
+        default: mariadbExtension
+        }
+        return "portal-\(engine)-\(formatter.string(from: date))" + suffix
     }
 
     /// When a backup named by `name` was taken, read from its name; nil for other files.
     static func date(ofName name: String) -> Date? {
-        guard name.hasPrefix("portal-"), name.hasSuffix(sqliteExtension) || name.hasSuffix(postgresExtension) else { return nil }
+        guard name.hasPrefix("portal-"),
+              name.hasSuffix(sqliteExtension) || name.hasSuffix(postgresExtension) || name.hasSuffix(mariadbExtension)
+        else { return nil }
         let parts = name.split(separator: "-")
         guard parts.count >= 4 else { return nil }
         let stamp = parts[2] + "-" + parts[3].prefix(6)

@@ -69,8 +69,29 @@ public struct DatabaseBackup: Sendable {
                 try file.writeChecksum()
             }
             return file
-        case .mysql:
-            throw BackupError("MariaDB/MySQL is not supported by this build yet")
+        case .mysql(let url):
+            let file = BackupFile(path: (directory as NSString).appendingPathComponent(BackupFile.name(engine: "mariadb", at: now)))
+            let dump = file.path + ".dump"
+            let partial = file.path + ".partial"
+            defer {
+                try? FileManager.default.removeItem(atPath: dump)
+                try? FileManager.default.removeItem(atPath: partial)
+            }
+            let client = MariaDBClientArguments(url)
+            try await Self.offLoop {
+                guard FileManager.default.createFile(atPath: dump, contents: nil, attributes: [.posixPermissions: 0o600]) else {
+                    throw BackupError("cannot write \(dump)")
+                }
+                // One consistent snapshot of InnoDB tables, without locking the portal out.
+                try ExternalProgram.run("mariadb-dump", client.arguments + [
+                    "--single-transaction", "--skip-lock-tables", "--no-tablespaces", "--default-character-set=utf8mb4",
+                    "--result-file=\(dump)", client.database,
+                ], environment: client.environment)
+                try GzipFile.compress(dump, to: partial)
+                try FileManager.default.moveItem(atPath: partial, toPath: file.path)
+                try file.writeChecksum()
+            }
+            return file
         }
     }
 
@@ -107,8 +128,31 @@ public struct DatabaseBackup: Sendable {
         case .postgres(let url):
             guard file.isPostgres else { throw BackupError("\(file.path) is not a PostgreSQL backup; restore it on the engine it came from") }
             try await restorePostgres(file, into: url, force: force, logger: logger)
-        case .mysql:
-            throw BackupError("MariaDB/MySQL is not supported by this build yet")
+        case .mysql(let url):
+            guard file.isMariaDB else { throw BackupError("\(file.path) is not a MariaDB backup; restore it on the engine it came from") }
+            try await restoreMariaDB(file, into: url, force: force, logger: logger)
+        }
+    }
+
+    private func restoreMariaDB(_ file: BackupFile, into url: URL, force: Bool, logger: Logger) async throws {
+        let staged = NSTemporaryDirectory() + "portal-restore-\(UUID().uuidString).sql"
+        defer { try? FileManager.default.removeItem(atPath: staged) }
+        try await Self.offLoop { try GzipFile.decompress(file.path, to: staged) }
+        try await withDatabase(url: url.absoluteString, logger: logger) { sql in
+            let tables = try await sql.raw("SELECT table_name AS name FROM information_schema.tables WHERE table_schema = DATABASE()")
+                .all().map { try $0.decode(column: "name", as: String.self) }
+            guard !tables.isEmpty else { return }
+            guard force else {
+                throw BackupError("the database \(url.path.dropFirst()) is not empty (\(tables.count) \(tables.count == 1 ? "table" : "tables")); pass --force to replace it")
+            }
+            try await sql.raw("SET FOREIGN_KEY_CHECKS = 0").run()
+            for table in tables { try await sql.raw("DROP TABLE \(ident: table)").run() }
+            try await sql.raw("SET FOREIGN_KEY_CHECKS = 1").run()
+        }
+        let client = MariaDBClientArguments(url)
+        try await Self.offLoop {
+            try ExternalProgram.run("mariadb", client.arguments + ["--default-character-set=utf8mb4", client.database],
+                                    environment: client.environment, standardInput: staged)
         }
     }
 
@@ -201,5 +245,24 @@ struct PostgresConnectionString {
         components.scheme = "postgresql"
         uri = components.string ?? url.absoluteString
         environment = password.map { ["PGPASSWORD": $0] } ?? [:]
+    }
+}
+
+/// The MariaDB client tools' view of a `mysql://` URL; the password travels in `MYSQL_PWD`, so
+/// it never shows in the process list.
+struct MariaDBClientArguments {
+    let arguments: [String]
+    let database: String
+    let environment: [String: String]
+
+    init(_ url: URL) {
+        let components = URLComponents(url: url, resolvingAgainstBaseURL: false) ?? URLComponents()
+        var arguments = ["--host=\(components.host ?? "127.0.0.1")", "--port=\(components.port ?? 3306)",
+                         "--user=\(components.user ?? "")", "--protocol=TCP"]
+        let mode = components.queryItems?.first { ["tlsmode", "sslmode", "tls", "ssl"].contains($0.name) }?.value ?? ""
+        if ["require", "verify-ca", "verify-full", "true"].contains(mode) { arguments += ["--ssl", "--ssl-verify-server-cert"] }
+        self.arguments = arguments
+        database = String(components.path.dropFirst())
+        environment = components.password.map { ["MYSQL_PWD": $0] } ?? [:]
     }
 }

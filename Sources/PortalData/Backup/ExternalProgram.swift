@@ -15,9 +15,11 @@ enum ExternalProgram {
 
     /// Runs `program` with `arguments` and extra `environment`; throws with its standard error
     /// when it fails. Blocking: call from a command or the thread pool.
-    static func run(_ program: String, _ arguments: [String], environment: [String: String] = [:]) throws {
+    static func run(_ program: String, _ arguments: [String], environment: [String: String] = [:],
+                    standardInput: String? = nil) throws {
         guard let executable = find(program) else {
-            throw BackupError("\(program) is not installed; install Debian's postgresql-client")
+            let package = program.hasPrefix("mariadb") ? "mariadb-client" : "postgresql-client"
+            throw BackupError("\(program) is not installed; install Debian's \(package)")
         }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
@@ -26,6 +28,12 @@ enum ExternalProgram {
         let errors = Pipe()
         process.standardError = errors
         process.standardOutput = FileHandle.nullDevice
+        if let standardInput {
+            guard let input = FileHandle(forReadingAtPath: standardInput) else { throw BackupError("cannot read \(standardInput)") }
+            process.standardInput = input
+        } else {
+            process.standardInput = FileHandle.nullDevice
+        }
         try process.run()
         let output = errors.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()

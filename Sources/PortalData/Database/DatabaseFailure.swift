@@ -1,4 +1,7 @@
 import AsyncKit
+#if canImport(MariaDB)
+import MariaDB
+#endif
 import FluentPostgresDriver
 import NIOCore
 import NIOPosix
@@ -23,6 +26,10 @@ extension PortalDatabase {
             }
         case is ConnectionPoolTimeoutError, is ConnectionPoolError, is ChannelError, is IOError, is NIOConnectionError:
             return true
+        #if canImport(MariaDB)
+        case let error as MariaDBError:
+            return error.isConnectionFailure
+        #endif
         default:
             return false
         }

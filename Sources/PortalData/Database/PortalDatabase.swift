@@ -56,8 +56,21 @@ public final class PortalDatabase: Sendable {
             } catch {
                 throw DatabaseSetupError("database.url \(target.redacted): \(error)")
             }
-        case .mysql:
-            throw DatabaseSetupError("database.url \(target.redacted): MariaDB/MySQL is not supported by this build yet; use sqlite:// or postgres://")
+        case .mysql(let url):
+            #if canImport(MariaDB)
+            guard let server = MariaDBServer(url: url) else {
+                throw DatabaseSetupError("database.url \(target.redacted): expected mysql://user:password@host:3306/database")
+            }
+            let settings = configuration.database
+            let pool = MariaDBConnectionPool(server: server, size: settings.poolSize, overflow: settings.maxOverflow,
+                                             timeoutSeconds: settings.poolTimeout, recycleSeconds: settings.poolRecycle)
+            databases.use(DatabaseConfigurationFactory { FluentMariaDBConfiguration(pool: pool) }, as: .mysql)
+            #else
+            throw DatabaseSetupError("""
+                database.url \(target.redacted): this build has no MariaDB/MySQL driver; install Debian's libmariadb-dev \
+                and build again (swift build)
+                """)
+            #endif
         }
         return PortalDatabase(databases: databases, logger: logger, location: target.redacted, engine: target.engine)
     }
@@ -81,6 +94,7 @@ public final class PortalDatabase: Sendable {
         migrations.add(CreateInitialSchema())
         migrations.add(CreateAuditLog())
         migrations.add(CreateTokensAndCompanies())
+        migrations.add(LongTextColumns())
         let migrator = Migrator(databases: databases, migrations: migrations, logger: logger,
                                 on: MultiThreadedEventLoopGroup.singleton.any(), migrationLogLevel: .info)
         try await migrator.setupIfNeeded().get()
