@@ -9,16 +9,15 @@ import PortalTestSupport
 import Synchronization
 import Testing
 
-/// The database server goes away under load and comes back: requests fail fast with `503`,
+/// The database server (PostgreSQL, MariaDB) goes away under load and comes back: requests fail fast with `503`,
 /// `/health` says so, and the app recovers by itself, with no restart and no `500`.
 @Suite("Database outage and recovery", .serialized)
 struct DatabaseOutageTests {
-    @Test("PostgreSQL cut off and restored under load",
-          .enabled(if: TestDatabaseEngine.available.contains(.postgres),
-                   "no PostgreSQL server: run scripts/start-postgres.sh and source .build-services/postgres.env"))
-    func postgresOutage() async throws {
+    @Test("a database server cut off and restored under load",
+          arguments: TestDatabaseEngine.available.filter { $0 != .sqlite })
+    func serverOutage(engine: TestDatabaseEngine) async throws {
         let relay = Mutex<TCPForwarder?>(nil)
-        let fixture = try await AppFixture.make(engine: .postgres, throughURL: { url in
+        let fixture = try await AppFixture.make(engine: engine, throughURL: { url in
             guard var components = URLComponents(string: url), let host = components.host, let port = components.port else {
                 throw TestDatabaseError("unexpected database URL")
             }
