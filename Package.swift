@@ -107,7 +107,7 @@ let package = Package(
                 product("NIOCore", "swift-nio"),
                 product("NIOPosix", "swift-nio"),
             ] + (withMariaDB ? ["MariaDB"] : []),
-            swiftSettings: strictSettings
+            swiftSettings: strictSettings + (withMariaDB ? [.define("MARIADB")] : [])
         ),
         // The web application (the Waitress + Flask roles).
         .target(

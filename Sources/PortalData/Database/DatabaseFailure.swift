@@ -1,5 +1,5 @@
 import AsyncKit
-#if canImport(MariaDB)
+#if MARIADB
 import MariaDB
 #endif
 import FluentPostgresDriver
@@ -26,7 +26,7 @@ extension PortalDatabase {
             }
         case is ConnectionPoolTimeoutError, is ConnectionPoolError, is ChannelError, is IOError, is NIOConnectionError:
             return true
-        #if canImport(MariaDB)
+        #if MARIADB
         case let error as MariaDBError:
             return error.isConnectionFailure
         #endif

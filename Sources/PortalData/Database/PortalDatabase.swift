@@ -57,7 +57,7 @@ public final class PortalDatabase: Sendable {
                 throw DatabaseSetupError("database.url \(target.redacted): \(error)")
             }
         case .mysql(let url):
-            #if canImport(MariaDB)
+            #if MARIADB
             guard let server = MariaDBServer(url: url) else {
                 throw DatabaseSetupError("database.url \(target.redacted): expected mysql://user:password@host:3306/database")
             }

@@ -1,4 +1,4 @@
-#if canImport(MariaDB)
+#if MARIADB
 import FluentKit
 import FluentSQL
 import Foundation

@@ -1,4 +1,4 @@
-#if canImport(MariaDB)
+#if MARIADB
 import Foundation
 import MariaDB
 import NIOPosix
