@@ -125,7 +125,9 @@ struct EdgeStaticFilesTests {
         #expect(post.status == 405)
         #expect(post.header("Allow") == "GET, HEAD")
 
-        let listing = try await Self.start(try TemporaryDirectory(prefix: "portal-static"), listDirectories: true)
+        let listingDirectory = try TemporaryDirectory(prefix: "portal-static")
+        defer { listingDirectory.remove() }
+        let listing = try await Self.start(listingDirectory, listDirectories: true)
         let listed = try await TestHTTPClient.request(port: listing.httpPort, path: "/static/empty/")
         await listing.stop()
         #expect(listed.status == 200)
