@@ -51,4 +51,46 @@ struct ConnectionPoolTests {
         await server.shutdown()
         await drop()
     }
+
+    @Test("with every connection busy, a request waits pool_timeout seconds and then fails; the pool recovers",
+          .enabled(if: TestDatabaseEngine.available.contains(.mariadb),
+                   "no MariaDB server: run scripts/start-mariadb.sh and source .build-services/mariadb.env"))
+    func waitTimeout() async throws {
+        var logger = Logger(label: "test.pool")
+        logger.logLevel = .critical
+        let (url, drop) = try await TestDatabaseEngine.mariadb.freshDatabase(logger: logger)
+        var configuration = PortalConfiguration(dataDirectory: "/nonexistent")
+        configuration.database.url = url
+        configuration.database.poolSize = 1
+        configuration.database.maxOverflow = 0
+        configuration.database.poolTimeout = 1
+        let database = try PortalDatabase.open(configuration, logger: logger)
+        do {
+            try await database.migrate()
+            let handle = try database.database()
+            // One transaction holds the only connection for two seconds.
+            async let holder: Void = handle.transaction { _ in try await Task.sleep(for: .seconds(2)) }
+            try await Task.sleep(for: .milliseconds(200))
+            let started = ContinuousClock.now
+            var failed = false
+            do {
+                _ = try await AccountStore(database: try database.database()).userCount()
+            } catch {
+                failed = true
+                #expect("\(error)".contains("no database connection became free"), "\(error)")
+            }
+            let waited = ContinuousClock.now - started
+            #expect(failed)
+            #expect(waited >= .milliseconds(800) && waited < .seconds(2), "\(waited)")
+            try await holder
+            #expect(try await AccountStore(database: try database.database()).userCount() == 0)
+        } catch {
+            await database.shutdown()
+            await drop()
+            throw error
+        }
+        await database.shutdown()
+        await drop()
+    }
 }
+
