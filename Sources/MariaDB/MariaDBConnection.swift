@@ -59,7 +59,12 @@ public final class MariaDBConnection {
         guard !closed else { throw MariaDBError(code: 2006, sqlState: "08S01", message: "the connection is closed") }
         guard let statement = mysql_stmt_init(handle) else { throw Self.error(of: handle) }
         defer { mysql_stmt_close(statement) }
-        guard mysql_stmt_prepare(statement, sql, UInt(sql.utf8.count)) == 0 else { throw Self.error(of: statement) }
+        guard mysql_stmt_prepare(statement, sql, UInt(sql.utf8.count)) == 0 else {
+            // Statements some servers will not prepare (BEGIN on MySQL and MariaDB before 10.6)
+            // go through the text protocol; they never carry values.
+            if mysql_stmt_errno(statement) == 1295, values.isEmpty { return try runUnprepared(sql) }
+            throw Self.error(of: statement)
+        }
         let expected = Int(mysql_stmt_param_count(statement))
         guard expected == values.count else {
             throw MariaDBError(code: 0, sqlState: "07001", message: "the statement has \(expected) placeholders but \(values.count) values were given")
@@ -101,6 +106,12 @@ public final class MariaDBConnection {
         }
         return MariaDBResult(columns: results.names, rows: rows, affectedRows: mysql_stmt_affected_rows(statement),
                              lastInsertID: mysql_stmt_insert_id(statement))
+    }
+
+    private func runUnprepared(_ sql: String) throws -> MariaDBResult {
+        guard mysql_real_query(handle, sql, UInt(sql.utf8.count)) == 0 else { throw Self.error(of: handle) }
+        if let result = mysql_store_result(handle) { mysql_free_result(result) }
+        return MariaDBResult(columns: [], rows: [], affectedRows: mysql_affected_rows(handle), lastInsertID: mysql_insert_id(handle))
     }
 
     private static func error(of handle: UnsafeMutablePointer<MYSQL>) -> MariaDBError {

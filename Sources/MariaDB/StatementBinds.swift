@@ -198,7 +198,7 @@ enum MariaDBTime {
         time.hour = UInt32(clamping: parts.hour ?? 0)
         time.minute = UInt32(clamping: parts.minute ?? 0)
         time.second = UInt32(clamping: parts.second ?? 0)
-        time.second_part = UInt(clamping: max(0, Int((date.timeIntervalSince(whole) * 1_000_000).rounded())))
+        time.second_part = UInt(clamping: min(999_999, max(0, Int((date.timeIntervalSince(whole) * 1_000_000).rounded(.down)))))
         time.time_type = MYSQL_TIMESTAMP_DATETIME
         return time
     }

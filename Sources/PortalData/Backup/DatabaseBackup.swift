@@ -145,9 +145,9 @@ public struct DatabaseBackup: Sendable {
             guard force else {
                 throw BackupError("the database \(url.path.dropFirst()) is not empty (\(tables.count) \(tables.count == 1 ? "table" : "tables")); pass --force to replace it")
             }
-            try await sql.raw("SET FOREIGN_KEY_CHECKS = 0").run()
-            for table in tables { try await sql.raw("DROP TABLE \(ident: table)").run() }
-            try await sql.raw("SET FOREIGN_KEY_CHECKS = 1").run()
+            // One statement, so the session setting and the drops cannot land on different connections.
+            let list = SQLList(tables.map { SQLIdentifier($0) })
+            try await sql.raw("DROP TABLE \(list)").run()
         }
         let client = MariaDBClientArguments(url)
         try await Self.offLoop {

@@ -26,7 +26,7 @@ struct FluentMariaDBDriver: DatabaseDriver {
 
     func makeDatabase(with context: DatabaseContext) -> any Database {
         FluentMariaDBDatabase(sql: MariaDBSQLDatabase(pool: pool, pinned: nil, logger: context.logger, eventLoop: context.eventLoop),
-                              context: context)
+                              context: context, inTransaction: false)
     }
 
     func shutdown() {
@@ -73,8 +73,8 @@ struct MariaDBConverterDelegate: SQLConverterDelegate {
 struct FluentMariaDBDatabase: Database, SQLDatabase, TransactionControlDatabase {
     let sql: MariaDBSQLDatabase
     let context: DatabaseContext
-
-    var inTransaction: Bool { sql.pinned != nil }
+    /// True only inside `transaction` (a pinned connection alone is not a transaction).
+    let inTransaction: Bool
     var logger: Logger { context.logger }
     var eventLoop: any EventLoop { context.eventLoop }
     var dialect: any SQLDialect { sql.dialect }
@@ -111,7 +111,7 @@ struct FluentMariaDBDatabase: Database, SQLDatabase, TransactionControlDatabase 
 
     func transaction<T: Sendable>(_ closure: @escaping @Sendable (any Database) -> EventLoopFuture<T>) -> EventLoopFuture<T> {
         guard !inTransaction else { return closure(self) }
-        return pinned { database in
+        return pinned(inTransaction: true) { database in
             database.raw("BEGIN").run().flatMap {
                 closure(database).flatMap { value in
                     database.raw("COMMIT").run().map { value }
@@ -123,19 +123,20 @@ struct FluentMariaDBDatabase: Database, SQLDatabase, TransactionControlDatabase 
     }
 
     func withConnection<T: Sendable>(_ closure: @escaping @Sendable (any Database) -> EventLoopFuture<T>) -> EventLoopFuture<T> {
-        guard !inTransaction else { return closure(self) }
-        return pinned(closure)
+        guard sql.pinned == nil else { return closure(self) }
+        return pinned(inTransaction: false, closure)
     }
 
     /// Runs `closure` on one connection of the pool, given back afterwards.
-    private func pinned<T: Sendable>(_ closure: @escaping @Sendable (FluentMariaDBDatabase) -> EventLoopFuture<T>) -> EventLoopFuture<T> {
+    private func pinned<T: Sendable>(inTransaction: Bool,
+                                     _ closure: @escaping @Sendable (FluentMariaDBDatabase) -> EventLoopFuture<T>) -> EventLoopFuture<T> {
         let promise = eventLoop.makePromise(of: T.self)
         let sql = self.sql, context = self.context
         promise.completeWithTask {
             let connection = try await sql.pool.acquire()
             let database = FluentMariaDBDatabase(
                 sql: MariaDBSQLDatabase(pool: sql.pool, pinned: connection, logger: sql.logger, eventLoop: sql.eventLoop),
-                context: context)
+                context: context, inTransaction: inTransaction)
             do {
                 let value = try await closure(database).get()
                 await sql.pool.release(connection, broken: false)
@@ -148,9 +149,18 @@ struct FluentMariaDBDatabase: Database, SQLDatabase, TransactionControlDatabase 
         return promise.futureResult
     }
 
-    func beginTransaction() -> EventLoopFuture<Void> { raw("BEGIN").run() }
-    func commitTransaction() -> EventLoopFuture<Void> { raw("COMMIT").run() }
-    func rollbackTransaction() -> EventLoopFuture<Void> { raw("ROLLBACK").run() }
+    // Only on a pinned connection: on the pool, BEGIN and COMMIT could land on different ones.
+    func beginTransaction() -> EventLoopFuture<Void> { onPinned("BEGIN") }
+    func commitTransaction() -> EventLoopFuture<Void> { onPinned("COMMIT") }
+    func rollbackTransaction() -> EventLoopFuture<Void> { onPinned("ROLLBACK") }
+
+    private func onPinned(_ statement: String) -> EventLoopFuture<Void> {
+        guard sql.pinned != nil else {
+            return eventLoop.makeFailedFuture(MariaDBError(code: 0, sqlState: "25000",
+                                                           message: "\(statement) needs one connection: use transaction or withConnection"))
+        }
+        return raw(SQLQueryString(statement)).run()
+    }
 }
 
 /// A row as FluentKit reads it (with the schema prefix of joined models).

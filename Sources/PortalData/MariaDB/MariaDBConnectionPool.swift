@@ -1,6 +1,7 @@
 #if MARIADB
 import Foundation
 import MariaDB
+import NIOConcurrencyHelpers
 import NIOPosix
 
 /// Connection settings for a MariaDB/MySQL server, from a `mysql://` or `mariadb://` URL.
@@ -31,9 +32,20 @@ struct MariaDBServer: Sendable {
 /// `@unchecked Sendable`: the pool gives each one to a single borrower, whose blocking calls run
 /// on one thread-pool thread at a time, and takes it back only after they have returned.
 final class PooledConnection: @unchecked Sendable {
-    let connection: MariaDBConnection
+    private let connection: MariaDBConnection
+    /// Serializes calls: statements of one transaction may be issued concurrently.
+    private let lock = NIOLock()
     let opened: Date
     var lastUsed: Date
+
+    /// Runs `body` with the connection, one caller at a time.
+    func use<T>(_ body: (MariaDBConnection) throws -> T) rethrows -> T {
+        try lock.withLock { try body(connection) }
+    }
+
+    func close() {
+        lock.withLock { connection.close() }
+    }
 
     init(_ connection: MariaDBConnection) {
         self.connection = connection
@@ -54,7 +66,14 @@ actor MariaDBConnectionPool {
     private let recycle: TimeInterval
     private var idle: [PooledConnection] = []
     private var open = 0
-    private var waiters: [(id: UInt64, continuation: CheckedContinuation<PooledConnection?, Never>)] = []
+    /// What a waiter is woken with: a connection, a free slot to open one in, or nothing.
+    private enum Wake {
+        case connection(PooledConnection)
+        case slot
+        case none
+    }
+
+    private var waiters: [(id: UInt64, continuation: CheckedContinuation<Wake, Never>)] = []
     private var nextWaiter: UInt64 = 0
     private var closed = false
 
@@ -73,7 +92,7 @@ actor MariaDBConnectionPool {
     func withConnection<T: Sendable>(_ body: @escaping @Sendable (MariaDBConnection) throws -> T) async throws -> T {
         let pooled = try await acquire()
         do {
-            let value = try await NIOThreadPool.singleton.runIfActive { try body(pooled.connection) }
+            let value = try await NIOThreadPool.singleton.runIfActive { try pooled.use(body) }
             release(pooled, broken: false)
             return value
         } catch {
@@ -92,7 +111,7 @@ actor MariaDBConnectionPool {
                 continue
             }
             if now.timeIntervalSince(candidate.lastUsed) >= Self.pingAfter {
-                let alive = (try? await NIOThreadPool.singleton.runIfActive { candidate.connection.ping() }) ?? false
+                let alive = (try? await NIOThreadPool.singleton.runIfActive { candidate.use { $0.ping() } }) ?? false
                 guard alive else {
                     await discard(candidate)
                     continue
@@ -110,7 +129,7 @@ actor MariaDBConnectionPool {
                                                            requireTLS: server.requireTLS))
                 }
             } catch {
-                open -= 1
+                slotFreed()
                 throw error
             }
         }
@@ -125,35 +144,44 @@ actor MariaDBConnectionPool {
             try? await Task.sleep(for: timeout)
             await self?.expire(id)
         }
-        let pooled = await withCheckedContinuation { continuation in
+        let wake = await withCheckedContinuation { continuation in
             waiters.append((id, continuation))
         }
         timer.cancel()
-        guard let pooled else {
-            throw MariaDBError(code: 0, sqlState: "HY000", message: "no database connection became free within \(timeout)")
+        switch wake {
+        case .connection(let pooled): return pooled
+        case .slot: return try await acquire()
+        case .none:
+            throw MariaDBError(code: 0, sqlState: "HY000",
+                               message: closed ? "the connection pool is shut down" : "no database connection became free within \(timeout)")
         }
-        return pooled
+    }
+
+    /// A connection closed for good: its place may be taken by the first waiter.
+    private func slotFreed() {
+        open -= 1
+        if !waiters.isEmpty { waiters.removeFirst().continuation.resume(returning: .slot) }
     }
 
     private func expire(_ id: UInt64) {
         guard let index = waiters.firstIndex(where: { $0.id == id }) else { return }
-        waiters.remove(at: index).continuation.resume(returning: nil)
+        waiters.remove(at: index).continuation.resume(returning: .none)
     }
 
     /// Gives a connection back; a broken one is closed and its place freed.
     func release(_ pooled: PooledConnection, broken: Bool) {
         pooled.lastUsed = Date()
         if broken || closed {
-            pooled.connection.close()
-            open -= 1
+            pooled.close()
+            slotFreed()
             return
         }
         if !waiters.isEmpty {
-            waiters.removeFirst().continuation.resume(returning: pooled)
+            waiters.removeFirst().continuation.resume(returning: .connection(pooled))
             return
         }
         if idle.count >= keep {
-            pooled.connection.close()
+            pooled.close()
             open -= 1
             return
         }
@@ -161,16 +189,16 @@ actor MariaDBConnectionPool {
     }
 
     private func discard(_ pooled: PooledConnection) async {
-        open -= 1
-        _ = try? await NIOThreadPool.singleton.runIfActive { pooled.connection.close() }
+        slotFreed()
+        _ = try? await NIOThreadPool.singleton.runIfActive { pooled.close() }
     }
 
     func shutdown() {
         closed = true
-        for pooled in idle { pooled.connection.close() }
+        for pooled in idle { pooled.close() }
         open -= idle.count
         idle = []
-        for waiter in waiters { waiter.continuation.resume(returning: nil) }
+        for waiter in waiters { waiter.continuation.resume(returning: .none) }
         waiters = []
     }
 }

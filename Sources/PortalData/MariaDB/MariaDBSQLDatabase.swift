@@ -33,7 +33,7 @@ struct MariaDBSQLDatabase: SQLDatabase {
         let values = try binds.map(MariaDBBind.value)
         logger.trace("SQL", metadata: ["sql": "\(sql)"])
         if let pinned {
-            return try await NIOThreadPool.singleton.runIfActive { try pinned.connection.execute(sql, values) }
+            return try await NIOThreadPool.singleton.runIfActive { try pinned.use { try $0.execute(sql, values) } }
         }
         return try await pool.withConnection { try $0.execute(sql, values) }
     }

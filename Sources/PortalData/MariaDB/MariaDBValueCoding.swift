@@ -100,6 +100,10 @@ struct MariaDBValueDecoder: Decoder, SingleValueDecodingContainer {
         case is UUID.Type:
             if let text = value.text, let uuid = UUID(uuidString: text), let result = uuid as? T { return result }
             throw mismatch(type)
+        case is Decimal.Type:
+            if let text = value.text, let decimal = Decimal(string: text, locale: Locale(identifier: "en_US_POSIX")),
+               let result = decimal as? T { return result }
+            throw mismatch(type)
         default:
             return try T(from: self)
         }
@@ -113,7 +117,8 @@ struct MariaDBValueDecoder: Decoder, SingleValueDecodingContainer {
     }
 
     func unkeyedContainer() throws -> any UnkeyedDecodingContainer {
-        throw mismatch([String].self)
+        guard let text = value.text else { throw mismatch([String].self) }
+        return try JSONDecoder().decode(JSONUnkeyed.self, from: Data(text.utf8)).container
     }
 
     func singleValueContainer() throws -> any SingleValueDecodingContainer { self }
@@ -166,6 +171,14 @@ struct MariaDBValueDecoder: Decoder, SingleValueDecodingContainer {
     private func mismatch(_ type: Any.Type) -> DecodingError {
         DecodingError.typeMismatch(type, .init(codingPath: codingPath,
                                                debugDescription: "column \(column) holds \(value), not \(type)"))
+    }
+}
+
+/// Carries an unkeyed container out of a JSON decoding.
+private struct JSONUnkeyed: Decodable {
+    let container: any UnkeyedDecodingContainer
+    init(from decoder: any Decoder) throws {
+        container = try decoder.unkeyedContainer()
     }
 }
 
