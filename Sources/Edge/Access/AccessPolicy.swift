@@ -76,7 +76,7 @@ final class AccessPolicy: Sendable {
         let user = String(credentials[..<colon])
         let password = String(credentials[credentials.index(after: colon)...])
         guard let hash = users[user] else { return .unauthorized }
-        let cacheKey = SHA256.hash(data: Data("\(user):\(password):\(hash)".utf8)).map { String(format: "%02x", $0) }.joined()
+        let cacheKey = HexDigest.string(SHA256.hash(data: Data("\(user):\(password):\(hash)".utf8)))
         let now = NIODeadline.now()
         if verified.withLockedValue({ ($0[cacheKey] ?? .uptimeNanoseconds(0)) > now }) { return .allow }
         return .verify(password: password, hash: hash, cacheKey: cacheKey)

@@ -59,6 +59,7 @@ struct AdminUserRoutes {
             }
         }
         router.post("/admin/users/:id/role") { request, context -> Response in
+            guard context.user?.role == .admin else { return refusal(context, afterForm: true) }
             let form = try await PageSupport.form(RoleForm.self, from: request)
             guard let role = Role(rawValue: form.role ?? "") else { throw HTTPError(.badRequest, message: "Perfil desconhecido.") }
             return try await change(context) { admin, user in

@@ -28,7 +28,7 @@ struct AuditRoutes {
             let events = try await services.audit().events(kind: kind, containing: text)
             let rows: [[String: Any]] = events.map { event in
                 [
-                    "at": SessionRoutes.formatDateTime(event.at),
+                    "at": PageSupport.dateTime(event.at),
                     "kind": event.kind.label,
                     "email": event.email,
                     "address": event.clientIP,

@@ -39,13 +39,22 @@ enum PageSupport {
         return id
     }
 
-    /// `dd/MM/yyyy HH:mm` as people in Brazil write it.
+    /// `dd/MM/yyyy HH:mm` as people in Brazil write it (the server's time zone).
     static func dateTime(_ date: Date) -> String {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "pt_BR")
-        formatter.dateFormat = "dd/MM/yyyy HH:mm"
-        return formatter.string(from: date)
+        date.formatted(dateTimeStyle)
     }
+
+    /// `dd/MM/yyyy`.
+    static func date(_ date: Date) -> String {
+        date.formatted(dateStyle)
+    }
+
+    private static let dateTimeStyle = Date.VerbatimFormatStyle(
+        format: "\(day: .twoDigits)/\(month: .twoDigits)/\(year: .padded(4)) \(hour: .twoDigits(clock: .twentyFourHour, hourCycle: .zeroBased)):\(minute: .twoDigits)",
+        timeZone: .current, calendar: Calendar(identifier: .gregorian))
+    private static let dateStyle = Date.VerbatimFormatStyle(
+        format: "\(day: .twoDigits)/\(month: .twoDigits)/\(year: .padded(4))",
+        timeZone: .current, calendar: Calendar(identifier: .gregorian))
 
     /// The 404 page: unknown and not-yours look the same.
     static func notFound(_ renderer: PageRenderer, _ message: String) -> Response {

@@ -20,8 +20,8 @@ struct SessionRoutes {
             let rows: [[String: Any]] = sessions.map { session in
                 [
                     "id": session.id,
-                    "created": Self.formatDateTime(session.createdAt),
-                    "lastSeen": Self.formatDateTime(session.lastSeenAt),
+                    "created": PageSupport.dateTime(session.createdAt),
+                    "lastSeen": PageSupport.dateTime(session.lastSeenAt),
                     "address": session.clientIP,
                     "browser": session.userAgent.isEmpty ? "—" : session.userAgent,
                     "current": session.isCurrent,
@@ -68,10 +68,4 @@ struct SessionRoutes {
         }
     }
 
-    static func formatDateTime(_ date: Date) -> String {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "pt_BR")
-        formatter.dateFormat = "dd/MM/yyyy HH:mm"
-        return formatter.string(from: date)
-    }
 }

@@ -30,7 +30,7 @@ struct TaskRoutes {
                     "title": task.title,
                     "details": task.details,
                     "status": task.status.label,
-                    "due": task.dueDate.map(Self.formatDate) ?? "—",
+                    "due": task.dueDate.map(PageSupport.date) ?? "—",
                     "assignee": names[task.assigneeID] ?? "—",
                 ]
             }
@@ -70,7 +70,7 @@ struct TaskRoutes {
             "title": task.title,
             "details": task.details,
             "status": task.status.label,
-            "due": task.dueDate.map(Self.formatDate) ?? "—",
+            "due": task.dueDate.map(PageSupport.date) ?? "—",
             "assignee": assignee?.name ?? "—",
         ] as [String: Any]
         values["statuses"] = TaskStatus.allCases.map { ["value": $0.rawValue, "label": $0.label, "selected": $0 == task.status] }
@@ -81,10 +81,4 @@ struct TaskRoutes {
         Dictionary(try await services.accounts().users().map { ($0.id, $0.name) }, uniquingKeysWith: { first, _ in first })
     }
 
-    static func formatDate(_ date: Date) -> String {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "pt_BR")
-        formatter.dateFormat = "dd/MM/yyyy"
-        return formatter.string(from: date)
-    }
 }

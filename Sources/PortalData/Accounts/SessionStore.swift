@@ -1,6 +1,7 @@
 import Crypto
 public import FluentKit
 public import Foundation
+import PortalCore
 
 /// Browser sessions kept in the database, so any app instance can serve any user.
 public struct SessionStore: Sendable {
@@ -92,6 +93,6 @@ public struct SessionStore: Sendable {
 
     /// The id under which the session of `token` is stored (its SHA-256, hex).
     public static func hash(_ token: String) -> String {
-        SHA256.hash(data: Data(token.utf8)).map { String(format: "%02x", $0) }.joined()
+        HexDigest.string(SHA256.hash(data: Data(token.utf8)))
     }
 }

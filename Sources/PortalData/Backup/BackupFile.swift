@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import PortalCore
 
 /// A backup on disk: `portal-<engine>-YYYYMMDD-HHMMSS.<ext>` beside `<name>.sha256` (the
 /// `sha256sum` format, so `sha256sum -c` checks it too).
@@ -22,16 +23,12 @@ public struct BackupFile: Sendable, Equatable {
 
     /// The name of a new backup of `engine` (`sqlite` or `postgres`) taken at `date` (UTC).
     static func name(engine: String, at date: Date) -> String {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = "yyyyMMdd-HHmmss"
         let suffix = switch engine {
         case "sqlite": sqliteExtension
         case "postgres": postgresExtension
         default: mariadbExtension
         }
-        return "portal-\(engine)-\(formatter.string(from: date))" + suffix
+        return "portal-\(engine)-\(stampFormatter().string(from: date))" + suffix
     }
 
     /// When a backup named by `name` was taken, read from its name; nil for other files.
@@ -42,11 +39,16 @@ public struct BackupFile: Sendable, Equatable {
         let parts = name.split(separator: "-")
         guard parts.count >= 4 else { return nil }
         let stamp = parts[2] + "-" + parts[3].prefix(6)
+        return stampFormatter().date(from: String(stamp))
+    }
+
+    /// `yyyyMMdd-HHmmss` in UTC, the time in backup names.
+    private static func stampFormatter() -> DateFormatter {
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")
         formatter.timeZone = TimeZone(identifier: "UTC")
         formatter.dateFormat = "yyyyMMdd-HHmmss"
-        return formatter.date(from: String(stamp))
+        return formatter
     }
 
     /// Writes the checksum file for the backup.
@@ -80,6 +82,6 @@ public struct BackupFile: Sendable, Equatable {
         while let data = try handle.read(upToCount: 1 << 20), !data.isEmpty {
             hasher.update(data: data)
         }
-        return hasher.finalize().map { String(format: "%02x", $0) }.joined()
+        return HexDigest.string(hasher.finalize())
     }
 }

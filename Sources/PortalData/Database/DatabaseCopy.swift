@@ -108,6 +108,6 @@ public struct DatabaseCopy: Sendable {
             }
             hasher.update(data: Data((fields.joined(separator: "\u{1F}") + "\u{1E}").utf8))
         }
-        return (rows.count, hasher.finalize().map { String(format: "%02x", $0) }.joined())
+        return (rows.count, HexDigest.string(hasher.finalize()))
     }
 }

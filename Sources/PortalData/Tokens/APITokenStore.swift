@@ -1,4 +1,3 @@
-import Crypto
 public import FluentKit
 import Foundation
 import PortalCore
@@ -89,8 +88,9 @@ public struct APITokenStore: Sendable {
         return (account, summary)
     }
 
+    /// Stored like session tokens: the SHA-256 of the secret, in hex.
     static func hash(_ token: String) -> String {
-        SHA256.hash(data: Data(token.utf8)).map { String(format: "%02x", $0) }.joined()
+        SessionStore.hash(token)
     }
 }
 
