@@ -31,7 +31,7 @@ public struct ScheduledBackupService: Service {
             let next = time.next(after: current)
             logger.info("next scheduled backup", metadata: ["at": "\(next)"])
             do {
-                try await cancelOnGracefulShutdown {
+                try await cancelWhenGracefulShutdown {
                     try await Task.sleep(for: .seconds(max(1, next.timeIntervalSince(current))))
                 }
             } catch {

@@ -101,6 +101,13 @@ struct ConfigurationLoaderTests {
         ("database:\n  pool_recycle: -5\n", 2, "database.pool_recycle' must be a number of seconds"),
         ("database:\n  backup_schedule: hourly\n", 2, "database.backup_schedule' must be off or daily"),
         ("database:\n  backup_time: \"2:30\"\n", 2, "database.backup_time' must be a time of day"),
+        ("edge:\n  cache_memory: lots\n", 2, "edge.cache_memory' must be a size"),
+        (ConfigurationLoaderTests.cachedRoute + "          cache: sometimes\n", 8, "cache' must be true, false or a section"),
+        (ConfigurationLoaderTests.cachedRoute + "          cache:\n            default_ttl: forever\n", 9, "cache.default_ttl' must be a duration"),
+        (ConfigurationLoaderTests.cachedRoute + "          cache:\n            max_entry_size: 0\n", 9, "cache.max_entry_size' must be a size from 1 byte"),
+        (ConfigurationLoaderTests.cachedRoute + "          cache:\n            max_age: 5\n", 9, "unknown key"),
+        ("edge:\n  sites:\n    - name: s\n      hosts: [\"*\"]\n      routes:\n        - path: /\n          root: /tmp\n          cache: true\n",
+         8, "applies to proxied routes only"),
     ])
     func wrongTypes(yaml: String, line: Int, message: String) throws {
         let error = try #require(throws: ConfigurationError.self) {
@@ -109,6 +116,38 @@ struct ConfigurationLoaderTests {
         let issue = try #require(error.issues.first)
         #expect(issue.line == line)
         #expect(issue.message.contains(message), "\(issue.message)")
+    }
+
+    /// A site with one proxied route, for appending the route's `cache` key.
+    static let cachedRoute = "edge:\n  sites:\n    - name: s\n      hosts: [\"*\"]\n      routes:\n        - path: /\n"
+        + "          upstreams: [\"127.0.0.1:9000\"]\n"
+
+    @Test("route caches: a switch or a section with its limits")
+    func routeCache() throws {
+        let yaml = """
+            edge:
+              cache_memory: 128m
+              sites:
+                - name: s
+                  hosts: ["*"]
+                  routes:
+                    - path: /
+                      upstreams: ["127.0.0.1:9000"]
+                      cache: true
+                    - path: /api/
+                      upstreams: ["127.0.0.1:9000"]
+                      cache: {max_entry_size: 2m, default_ttl: 10m}
+                    - path: /live/
+                      upstreams: ["127.0.0.1:9000"]
+                      cache: false
+            """
+        let configuration = try ConfigurationLoader.parse(yaml: yaml, source: "portal.yaml")
+        #expect(configuration.edge.cacheMemoryBytes == 128 * 1024 * 1024)
+        let routes = try #require(configuration.edge.sites.first?.routes)
+        #expect(routes[0].cache == RouteCacheSettings())
+        #expect(routes[1].cache?.maxEntryBytes == 2 * 1024 * 1024)
+        #expect(routes[1].cache?.defaultTTLSeconds == 600)
+        #expect(routes[2].cache == nil)
     }
 
     @Test("every error is reported, not only the first")

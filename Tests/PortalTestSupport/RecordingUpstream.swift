@@ -18,6 +18,23 @@ public struct RecordedRequest: Sendable {
     }
 }
 
+/// An answer a test script chooses for one request (see `RecordingUpstream.start(responder:)`).
+public struct ScriptedResponse: Sendable {
+    public var status: Int
+    public var headers: [(String, String)]
+    public var body: String
+
+    public init(status: Int = 200, headers: [(String, String)] = [], body: String) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
+}
+
+/// Chooses the answer to a request; the number is how many requests (this one included) the
+/// upstream has received so far.
+public typealias UpstreamResponder = @Sendable (_ request: RecordedRequest, _ number: Int) -> ScriptedResponse
+
 /// An HTTP/1.1 server on 127.0.0.1 that records every request it receives and answers
 /// `200` with a small body (or `delay` later), so tests can prove what reached the upstream.
 public final class RecordingUpstream: Sendable {
@@ -32,7 +49,8 @@ public final class RecordingUpstream: Sendable {
     public static func start(responseBody: String = "hello from upstream",
                              contentType: String = "text/plain",
                              extraHeaders: [(String, String)] = [],
-                             delay: TimeAmount = .zero, port: Int = 0) async throws -> RecordingUpstream {
+                             delay: TimeAmount = .zero, port: Int = 0,
+                             responder: UpstreamResponder? = nil) async throws -> RecordingUpstream {
         let state = NIOLockedValueBox<[RecordedRequest]>([])
         let connections = NIOLockedValueBox(0)
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
@@ -46,7 +64,7 @@ public final class RecordingUpstream: Sendable {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
                     try channel.pipeline.syncOperations.addHandler(RecordingHandler(
                         state: state, connection: number, responseBody: responseBody, contentType: contentType,
-                        extraHeaders: extraHeaders, delay: delay))
+                        extraHeaders: extraHeaders, delay: delay, responder: responder))
                     return channel.eventLoop.makeSucceededVoidFuture()
                 } catch {
                     return channel.eventLoop.makeFailedFuture(error)
@@ -78,11 +96,13 @@ final class RecordingHandler: ChannelInboundHandler {
     private let contentType: String
     private let extraHeaders: [(String, String)]
     private let delay: TimeAmount
+    private let responder: UpstreamResponder?
     private var head: HTTPRequestHead?
     private var body = ByteBuffer()
 
     init(state: NIOLockedValueBox<[RecordedRequest]>, connection: Int, responseBody: String, contentType: String,
-         extraHeaders: [(String, String)], delay: TimeAmount) {
+         extraHeaders: [(String, String)], delay: TimeAmount, responder: UpstreamResponder? = nil) {
+        self.responder = responder
         self.contentType = contentType
         self.state = state
         self.connection = connection
@@ -103,14 +123,19 @@ final class RecordingHandler: ChannelInboundHandler {
             let recorded = RecordedRequest(method: head.method.rawValue, uri: head.uri,
                                            headers: head.headers.map { ($0.name, $0.value) },
                                            body: String(buffer: body), connection: connection)
-            state.withLockedValue { $0.append(recorded) }
-            let payload = head.uri == "/echo-uri" ? head.uri : responseBody
+            let number = state.withLockedValue { requests -> Int in
+                requests.append(recorded)
+                return requests.count
+            }
+            let scripted = responder?(recorded, number)
+            let payload = scripted?.body ?? (head.uri == "/echo-uri" ? head.uri : responseBody)
             var headers = HTTPHeaders()
             headers.add(name: "Content-Type", value: contentType)
             headers.add(name: "Content-Length", value: String(payload.utf8.count))
-            for (name, value) in extraHeaders { headers.add(name: name, value: value) }
+            for (name, value) in scripted?.headers ?? extraHeaders { headers.add(name: name, value: value) }
+            let status = HTTPResponseStatus(statusCode: scripted?.status ?? 200)
             let respond = {
-                context.write(self.wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .ok,
+                context.write(self.wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status,
                                                                           headers: headers))), promise: nil)
                 if head.method != .HEAD {
                     context.write(self.wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: payload)))), promise: nil)

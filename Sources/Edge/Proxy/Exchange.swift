@@ -54,6 +54,13 @@ final class Exchange {
     func closeFile() {
         openFile = nil
     }
+    /// How the route's cache treats this exchange; nil when the route does not cache.
+    var cacheUse: CachePolicy.RequestUse?
+    var cacheKey: String?
+    /// `HIT`, `MISS` or `BYPASS`, sent to the client as `X-Cache`.
+    var cacheStatus: String?
+    /// The upstream's response being copied for the cache.
+    var cacheRecording: CacheRecording?
     var answeredLocally = false
     var status: UInt = 0
     var bytesSent = 0

@@ -401,6 +401,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             respondLocally(exchange, status: .payloadTooLarge, close: true)
             return
         }
+        if let cache = route.cache, answerFromCache(exchange, cache: cache) { return }
         if facts.expectContinue {
             context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: exchange.head.version, status: .continue))),
                                   promise: nil)
@@ -530,8 +531,10 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             exchange.upstreamAnsweredAt = .now()
             exchange.status = head.status.code
             exchange.upstreamKeepAlive = head.isKeepAlive
+            if exchange.cacheUse != nil { cacheResponseStarted(exchange, head: head) }
             var headers = responseHeaders(head.headers, exchange: exchange)
-            if !exchange.requestEnded {
+            if let cacheStatus = exchange.cacheStatus { headers.replaceOrAdd(name: "X-Cache", value: cacheStatus) }
+            if !exchange.requestEnded && (exchange.facts?.hasBody ?? true) {
                 // The upstream answered before reading the whole body: the client connection cannot be reused.
                 exchange.keepAlive = false
             }
@@ -562,6 +565,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
                           promise: nil)
         case .body(var buffer):
             guard !exchange.skippingInformational else { return }
+            if exchange.cacheRecording != nil { cacheResponseBody(exchange, buffer) }
             if let gzip = exchange.gzip {
                 do {
                     buffer = try gzip.compress(buffer, sync: false, allocator: context.channel.allocator)
@@ -592,6 +596,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             }
             exchange.responseEnded = true
             exchange.cancelTimer()
+            if exchange.cacheRecording != nil { cacheResponseEnded(exchange) }
             if let gzip = exchange.gzip, let tail = try? gzip.finish(allocator: context.channel.allocator),
                tail.readableBytes > 0 {
                 exchange.bytesSent += tail.readableBytes
@@ -757,13 +762,15 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// The status page (mod_status), HTML or JSON.
     private func serveStatus(_ exchange: Exchange) {
         let snapshot = stats.snapshot(openConnections: connections.count)
+        let cacheUsage = runtime.responseCache?.usage
         let wantsJSON = exchange.head.uri.hasSuffix("?json") || exchange.head.uri.contains("?json&")
             || ErrorPage.prefersJSON(exchange.head.headers.first(name: "accept"))
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: wantsJSON ? "application/json" : "text/html; charset=utf-8")
         headers.add(name: "Cache-Control", value: "no-store")
         respondLocally(exchange, status: .ok, extraHeaders: headers,
-                       body: wantsJSON ? StatusPage.json(snapshot) : StatusPage.html(snapshot), close: false)
+                       body: wantsJSON ? StatusPage.json(snapshot, cache: cacheUsage) : StatusPage.html(snapshot, cache: cacheUsage),
+                       close: false)
     }
 
     // MARK: Local answers

@@ -21,9 +21,13 @@ public final class EdgeRuntime: Sendable {
     /// Headers for answers given before a site is known (bad requests, unknown hosts).
     let defaultHTTPSHeaders: HeaderPolicy
     let defaultHTTPHeaders: HeaderPolicy
+    /// The upstream responses kept for routes with `cache`; nil when no route caches.
+    let responseCache: ResponseCache?
 
     init(settings: EdgeSettings, listeners: [Listener], sites: [Site], router: SiteRouter,
-         fallbackTLSContext: NIOSSLContext?, accessLog: AccessLog?, warnings: [String]) {
+         fallbackTLSContext: NIOSSLContext?, accessLog: AccessLog?, warnings: [String],
+         responseCache: ResponseCache? = nil) {
+        self.responseCache = responseCache
         self.settings = settings
         self.listeners = listeners
         self.sites = sites
@@ -53,6 +57,9 @@ public final class EdgeRuntime: Sendable {
             errors.append("the edge has no listeners: http_listeners and https_listeners are both empty")
         }
 
+        // One store for every caching route, within `cache_memory`; a reload starts an empty one.
+        let responseCache = siteSettings.contains(where: { $0.routes.contains { $0.cache != nil } })
+            ? ResponseCache(capacity: edge.cacheMemoryBytes) : nil
         var sites: [Site] = []
         for site in siteSettings {
             var context: NIOSSLContext?
@@ -90,6 +97,10 @@ public final class EdgeRuntime: Sendable {
                 }
                 resolved.isStatus = route.status
                 resolved.isMetrics = route.metrics
+                if let cache = route.cache, let responseCache {
+                    resolved.cache = RouteCache(store: responseCache, maxEntryBytes: cache.maxEntryBytes,
+                                                defaultTTL: cache.defaultTTLSeconds)
+                }
                 if !route.access.isOpen {
                     do {
                         resolved.access = try AccessPolicy(route.access)
@@ -130,7 +141,8 @@ public final class EdgeRuntime: Sendable {
         }
         guard errors.isEmpty else { throw EdgeConfigurationError(problems: errors) }
         return EdgeRuntime(settings: edge, listeners: listeners, sites: sites, router: router,
-                           fallbackTLSContext: fallback, accessLog: accessLog, warnings: warnings)
+                           fallbackTLSContext: fallback, accessLog: accessLog, warnings: warnings,
+                           responseCache: responseCache)
     }
 
     /// The one site of a configuration without `sites`: every host, the top-level certificate,

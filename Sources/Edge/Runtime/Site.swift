@@ -15,6 +15,8 @@ struct Route: Sendable {
     var isStatus = false
     /// The route answers with the Prometheus metrics.
     var isMetrics = false
+    /// Set when the route keeps upstream responses and answers from them.
+    var cache: RouteCache? = nil
 
     /// True when `path` is this route's prefix at a segment boundary (`/api` matches `/api/x`, not `/apix`).
     func matches(_ requestPath: Substring) -> Bool {

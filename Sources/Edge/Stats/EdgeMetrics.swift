@@ -70,6 +70,17 @@ final class EdgeMetrics: Sendable {
                 help: timeout ? "Upstream requests that timed out" : "Upstream connections refused or broken").increment()
     }
 
+    /// A request on a caching route: `hit`, `miss` or `bypass`.
+    func cacheRequest(result: String) {
+        counter("cache_requests", unit: "total", [("result", result)],
+                help: "Requests on caching routes, by result (hit, miss, bypass)").increment()
+    }
+
+    /// An upstream response kept by the cache.
+    func cacheStored() {
+        counter("cache_stores", unit: "total", [], help: "Upstream responses kept by the cache").increment()
+    }
+
     func tlsHandshake(succeeded: Bool) {
         counter("tls_handshakes", unit: "total", [("result", succeeded ? "ok" : "failed")],
                 help: "TLS handshakes, by result").increment()

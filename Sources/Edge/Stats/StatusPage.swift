@@ -4,7 +4,7 @@ import Foundation
 /// upstream's requests, failures and average response time. HTML, or JSON with `?json` or
 /// `Accept: application/json`.
 enum StatusPage {
-    static func json(_ snapshot: EdgeStats.Snapshot) -> String {
+    static func json(_ snapshot: EdgeStats.Snapshot, cache: ResponseCache.Usage? = nil) -> String {
         let uptime = max(snapshot.uptime, 1)
         var upstreams: [String] = []
         for (address, health) in snapshot.upstreams {
@@ -21,10 +21,11 @@ enum StatusPage {
             + "\"idle\":\(max(snapshot.openConnections - snapshot.busyConnections, 0))},"
             + "\"responses\":{\"1xx\":\(snapshot.statusClasses[1]),\"2xx\":\(snapshot.statusClasses[2]),"
             + "\"3xx\":\(snapshot.statusClasses[3]),\"4xx\":\(snapshot.statusClasses[4]),\"5xx\":\(snapshot.statusClasses[5])},"
+            + (cache.map { "\"cache\":{\"entries\":\($0.entries),\"bytes\":\($0.bytes)}," } ?? "")
             + "\"upstreams\":[\(upstreams.joined(separator: ","))]}\n"
     }
 
-    static func html(_ snapshot: EdgeStats.Snapshot) -> String {
+    static func html(_ snapshot: EdgeStats.Snapshot, cache: ResponseCache.Usage? = nil) -> String {
         let uptime = max(snapshot.uptime, 1)
         var rows = ""
         for (address, health) in snapshot.upstreams {
@@ -42,6 +43,7 @@ enum StatusPage {
             \(max(snapshot.openConnections - snapshot.busyConnections, 0)) ociosas</p>
             <p>Respostas: 2xx \(snapshot.statusClasses[2]) · 3xx \(snapshot.statusClasses[3]) · \
             4xx \(snapshot.statusClasses[4]) · 5xx \(snapshot.statusClasses[5])</p>
+            \(cache.map { "<p>Cache: \($0.entries) respostas guardadas, \($0.bytes) bytes</p>" } ?? "")
             <table><thead><tr><th>Upstream</th><th>Estado</th><th>Requisições</th><th>Falhas</th><th>Tempos esgotados</th><th>Tempo médio</th></tr></thead>
             <tbody>
             \(rows)</tbody></table>

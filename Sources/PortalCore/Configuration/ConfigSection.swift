@@ -192,6 +192,12 @@ struct ConfigSection {
         node(for: key) != nil
     }
 
+    /// True when `key` holds a section of keys rather than a single value.
+    func holdsSection(_ key: String) -> Bool {
+        if case .mapping? = node(for: key) { return true }
+        return false
+    }
+
     /// Reports `key` of this section as wrong, at its place in the file; `problem` follows the key's name.
     mutating func reportKey(_ key: String, _ problem: String) {
         seenKeys.insert(key)
@@ -355,6 +361,27 @@ struct ConfigSection {
             .map { ($0, EditDistance.between(name, $0)) }
             .filter { $0.1 <= 2 }
             .min(by: { $0.1 < $1.1 })?.0
+    }
+}
+
+/// A duration in seconds, written as a number of seconds or with a unit: `90s`, `15m`, `12h`, `30d`.
+struct DurationSeconds: ConfigValue, Equatable {
+    let seconds: Int
+
+    init(seconds: Int) {
+        self.seconds = seconds
+    }
+
+    static var expectation: String { "a duration such as 3600, 90s, 15m, 12h or 30d" }
+
+    init?(yaml node: Node) {
+        guard case .scalar(let scalar) = node, node.tag.rawValue != Tag.Name.null.rawValue else { return nil }
+        self.init(environment: scalar.string)
+    }
+
+    init?(environment text: String) {
+        guard let seconds = ConfigSection.duration(text) else { return nil }
+        self.seconds = seconds
     }
 }
 

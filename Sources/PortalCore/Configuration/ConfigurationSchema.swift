@@ -149,6 +149,7 @@ enum ConfigurationSchema {
                                             0...100_000)
         edge.upstreamIdleTimeoutSeconds = seconds(&section, "upstream_idle_timeout", edge.upstreamIdleTimeoutSeconds)
         edge.forwardedHeader = section.read("forwarded_header", default: edge.forwardedHeader)
+        edge.cacheMemoryBytes = section.read("cache_memory", default: ByteSize(bytesValue: edge.cacheMemoryBytes)).bytes
         edge.workers = count(&section, "workers", edge.workers, 0...256)
         edge.headers = readHeaderRules(&section)
         edge.http2 = section.read("http2", default: edge.http2)
@@ -242,6 +243,7 @@ enum ConfigurationSchema {
             route.maxBodyBytes = item.readOptional("max_body_size", rule: ByteSize.expectation)
                 .map { (size: ByteSize) in size.bytes }
             route.preserveHost = item.read("preserve_host", default: route.preserveHost)
+            route.cache = readRouteCache(&item, path: path)
             item.finish()
             if !path.isEmpty && (!upstreams.isEmpty || root != nil || route.status || route.metrics) { site.routes.append(route) }
         }
@@ -253,6 +255,29 @@ enum ConfigurationSchema {
             section.report("site '\(name)' has two routes with the same path")
         }
         return name.isEmpty ? nil : site
+    }
+
+    /// `cache: true`, or `cache: {max_entry_size: 1m, default_ttl: 10m}`.
+    private static func readRouteCache(_ item: inout ConfigSection, path: String) -> RouteCacheSettings? {
+        guard item.hasKey("cache") else { return nil }
+        var cache: RouteCacheSettings?
+        if item.holdsSection("cache") {
+            var section = item.section("cache")
+            var settings = RouteCacheSettings()
+            settings.maxEntryBytes = section.read("max_entry_size", default: ByteSize(bytesValue: settings.maxEntryBytes),
+                                                  rule: "a size from 1 byte to 1g, such as 1m",
+                                                  isValid: { (1...(1 << 30)).contains($0.bytes) }).bytes
+            settings.defaultTTLSeconds = section.read("default_ttl", default: DurationSeconds(seconds: 0),
+                                                      rule: "a duration such as 0, 90s, 10m or 1h").seconds
+            section.finish()
+            cache = settings
+        } else if item.read("cache", default: false, rule: "true, false or a section with max_entry_size and default_ttl") {
+            cache = RouteCacheSettings()
+        }
+        if cache != nil && (item.hasKey("root") || item.hasKey("status") || item.hasKey("metrics")) {
+            item.reportKey("cache", "applies to proxied routes only; route '\(path)' does not proxy")
+        }
+        return cache
     }
 
     /// `headers: {set: {…}, append: {…}, unset: […]}`.

@@ -142,6 +142,9 @@ public struct EdgeSettings: Sendable, Equatable {
     public var upstreamMaxConnections: Int = 0
     /// Seconds an idle upstream connection is kept before it is closed.
     public var upstreamIdleTimeoutSeconds: Int = 60
+    /// Memory for upstream responses kept by routes with `cache` (mod_cache, nginx's `proxy_cache`),
+    /// shared by every route; the least recently used responses leave first.
+    public var cacheMemoryBytes: Int = 64 * 1024 * 1024
     /// Also send RFC 7239 `Forwarded` to upstreams.
     public var forwardedHeader: Bool = false
     /// Offer HTTP/2 on HTTPS listeners (ALPN `h2`, then `http/1.1`).
@@ -256,6 +259,17 @@ public struct HeaderRules: Sendable, Equatable {
     ]
 }
 
+/// How one route caches upstream responses (Apache's `CacheEnable`, nginx's `proxy_cache`).
+public struct RouteCacheSettings: Sendable, Equatable {
+    /// Responses with larger bodies are passed on without being kept.
+    public var maxEntryBytes: Int = 1024 * 1024
+    /// Lifetime of a response that states none (no `Cache-Control` lifetime, no `Expires`), in
+    /// seconds; 0 keeps only responses that state their own lifetime.
+    public var defaultTTLSeconds: Int = 0
+
+    public init() {}
+}
+
 /// Apache's `Require` for one route: loopback only, address lists, HTTP basic auth.
 public struct AccessRules: Sendable, Equatable {
     /// Only clients on this machine (127.0.0.0/8, ::1): Apache's `Require local`.
@@ -310,6 +324,8 @@ public struct RouteSettings: Sendable, Equatable {
     public var status: Bool = false
     /// Answer with the edge's Prometheus metrics instead of proxying.
     public var metrics: Bool = false
+    /// Keep the upstream's cacheable responses and answer repeated requests from memory; nil: off.
+    public var cache: RouteCacheSettings?
 
     public init(path: String, upstreams: [String]) {
         self.path = path

@@ -23,7 +23,8 @@ enum SiteTable {
                     continue
                 }
                 let limit = route.maxBodyBytes ?? edge.maxBodyBytes
-                lines.append("    route \(route.path) -> \(route.upstreams.joined(separator: ", ")) (max body \(limit) bytes\(route.preserveHost ? "" : ", Host rewritten"))")
+                let cache = route.cache.map { ", cached up to \($0.maxEntryBytes) bytes per response" } ?? ""
+                lines.append("    route \(route.path) -> \(route.upstreams.joined(separator: ", ")) (max body \(limit) bytes\(route.preserveHost ? "" : ", Host rewritten")\(cache))")
             }
         }
         if edge.sites.isEmpty == false, edge.defaultSite == nil {

@@ -1,0 +1,116 @@
+@testable import Edge
+import NIOCore
+import NIOHTTP1
+import Testing
+
+/// The cache's rules (RFC 9111) and its memory budget, without a network.
+@Suite("Edge: cache rules")
+struct EdgeCacheRulesTests {
+    private func response(_ fields: [(String, String)], status: HTTPResponseStatus = .ok) -> HTTPResponseHead {
+        HTTPResponseHead(version: .http1_1, status: status, headers: HTTPHeaders(fields))
+    }
+
+    private func storage(_ head: HTTPResponseHead, method: HTTPMethod = .GET, credentials: Bool = false,
+                         defaultTTL: Int = 0) -> (lifetime: Int, shared: Bool)? {
+        CachePolicy.storage(of: head, requestMethod: method, requestHasCredentials: credentials,
+                            defaultTTL: defaultTTL, now: 1_000_000)
+    }
+
+    @Test("lifetimes: s-maxage before max-age before Expires; nothing stated needs a default")
+    func lifetimes() {
+        #expect(storage(response([("Cache-Control", "max-age=60, s-maxage=600")]))?.lifetime == 600)
+        #expect(storage(response([("Cache-Control", "MAX-AGE=\"90\"")]))?.lifetime == 90)
+        #expect(storage(response([("Cache-Control", "max-age=0")])) == nil)
+        #expect(storage(response([("Cache-Control", "max-age=abc")])) == nil)
+        let date = HTTPDate.format(1_000_000)
+        let inAnHour = HTTPDate.format(1_003_600)
+        #expect(storage(response([("Date", date), ("Expires", inAnHour)]))?.lifetime == 3_600)
+        #expect(storage(response([("Expires", "0")])) == nil)
+        #expect(storage(response([("Date", inAnHour), ("Expires", date)])) == nil)
+        #expect(storage(response([])) == nil)
+        #expect(storage(response([]), defaultTTL: 30)?.lifetime == 30)
+    }
+
+    @Test("responses that must not be kept", arguments: [
+        [("Cache-Control", "no-store, max-age=60")],
+        [("Cache-Control", "private, max-age=60")],
+        [("Cache-Control", "private=\"Set-Cookie\", max-age=60")],
+        [("Cache-Control", "no-cache, max-age=60")],
+        [("Cache-Control", "max-age=60"), ("Set-Cookie", "a=b")],
+        [("Cache-Control", "max-age=60"), ("Vary", "*")],
+        [("Cache-Control", "max-age=60"), ("Content-Range", "bytes 0-1/2")],
+    ])
+    func notStorable(fields: [(String, String)]) {
+        #expect(storage(response(fields)) == nil)
+    }
+
+    @Test("status codes, methods and credentials")
+    func statusAndCredentials() {
+        let fresh = [("Cache-Control", "max-age=60")]
+        #expect(storage(response(fresh, status: .notFound)) != nil)
+        #expect(storage(response(fresh, status: .movedPermanently)) != nil)
+        #expect(storage(response(fresh, status: .internalServerError)) == nil)
+        #expect(storage(response(fresh, status: .found)) == nil)
+        #expect(storage(response(fresh, status: .partialContent)) == nil)
+        #expect(storage(response(fresh), method: .HEAD) == nil)
+        #expect(storage(response(fresh), credentials: true) == nil)
+        #expect(storage(response([("Cache-Control", "public, max-age=60")]), credentials: true)?.shared == true)
+        #expect(storage(response([("Cache-Control", "s-maxage=60")]), credentials: true)?.shared == true)
+        #expect(storage(response(fresh))?.shared == false)
+    }
+
+    @Test("what each request asks of the cache")
+    func requestUse() {
+        func use(_ method: HTTPMethod, _ fields: [(String, String)] = []) -> CachePolicy.RequestUse {
+            CachePolicy.use(for: HTTPRequestHead(version: .http1_1, method: method, uri: "/", headers: HTTPHeaders(fields)))
+        }
+        #expect(use(.GET) == .lookup)
+        #expect(use(.HEAD) == .lookup)
+        #expect(use(.GET, [("Cache-Control", "no-cache")]) == .refresh)
+        #expect(use(.GET, [("Cache-Control", "max-age=0")]) == .refresh)
+        #expect(use(.GET, [("Pragma", "no-cache")]) == .refresh)
+        #expect(use(.GET, [("Cache-Control", "no-store")]) == .bypass)
+        #expect(use(.GET, [("Range", "bytes=0-1")]) == .bypass)
+        #expect(use(.OPTIONS) == .bypass)
+        #expect(use(.POST) == .invalidate)
+        #expect(use(.DELETE) == .invalidate)
+    }
+
+    private func entry(size: Int, lifetime: Int = 60, vary: [(name: String, value: String?)] = []) -> CachedResponse {
+        CachedResponse(head: response([]), body: ByteBuffer(repeating: 0x61, count: size), storedAt: .now(),
+                       initialAge: 0, lifetime: lifetime, variance: vary, sharedWithCredentials: false, size: size)
+    }
+
+    @Test("the memory budget drops the least recently used responses first")
+    func eviction() {
+        let cache = ResponseCache(capacity: 10_000)
+        let none = HTTPHeaders()
+        for index in 0..<5 { cache.store(entry(size: 2_000), under: "k\(index)") }
+        // k0 is used again, so k1 is now the least recently used.
+        #expect(cache.lookup("k0", requestHeaders: none, hasCredentials: false, now: .now()) != nil)
+        cache.store(entry(size: 2_000), under: "k5")
+        #expect(cache.usage.bytes <= 10_000)
+        #expect(cache.lookup("k1", requestHeaders: none, hasCredentials: false, now: .now()) == nil)
+        #expect(cache.lookup("k0", requestHeaders: none, hasCredentials: false, now: .now()) != nil)
+        #expect(cache.lookup("k5", requestHeaders: none, hasCredentials: false, now: .now()) != nil)
+        // Larger than the whole budget: never kept.
+        cache.store(entry(size: 20_000), under: "huge")
+        #expect(cache.lookup("huge", requestHeaders: none, hasCredentials: false, now: .now()) == nil)
+        cache.invalidate("k0")
+        #expect(cache.lookup("k0", requestHeaders: none, hasCredentials: false, now: .now()) == nil)
+    }
+
+    @Test("variants by Vary, stale entries dropped, credentials kept apart")
+    func variants() {
+        let cache = ResponseCache(capacity: 1_000_000)
+        cache.store(entry(size: 10, vary: [(name: "accept-language", value: "pt-BR")]), under: "k")
+        cache.store(entry(size: 20, vary: [(name: "accept-language", value: nil)]), under: "k")
+        let portuguese = HTTPHeaders([("Accept-Language", "pt-BR")])
+        #expect(cache.lookup("k", requestHeaders: portuguese, hasCredentials: false, now: .now())?.body.readableBytes == 10)
+        #expect(cache.lookup("k", requestHeaders: HTTPHeaders(), hasCredentials: false, now: .now())?.body.readableBytes == 20)
+        #expect(cache.lookup("k", requestHeaders: HTTPHeaders([("Accept-Language", "en")]), hasCredentials: false, now: .now()) == nil)
+        #expect(cache.lookup("k", requestHeaders: portuguese, hasCredentials: true, now: .now()) == nil)
+        #expect(cache.lookup("k", requestHeaders: portuguese, hasCredentials: false, now: .now() + .seconds(61)) == nil)
+        #expect(cache.usage == ResponseCache.Usage(entries: 0, bytes: 0))
+    }
+}
