@@ -114,3 +114,33 @@ struct EdgeCacheRulesTests {
         #expect(cache.usage == ResponseCache.Usage(entries: 0, bytes: 0))
     }
 }
+
+/// Request targets to file segments, byte by byte.
+@Suite("Edge: static paths")
+struct StaticPathTests {
+    @Test("targets become segments; every way out of the root is refused")
+    func resolve() {
+        #expect(StaticPath.resolve(uri: "/static/css/app.css?v=3", prefix: "/static/") == .segments(["css", "app.css"]))
+        #expect(StaticPath.resolve(uri: "/static/relat%C3%B3rio%20final.pdf", prefix: "/static/") == .segments(["relatório final.pdf"]))
+        #expect(StaticPath.resolve(uri: "/static/ação.css#x", prefix: "/static/") == .segments(["ação.css"]))
+        #expect(StaticPath.resolve(uri: "/static", prefix: "/static/") == .segments([]))
+        #expect(StaticPath.resolve(uri: "/other/x", prefix: "/static/") == .refused)
+        #expect(StaticPath.resolve(uri: "/static/%2e%2e/x", prefix: "/static/") == .refused)
+        #expect(StaticPath.resolve(uri: "/static/%252E%252e/x", prefix: "/static/") == .refused)
+        #expect(StaticPath.resolve(uri: "/static/a%2500b", prefix: "/static/") == .refused)
+        #expect(StaticPath.resolve(uri: "/static/a%5Cb", prefix: "/static/") == .refused)
+        #expect(StaticPath.resolve(uri: "/static/a%00", prefix: "/static/") == .refused)
+        #expect(StaticPath.resolve(uri: "/static/%zz", prefix: "/static/") == .malformed)
+        #expect(StaticPath.resolve(uri: "/static/%C3", prefix: "/static/") == .malformed)
+    }
+
+    @Test("route prefixes match at a segment boundary")
+    func routePrefix() {
+        let route = Route(path: "/api", upstreams: [], maxBodyBytes: 0, preserveHost: true)
+        #expect(route.matches("/api"))
+        #expect(route.matches("/api/x"))
+        #expect(route.matches("/api?x"))
+        #expect(!route.matches("/apix"))
+        #expect(!route.matches("/ap"))
+    }
+}

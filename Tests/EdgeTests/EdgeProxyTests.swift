@@ -96,6 +96,45 @@ struct EdgeProxyTests {
         #expect(response.status == 504)
     }
 
+    @Test("proxy_timeout also holds for a later request on a kept-alive connection")
+    func gatewayTimeoutOnReusedConnection() async throws {
+        let upstream = try await RecordingUpstream.start { request, _ in
+            ScriptedResponse(body: "ok", delay: request.uri == "/slow" ? .seconds(4) : request.uri == "/medium" ? .milliseconds(600) : .zero)
+        }
+        let edge = try await EdgeFixture.start(upstreams: [HostAndPort(host: "127.0.0.1", port: upstream.port)]) {
+            $0.proxyTimeoutSeconds = 1
+        }
+        defer { Task { await upstream.stop() } }
+        let base = "https://localhost:\(edge.httpsPort)"
+        let certificate = edge.certificateFile
+        // Three requests on one connection: fast, 0.6 s (under the timeout), then one the upstream
+        // sits on. The timeout counts from the last request's own start, not the connection's first.
+        let output = try await Task.detached { () -> String in
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = ["curl", "-s", "--max-time", "20", "--cacert", certificate,
+                                 "--resolve", "localhost:\(edge.httpsPort):127.0.0.1",
+                                 "-o", "/dev/null", "-w", "%{http_code} %{num_connects} %{time_total}\\n",
+                                 base + "/fast", "-o", "/dev/null", base + "/medium",
+                                 "-o", "/dev/null", base + "/slow"]
+            let pipe = Pipe()
+            process.standardOutput = pipe
+            try process.run()
+            let data = pipe.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            return String(decoding: data, as: UTF8.self)
+        }.value
+        await edge.stop()
+        let lines = output.split(separator: "\n").map { $0.split(separator: " ") }
+        #expect(lines.count == 3, "\(output)")
+        guard lines.count == 3 else { return }
+        #expect(lines.map { String($0[0]) } == ["200", "200", "504"])
+        // The third request reused the connection and waited about proxy_timeout, not the upstream's 4 s.
+        #expect(lines[2][1] == "0")
+        let waited = Double(lines[2][2]) ?? 0
+        #expect(waited >= 0.9 && waited < 3.0, "\(waited)")
+    }
+
     @Test("plain HTTP answers 301 to HTTPS with path and query kept")
     func redirect() async throws {
         let edge = try await EdgeFixture.start(upstreams: [HostAndPort(host: "127.0.0.1", port: 9)])

@@ -23,11 +23,14 @@ public struct ScriptedResponse: Sendable {
     public var status: Int
     public var headers: [(String, String)]
     public var body: String
+    /// How long the upstream waits before answering.
+    public var delay: TimeAmount
 
-    public init(status: Int = 200, headers: [(String, String)] = [], body: String) {
+    public init(status: Int = 200, headers: [(String, String)] = [], body: String, delay: TimeAmount = .zero) {
         self.status = status
         self.headers = headers
         self.body = body
+        self.delay = delay
     }
 }
 
@@ -142,10 +145,11 @@ final class RecordingHandler: ChannelInboundHandler {
                 }
                 context.writeAndFlush(self.wrapOutboundOut(.end(nil)), promise: nil)
             }
-            if delay == .zero {
+            let wait = scripted?.delay ?? delay
+            if wait == .zero {
                 respond()
             } else {
-                context.eventLoop.assumeIsolated().scheduleTask(in: delay) { respond() }
+                context.eventLoop.assumeIsolated().scheduleTask(in: wait) { respond() }
             }
         }
     }

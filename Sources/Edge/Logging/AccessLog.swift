@@ -98,9 +98,17 @@ public final class AccessLog: Sendable {
         guard !entries.isEmpty else { return }
         var text = ""
         text.reserveCapacity(entries.count * 200)
+        // Lines of one batch mostly share their second: format each second once.
+        var stampSecond = Int.min
+        var stamp = ""
         for entry in entries {
             switch format {
-            case .combined: text += CombinedLogFormat.line(for: entry)
+            case .combined:
+                if entry.time != stampSecond {
+                    stampSecond = entry.time
+                    stamp = CombinedLogFormat.timestamp(entry.time)
+                }
+                text += CombinedLogFormat.line(for: entry, timestamp: stamp)
             case .json: text += JSONLogFormat.line(for: entry)
             }
             text += "\n"
@@ -122,10 +130,10 @@ final class QueueConfined<Value>: @unchecked Sendable {
 
 /// `%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-Agent}i"`, as Apache's `combined` format.
 enum CombinedLogFormat {
-    static func line(for entry: AccessLogEntry) -> String {
+    static func line(for entry: AccessLogEntry, timestamp stamp: String? = nil) -> String {
         let bytes = entry.bytesSent == 0 ? "-" : String(entry.bytesSent)
         let request = "\(entry.method) \(entry.uri) \(entry.version)"
-        return "\(entry.clientAddress) - - [\(timestamp(entry.time))] \"\(escape(request))\" \(entry.status) \(bytes) "
+        return "\(entry.clientAddress) - - [\(stamp ?? timestamp(entry.time))] \"\(escape(request))\" \(entry.status) \(bytes) "
             + "\"\(escape(entry.referer ?? "-"))\" \"\(escape(entry.userAgent ?? "-"))\""
     }
 
@@ -136,6 +144,8 @@ enum CombinedLogFormat {
 
     /// Escapes quotes, backslashes and control bytes the way Apache does (`\"`, `\\`, `\xhh`).
     static func escape(_ text: String) -> String {
+        let needsEscape = text.utf8.contains { $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") || $0 < 0x20 || $0 >= 0x7F }
+        guard needsEscape else { return text }
         var result = ""
         result.reserveCapacity(text.utf8.count)
         for byte in text.utf8 {

@@ -37,7 +37,6 @@ final class Exchange {
     var upstreamSentAt: NIODeadline?
     var upstreamAnsweredAt: NIODeadline?
     var lastUpstreamActivity = NIODeadline.now()
-    var timer: Scheduled<Void>?
 
     var responseStarted = false
     var responseEnded = false
@@ -73,11 +72,6 @@ final class Exchange {
 
     func touch() {
         lastUpstreamActivity = .now()
-    }
-
-    func cancelTimer() {
-        timer?.cancel()
-        timer = nil
     }
 
     func logEntry() -> AccessLogEntry {

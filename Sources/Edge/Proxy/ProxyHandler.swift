@@ -49,6 +49,10 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var phase: Phase = .idle(since: .now(), firstRequest: true)
     private var sawLineFeedInHead = false
     private var deadlineTimer: Scheduled<Void>?
+    /// The metrics of the site this connection served last.
+    private var siteMetrics: SiteMetrics?
+    /// Watches the upstream of the exchange in flight (`proxy_timeout`).
+    private var proxyTimer: Scheduled<Void>?
     private var deadlineTimerFiresAt: NIODeadline?
     private var writeStalledSince: NIODeadline?
     private var readsPaused = false
@@ -100,15 +104,17 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     func handlerRemoved(context: ChannelHandlerContext) {
         deadlineTimer?.cancel()
+        proxyTimer?.cancel()
         self.context = nil
     }
 
     func channelInactive(context: ChannelHandlerContext) {
         deadlineTimer?.cancel()
+        proxyTimer?.cancel()
+        proxyTimer = nil
         if let exchange {
             stats.exchangeFinished(status: Int(exchange.status), bytesSent: exchange.bytesSent,
                                    bytesReceived: exchange.requestBodyBytes)
-            exchange.cancelTimer()
             exchange.closeFile()
             exchange.upstream?.close()
             exchange.upstream = nil
@@ -467,33 +473,43 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 
+    /// Makes sure the proxy timeout watches the exchange now waiting on its upstream. One timer
+    /// per connection serves every exchange on it: when it fires it measures the silence of the
+    /// exchange in flight and sleeps again for the rest, so a busy keep-alive connection does not
+    /// schedule and cancel a timer per request.
     private func armProxyTimer(_ exchange: Exchange) {
-        guard let context else { return }
+        guard proxyTimer == nil, let context else { return }
         let timeout = TimeAmount.seconds(Int64(settings.proxyTimeoutSeconds))
-        exchange.cancelTimer()
-        exchange.timer = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) { [weak self] in
-            guard let self, self.exchange === exchange, !exchange.responseEnded else { return }
-            let idleFor = NIODeadline.now() - exchange.lastUpstreamActivity
-            if idleFor < timeout {
-                self.armProxyTimer(exchange)
-                return
+        proxyTimer = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) { [weak self] in
+            self?.proxyTimerFired(timeout: timeout)
+        }
+    }
+
+    private func proxyTimerFired(timeout: TimeAmount) {
+        proxyTimer = nil
+        guard let exchange, exchange.upstream != nil, !exchange.responseEnded, let context else { return }
+        let idleFor = NIODeadline.now() - exchange.lastUpstreamActivity
+        if idleFor < timeout {
+            proxyTimer = context.eventLoop.assumeIsolated().scheduleTask(in: timeout - idleFor) { [weak self] in
+                self?.proxyTimerFired(timeout: timeout)
             }
-            if let address = exchange.upstreamAddress {
-                self.stats.upstreamFailed(address.description, timeout: true)
-                self.metrics.upstreamFailed(address.description, timeout: true)
-            }
-            self.logger.error("upstream timed out", metadata: [
-                "upstream": "\(exchange.upstreamAddress.map(String.init(describing:)) ?? "-")",
-                "uri": "\(exchange.head.uri)", "timeout_seconds": "\(timeout.nanoseconds / 1_000_000_000)",
-            ])
-            let upstream = exchange.upstream
-            exchange.upstream = nil
-            upstream?.close()
-            if exchange.responseStarted {
-                self.context?.close(promise: nil)
-            } else {
-                self.respondLocally(exchange, status: .gatewayTimeout, close: false)
-            }
+            return
+        }
+        if let address = exchange.upstreamAddress {
+            stats.upstreamFailed(address.description, timeout: true)
+            metrics.upstreamFailed(address.description, timeout: true)
+        }
+        logger.error("upstream timed out", metadata: [
+            "upstream": "\(exchange.upstreamAddress.map(String.init(describing:)) ?? "-")",
+            "uri": "\(exchange.head.uri)", "timeout_seconds": "\(timeout.nanoseconds / 1_000_000_000)",
+        ])
+        let upstream = exchange.upstream
+        exchange.upstream = nil
+        upstream?.close()
+        if exchange.responseStarted {
+            context.close(promise: nil)
+        } else {
+            respondLocally(exchange, status: .gatewayTimeout, close: false)
         }
     }
 
@@ -595,7 +611,6 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 return
             }
             exchange.responseEnded = true
-            exchange.cancelTimer()
             if exchange.cacheRecording != nil { cacheResponseEnded(exchange) }
             if let gzip = exchange.gzip, let tail = try? gzip.finish(allocator: context.channel.allocator),
                tail.readableBytes > 0 {
@@ -635,7 +650,6 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     func upstreamClosed(error: (any Error)?) {
         guard let exchange, let upstream = exchange.upstream else { return }
         exchange.upstream = nil
-        exchange.cancelTimer()
         upstream.close()
         if exchange.responseStarted {
             logger.error("upstream closed in the middle of a response", metadata: [
@@ -711,7 +725,6 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private func switchToTunnel(_ exchange: Exchange, head: HTTPResponseHead) {
         guard let context, let upstream = exchange.upstream else { return }
         exchange.upstream = nil
-        exchange.cancelTimer()
         exchange.responseStarted = true
         exchange.responseEnded = true
         exchange.status = 101
@@ -795,7 +808,6 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         exchange.responseStarted = true
         exchange.responseEnded = true
         exchange.status = status.code
-        exchange.cancelTimer()
         exchange.bufferedBody.removeAll()
         resumeReads()
         var headers: HTTPHeaders
@@ -849,9 +861,13 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         exchange.site?.accessLog?.record(entry)
         stats.exchangeFinished(status: Int(exchange.status), bytesSent: exchange.bytesSent,
                                bytesReceived: exchange.requestBodyBytes)
-        metrics.requestFinished(site: exchange.site?.name ?? "-", status: Int(exchange.status),
-                                nanoseconds: entry.durationNanoseconds, bytesSent: exchange.bytesSent,
-                                bytesReceived: exchange.requestBodyBytes)
+        let siteName = exchange.site?.name ?? "-"
+        if siteMetrics?.site != siteName { siteMetrics = metrics.siteMetrics(siteName) }
+        if let siteMetrics {
+            siteMetrics.countRequest(status: Int(exchange.status))
+            siteMetrics.record(nanoseconds: entry.durationNanoseconds, bytesSent: exchange.bytesSent,
+                               bytesReceived: exchange.requestBodyBytes)
+        }
         if let address = entry.upstream, let upstreamTime = entry.upstreamNanoseconds {
             stats.upstreamAnswered(address, milliseconds: Double(upstreamTime) / 1_000_000)
         }

@@ -20,10 +20,12 @@ struct Route: Sendable {
 
     /// True when `path` is this route's prefix at a segment boundary (`/api` matches `/api/x`, not `/apix`).
     func matches(_ requestPath: Substring) -> Bool {
-        guard requestPath.hasPrefix(path) else { return false }
-        if path.hasSuffix("/") || requestPath.count == path.count { return true }
-        let next = requestPath[requestPath.index(requestPath.startIndex, offsetBy: path.count)]
-        return next == "/" || next == "?"
+        let request = requestPath.utf8
+        let prefix = path.utf8
+        guard request.starts(with: prefix) else { return false }
+        if prefix.last == UInt8(ascii: "/") || request.count == prefix.count { return true }
+        let next = request[request.index(request.startIndex, offsetBy: prefix.count)]
+        return next == UInt8(ascii: "/") || next == UInt8(ascii: "?")
     }
 }
 
@@ -67,7 +69,8 @@ final class Site: @unchecked Sendable {
     }
 
     func route(for uri: String) -> Route? {
-        let path = uri[..<(uri.firstIndex(of: "?") ?? uri.endIndex)]
+        let end = uri.utf8.firstIndex(of: UInt8(ascii: "?")) ?? uri.endIndex
+        let path = uri[..<end]
         return routes.first { $0.matches(path) }
     }
 }

@@ -22,6 +22,11 @@ enum MediaTypes {
 
     /// The type without parameters (`text/css`).
     static func essence(_ type: String) -> String {
-        String(type.split(separator: ";").first ?? Substring(type)).trimmingASCIISpaces().lowercased()
+        // Most types are already bare and lowercase: return them as they are.
+        if !type.utf8.contains(where: { $0 == UInt8(ascii: ";") || $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t")
+            || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains($0) }) {
+            return type
+        }
+        return String(type.split(separator: ";").first ?? Substring(type)).trimmingASCIISpaces().lowercased()
     }
 }

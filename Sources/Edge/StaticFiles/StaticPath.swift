@@ -9,35 +9,62 @@ enum StaticPath {
         case refused
     }
 
-    /// `uri` is the request target; `prefix` the route's path, removed first.
+    /// `uri` is the request target; `prefix` the route's path, removed first. Works on UTF-8
+    /// bytes: this runs for every file request.
     static func resolve(uri: String, prefix: String) -> Outcome {
-        var path = Substring(uri)
-        if let query = path.firstIndex(of: "?") { path = path[..<query] }
-        if let fragment = path.firstIndex(of: "#") { path = path[..<fragment] }
-        guard path.hasPrefix(prefix) || path + "/" == prefix else { return .refused }
-        path = path.dropFirst(min(prefix.count, path.count))
+        let target = uri.utf8
+        let pathEnd = target.firstIndex { $0 == UInt8(ascii: "?") || $0 == UInt8(ascii: "#") } ?? target.endIndex
+        let path = target[target.startIndex..<pathEnd]
+        let prefixBytes = prefix.utf8
+        let rest: Substring.UTF8View
+        if path.starts(with: prefixBytes) {
+            rest = target[path.index(path.startIndex, offsetBy: prefixBytes.count)..<pathEnd]
+        } else if path.count + 1 == prefixBytes.count, prefixBytes.last == UInt8(ascii: "/"), prefixBytes.starts(with: path) {
+            rest = target[pathEnd..<pathEnd]
+        } else {
+            return .refused
+        }
         var segments: [String] = []
-        for rawSegment in path.split(separator: "/", omittingEmptySubsequences: true) {
+        for rawSegment in rest.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: true) {
             guard let decoded = percentDecode(rawSegment) else { return .malformed }
-            if decoded.contains(0) || decoded.contains(UInt8(ascii: "/")) || decoded.contains(UInt8(ascii: "\\")) {
+            if decoded.contains(where: { $0 == 0 || $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "\\") }) {
                 return .refused
             }
-            guard let text = String(validating: decoded, as: UTF8.self) else { return .malformed }
             // A second layer of encoding (`%252e`) is never legitimate in a file name here.
-            let lowered = text.lowercased()
-            if lowered.contains("%2e") || lowered.contains("%2f") || lowered.contains("%5c") || lowered.contains("%00") {
-                return .refused
-            }
+            if hasEncodedSeparator(decoded) { return .refused }
+            guard let text = String(validating: decoded, as: UTF8.self) else { return .malformed }
             if text == "." || text == ".." { return .refused }
             segments.append(text)
         }
         return .segments(segments)
     }
 
+    /// True when `bytes` still hold `%2e`, `%2f`, `%5c` or `%00` (any case) after one decoding.
+    static func hasEncodedSeparator(_ bytes: [UInt8]) -> Bool {
+        var index = 0
+        while index + 2 < bytes.count {
+            if bytes[index] == UInt8(ascii: "%") {
+                let high = bytes[index + 1]
+                let low = bytes[index + 2] | 0x20
+                if (high == UInt8(ascii: "2") && (low == UInt8(ascii: "e") || low == UInt8(ascii: "f")))
+                    || (high == UInt8(ascii: "5") && low == UInt8(ascii: "c"))
+                    || (high == UInt8(ascii: "0") && bytes[index + 2] == UInt8(ascii: "0")) {
+                    return true
+                }
+            }
+            index += 1
+        }
+        return false
+    }
+
     static func percentDecode(_ text: Substring) -> [UInt8]? {
+        percentDecode(text.utf8[...])
+    }
+
+    static func percentDecode(_ text: Substring.UTF8View.SubSequence) -> [UInt8]? {
         var bytes: [UInt8] = []
-        bytes.reserveCapacity(text.utf8.count)
-        var iterator = text.utf8.makeIterator()
+        bytes.reserveCapacity(text.count)
+        var iterator = text.makeIterator()
         while let byte = iterator.next() {
             if byte == UInt8(ascii: "%") {
                 guard let high = iterator.next().flatMap(hexValue), let low = iterator.next().flatMap(hexValue) else {

@@ -37,8 +37,13 @@ final class EdgeMetrics: Sendable {
     }
 
     func requestFinished(site: String, status: Int, nanoseconds: Int64, bytesSent: Int, bytesReceived: Int) {
-        counter("requests", unit: "total", [("site", site), ("code", Self.codeText(status))],
-                help: "Requests answered, by site and status").increment()
+        let handles = siteMetrics(site)
+        handles.countRequest(status: status)
+        handles.record(nanoseconds: nanoseconds, bytesSent: bytesSent, bytesReceived: bytesReceived)
+    }
+
+    /// The metrics of one site, for a connection to keep and reuse across its requests.
+    func siteMetrics(_ site: String) -> SiteMetrics {
         let histogram = histograms.withLockedValue { cache in
             if let existing = cache[site] { return existing }
             let made = registry.makeDurationHistogram(
@@ -48,15 +53,16 @@ final class EdgeMetrics: Sendable {
             cache[site] = made
             return made
         }
-        histogram.recordNanoseconds(nanoseconds)
-        if bytesSent > 0 {
-            counter("response_bytes", unit: "total", [("site", site)], help: "Response body bytes sent")
-                .increment(by: Int64(bytesSent))
-        }
-        if bytesReceived > 0 {
-            counter("request_bytes", unit: "total", [("site", site)], help: "Request body bytes received")
-                .increment(by: Int64(bytesReceived))
-        }
+        return SiteMetrics(
+            metrics: self, site: site, duration: histogram,
+            responseBytes: counter("response_bytes", unit: "total", [("site", site)], help: "Response body bytes sent"),
+            requestBytes: counter("request_bytes", unit: "total", [("site", site)], help: "Request body bytes received"))
+    }
+
+    /// The request counter of one site and status.
+    func requestCounter(site: String, status: Int) -> Counter {
+        counter("requests", unit: "total", [("site", site), ("code", Self.codeText(status))],
+                help: "Requests answered, by site and status")
     }
 
     /// Status codes as label text, without formatting an integer per request.
@@ -94,5 +100,44 @@ final class EdgeMetrics: Sendable {
 
     func render() -> String {
         registry.emitToString()
+    }
+}
+
+/// Handles on one site's metrics, so a connection finishing request after request for the same
+/// site updates them without looking them up by name each time. Event-loop confined (kept by one
+/// proxy handler); the metrics themselves are thread-safe.
+final class SiteMetrics {
+    let site: String
+    private let metrics: EdgeMetrics
+    private let duration: DurationHistogram
+    private let responseBytes: Counter
+    private let requestBytes: Counter
+    private var lastStatus = -1
+    private var lastCounter: Counter?
+
+    init(metrics: EdgeMetrics, site: String, duration: DurationHistogram, responseBytes: Counter, requestBytes: Counter) {
+        self.metrics = metrics
+        self.site = site
+        self.duration = duration
+        self.responseBytes = responseBytes
+        self.requestBytes = requestBytes
+    }
+
+    /// Counts one answer with `status`; the last counter used is kept, as most answers repeat it.
+    func countRequest(status: Int) {
+        if status == lastStatus, let lastCounter {
+            lastCounter.increment()
+            return
+        }
+        let counter = metrics.requestCounter(site: site, status: status)
+        lastStatus = status
+        lastCounter = counter
+        counter.increment()
+    }
+
+    func record(nanoseconds: Int64, bytesSent: Int, bytesReceived: Int) {
+        duration.recordNanoseconds(nanoseconds)
+        if bytesSent > 0 { responseBytes.increment(by: Int64(bytesSent)) }
+        if bytesReceived > 0 { requestBytes.increment(by: Int64(bytesReceived)) }
     }
 }
