@@ -687,6 +687,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         let policy = headerPolicy(exchange)
         var listed: [String] = []
         for header in upstreamHeaders where header.name.utf8.count == 10 && ASCII.equalsIgnoringCase(header.name, "connection") {
+            // The usual values name no other header: skip parsing them.
+            if ASCII.equalsIgnoringCase(header.value, "keep-alive") || ASCII.equalsIgnoringCase(header.value, "close") { continue }
             listed = HopByHopHeaders.connectionTokens(upstreamHeaders)
             break
         }

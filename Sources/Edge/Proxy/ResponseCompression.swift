@@ -44,9 +44,7 @@ enum CompressionDecision {
 
     /// The media type of `Content-Type`, lower-cased, without parameters.
     static func mediaType(_ headers: HTTPHeaders) -> String? {
-        headers.first(name: "content-type").map { value in
-            (value.split(separator: ";").first.map { $0.trimmingASCIISpaces() } ?? value).lowercased()
-        }
+        headers.first(name: "content-type").map(MediaTypes.essence)
     }
 
     /// The coding to use: brotli when accepted (and enabled) at least as much as gzip, else gzip.

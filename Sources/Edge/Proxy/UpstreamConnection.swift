@@ -34,7 +34,12 @@ final class UpstreamConnection {
         channel.flush()
     }
 
+    /// Whether the channel reads by itself (NIO's default); changed only through `setAutoRead`.
+    private var autoRead = true
+
     func setAutoRead(_ enabled: Bool) {
+        guard enabled != autoRead else { return }
+        autoRead = enabled
         try? channel.syncOptions?.setOption(ChannelOptions.autoRead, value: enabled)
         if enabled { channel.read() }
     }

@@ -171,14 +171,13 @@ final class UpstreamPool {
             connection.close()
             return
         }
-        var entries = idle[connection.address, default: []]
-        if entries.count >= settings.maxIdlePerAddress {
-            let oldest = entries.removeFirst()
+        // In place: copying the list out and back would copy it on every release.
+        if idle[connection.address, default: []].count >= settings.maxIdlePerAddress,
+           let oldest = idle[connection.address]?.removeFirst() {
             oldest.connection.close()
         }
         let channel = connection.channel
-        entries.append(IdleEntry(connection: connection, idleSince: .now()))
-        idle[connection.address] = entries
+        idle[connection.address, default: []].append(IdleEntry(connection: connection, idleSince: .now()))
         if sweeper == nil { scheduleSweep() }
         connection.handler.onIdleClose = { [weak self] in
             self?.remove(channel: channel, address: connection.address)
@@ -198,13 +197,13 @@ final class UpstreamPool {
         let cutoff = NIODeadline.now() - settings.idleTimeout
         for (address, entries) in idle {
             let (stale, fresh) = (entries.filter { $0.idleSince <= cutoff }, entries.filter { $0.idleSince > cutoff })
-            idle[address] = fresh.isEmpty ? nil : fresh
+            idle[address] = fresh
             for entry in stale {
                 entry.connection.handler.onIdleClose = nil
                 entry.connection.close()
             }
         }
-        if !idle.isEmpty { scheduleSweep() }
+        if idle.values.contains(where: { !$0.isEmpty }) { scheduleSweep() }
     }
 
     /// Closes every idle connection (on shutdown).
@@ -220,8 +219,7 @@ final class UpstreamPool {
 
     private func takeIdle(_ address: HostAndPort) -> UpstreamConnection? {
         let cutoff = NIODeadline.now() - settings.idleTimeout
-        while var entries = idle[address], let entry = entries.popLast() {
-            idle[address] = entries.isEmpty ? nil : entries
+        while let entry = idle[address]?.popLast() {
             entry.connection.handler.onIdleClose = nil
             if entry.connection.channel.isActive && entry.idleSince > cutoff {
                 return entry.connection
@@ -232,11 +230,9 @@ final class UpstreamPool {
     }
 
     private func remove(channel: any Channel, address: HostAndPort) {
-        guard var entries = idle[address] else { return }
-        if let index = entries.firstIndex(where: { $0.connection.channel === channel }) {
-            entries.remove(at: index)
+        if let index = idle[address]?.firstIndex(where: { $0.connection.channel === channel }) {
+            idle[address]?.remove(at: index)
         }
-        idle[address] = entries.isEmpty ? nil : entries
     }
 }
 
