@@ -60,6 +60,10 @@ struct EdgeBothProtocolsTests {
 
         let expectedVersion = protocolFlag == "--http2" ? "2" : "1.1"
         for result in [page, file, noAuth, down] { #expect(result.version == expectedVersion) }
+        // Every answer carries Date: the edge's own pages, files, and upstream answers without one.
+        for result in [page, file, notModified, range, noAuth, withAuth, blocked, status, down] {
+            #expect(result.headers.lowercased().contains("\r\ndate: "), "\(result.status)")
+        }
         #expect(page.status == 200)
         #expect(page.body == String(repeating: "<li>tarefa</li>", count: 100))
         #expect(page.headers.lowercased().contains("content-encoding: br"))

@@ -164,6 +164,7 @@ extension ProxyHandler {
         exchange.answeredLocally = true
         exchange.status = status.code
         if !exchange.keepAlive && !http2 { headers.add(name: "Connection", value: "close") }
+        headers.add(name: "Date", value: httpDate())
         headerPolicy(exchange).apply(to: &headers)
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: responseVersion(exchange), status: status,
                                                              headers: headers))), promise: nil)

@@ -49,6 +49,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var phase: Phase = .idle(since: .now(), firstRequest: true)
     private var sawLineFeedInHead = false
     private var deadlineTimer: Scheduled<Void>?
+    private var dateSecond = 0
+    private var dateText = ""
     /// The metrics of the site this connection served last.
     private var siteMetrics: SiteMetrics?
     /// Watches the upstream of the exchange in flight (`proxy_timeout`).
@@ -693,9 +695,11 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             break
         }
         var kept: [(String, String)] = []
-        kept.reserveCapacity(upstreamHeaders.count + policy.set.count + policy.append.count)
+        kept.reserveCapacity(upstreamHeaders.count + policy.set.count + policy.append.count + 1)
+        var hasDate = false
         for header in upstreamHeaders {
             let name = header.name
+            if name.utf8.count == 4 && ASCII.equalsIgnoringCase(name, "date") { hasDate = true }
             if HopByHopHeaders.isHopByHop(name) || policy.removes(name) { continue }
             if !listed.isEmpty, listed.contains(where: { ASCII.equalsIgnoringCase(name, $0) }) { continue }
             if (name.utf8.count == 8 && ASCII.equalsIgnoringCase(name, "location"))
@@ -705,6 +709,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             }
             kept.append((name, header.value))
         }
+        // A proxy with a clock adds the Date an upstream left out (RFC 9110 §6.6.1).
+        if !hasDate { kept.append(("Date", httpDate())) }
         policy.finish(&kept)
         return HTTPHeaders(kept)
     }
@@ -834,6 +840,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             exchange.keepAlive = false
             if !http2 { headers.add(name: "Connection", value: "close") }
         }
+        headers.add(name: "Date", value: httpDate())
         headerPolicy(exchange).apply(to: &headers)
         exchange.bytesSent = exchange.head.method == .HEAD ? 0 : (body?.readableBytes ?? 0)
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: responseVersion(exchange), status: status,
@@ -843,6 +850,16 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
         if logAsMalformed { exchange.status = status.code }
         finishExchange(exchange, trailers: nil)
+    }
+
+    /// The current time as an HTTP date, formatted once per second per connection.
+    func httpDate() -> String {
+        let now = time(nil)
+        if now != dateSecond {
+            dateSecond = now
+            dateText = HTTPDate.format(now)
+        }
+        return dateText
     }
 
     func responseVersion(_ exchange: Exchange) -> HTTPVersion {
@@ -964,7 +981,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 "client": "\(context.channel.remoteAddress?.ipAddress ?? "-")"])
             if exchange == nil, let observer {
                 let body = "Tempo esgotado aguardando a requisição.\n"
-                observer.writeRawAndClose("HTTP/1.1 408 Request Timeout\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                observer.writeRawAndClose("HTTP/1.1 408 Request Timeout\r\nDate: \(httpDate())\r\nContent-Type: text/plain; charset=utf-8\r\n"
                     + "Content-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n" + body)
                 runtime.accessLog?.record(AccessLogEntry(
                     clientAddress: context.channel.remoteAddress?.ipAddress ?? "-", time: time(nil), method: "-",
