@@ -281,10 +281,10 @@ struct ConnectionHandlers: Sendable {
     let connections: ConnectionRegistry
     let fileCaches: OpenFileCaches
 
-    func makeProxy(for channel: any Channel, http2: Bool) -> ProxyHandler {
+    func makeProxy(for channel: any Channel, scope: ConnectionScope, http2: Bool) -> ProxyHandler {
         ProxyHandler(store: store, listener: listener, pool: pools.pool(for: channel.eventLoop), logger: logger,
                      stats: stats, metrics: metrics, connections: connections,
-                     fileCache: fileCaches.cache(for: channel.eventLoop), http2: http2)
+                     fileCache: fileCaches.cache(for: channel.eventLoop), scope: scope, http2: http2)
     }
 
     func addHTTP1(to channel: any Channel) throws {
@@ -302,7 +302,7 @@ struct ConnectionHandlers: Sendable {
                                                    withOutboundHeaderValidation: false,
                                                    withEncoderConfiguration: .init(),
                                                    withDecoderLimitConfiguration: limits)
-        let proxy = makeProxy(for: channel, http2: false)
+        let proxy = makeProxy(for: channel, scope: ConnectionScope(remoteAddress: channel.remoteAddress), http2: false)
         observer.proxy = proxy
         proxy.observer = observer
         try operations.addHandler(proxy)
@@ -320,12 +320,14 @@ struct ConnectionHandlers: Sendable {
             HTTP2Setting(parameter: .initialWindowSize, value: 1 << 20),
         ]
         let handlers = self
+        // Streams run on the connection's loop, so they can share its scope.
+        let scope = NIOLoopBound(ConnectionScope(remoteAddress: channel.remoteAddress), eventLoop: channel.eventLoop)
         _ = try channel.pipeline.syncOperations.configureHTTP2Pipeline(
             mode: .server, connectionConfiguration: connection, streamConfiguration: .init()
         ) { stream in
             stream.eventLoop.makeCompletedFuture {
                 try stream.pipeline.syncOperations.addHandler(HTTP2FramePayloadToHTTP1ServerCodec())
-                try stream.pipeline.syncOperations.addHandler(handlers.makeProxy(for: stream, http2: true))
+                try stream.pipeline.syncOperations.addHandler(handlers.makeProxy(for: stream, scope: scope.value, http2: true))
             }
         }
         // An HTTP/2 connection silent for longer than any request may wait is closed.

@@ -132,15 +132,10 @@ extension ProxyHandler {
             finishExchange(exchange, trailers: nil)
             return
         }
-        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
-        let boundExchange = NIOLoopBound(exchange, eventLoop: context.eventLoop)
-        let allocator = context.channel.allocator
-        NonBlockingFileIO(threadPool: NIOThreadPool.singleton).readChunked(
-            fileHandle: found.file.handle, fromOffset: Int64(range.lowerBound), byteCount: length, chunkSize: 64 * 1024,
-            allocator: allocator, eventLoop: context.eventLoop
-        ) { chunk in
-            bound.value.writeStaticChunk(chunk, exchange: boundExchange.value)
-        }.assumeIsolated().whenComplete { [weak self] result in
+        let eventLoop = context.eventLoop
+        streamFile(found.file, from: range.lowerBound, remaining: length, exchange: exchange,
+                   allocator: context.channel.allocator, eventLoop: eventLoop)
+        .assumeIsolated().whenComplete { [weak self] result in
             guard let self, self.exchange === exchange else { return }
             switch result {
             case .success where exchange.staticBytesWritten < length:
@@ -170,11 +165,30 @@ extension ProxyHandler {
                                                              headers: headers))), promise: nil)
     }
 
+    /// Sends `remaining` bytes of `file` from `offset` in 64 KiB chunks read on the thread pool,
+    /// each read waiting until the chunk before it is written, so a slow client holds back the
+    /// reading. Ends early (without error) if the file is shorter than expected.
+    private func streamFile(_ file: SharedFile, from offset: Int, remaining: Int, exchange: Exchange,
+                            allocator: ByteBufferAllocator, eventLoop: any EventLoop) -> EventLoopFuture<Void> {
+        guard remaining > 0 else { return eventLoop.makeSucceededVoidFuture() }
+        let size = min(64 * 1024, remaining)
+        return NIOThreadPool.singleton.runIfActive(eventLoop: eventLoop) {
+            try file.read(at: offset, count: size, allocator: allocator)
+        }.assumeIsolated().flatMap { chunk -> EventLoopFuture<Void> in
+            guard chunk.readableBytes > 0 else { return eventLoop.makeSucceededVoidFuture() }
+            let read = chunk.readableBytes
+            return self.writeStaticChunk(chunk, exchange: exchange, eventLoop: eventLoop).assumeIsolated().flatMap {
+                self.streamFile(file, from: offset + read, remaining: remaining - read, exchange: exchange,
+                                allocator: allocator, eventLoop: eventLoop)
+            }.nonisolated()
+        }.nonisolated()
+    }
+
     /// Writes one chunk of a file; the returned future completes when it is written, so reading
     /// waits for a slow client.
-    func writeStaticChunk(_ chunk: ByteBuffer, exchange: Exchange) -> EventLoopFuture<Void> {
+    func writeStaticChunk(_ chunk: ByteBuffer, exchange: Exchange, eventLoop: any EventLoop) -> EventLoopFuture<Void> {
         guard let context, self.exchange === exchange else {
-            return MultiThreadedEventLoopGroup.singleton.any().makeFailedFuture(ChannelError.ioOnClosedChannel)
+            return eventLoop.makeFailedFuture(ChannelError.ioOnClosedChannel)
         }
         exchange.staticBytesWritten += chunk.readableBytes
         return context.writeAndFlush(wrapOutboundOut(.body(.byteBuffer(chunk))))

@@ -43,16 +43,14 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     var context: ChannelHandlerContext?
     var exchange: Exchange?
+    /// State shared with the other handlers of the same client connection.
+    let scope: ConnectionScope
     /// The client's IP address as text, computed once per connection.
-    private var clientAddress = "-"
+    private var clientAddress: String { scope.clientAddress }
     private var requestsOnConnection = 0
     private var phase: Phase = .idle(since: .now(), firstRequest: true)
     private var sawLineFeedInHead = false
     private var deadlineTimer: Scheduled<Void>?
-    private var dateSecond = 0
-    private var dateText = ""
-    /// The metrics of the site this connection served last.
-    private var siteMetrics: SiteMetrics?
     /// Watches the upstream of the exchange in flight (`proxy_timeout`).
     private var proxyTimer: Scheduled<Void>?
     private var deadlineTimerFiresAt: NIODeadline?
@@ -75,8 +73,10 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     let http2: Bool
 
     init(store: EdgeRuntimeStore, listener: Listener, pool: UpstreamPool, logger: Logger, stats: EdgeStats,
-         metrics: EdgeMetrics, connections: ConnectionRegistry, fileCache: OpenFileCache, http2: Bool = false) {
+         metrics: EdgeMetrics, connections: ConnectionRegistry, fileCache: OpenFileCache, scope: ConnectionScope,
+         http2: Bool = false) {
         self.http2 = http2
+        self.scope = scope
         self.fileCache = fileCache
         self.handshakeDone = http2
         self.stats = stats
@@ -99,9 +99,13 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
-        clientAddress = context.channel.remoteAddress?.ipAddress ?? "-"
-        phase = .idle(since: .now(), firstRequest: true)
-        armDeadline()
+        // An HTTP/2 stream starts with its request head; the connection's idle limit covers the rest.
+        if http2 {
+            phase = .responding
+        } else {
+            phase = .idle(since: .now(), firstRequest: true)
+            armDeadline()
+        }
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
@@ -854,12 +858,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// The current time as an HTTP date, formatted once per second per connection.
     func httpDate() -> String {
-        let now = time(nil)
-        if now != dateSecond {
-            dateSecond = now
-            dateText = HTTPDate.format(now)
-        }
-        return dateText
+        scope.httpDate()
     }
 
     func responseVersion(_ exchange: Exchange) -> HTTPVersion {
@@ -881,8 +880,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         stats.exchangeFinished(status: Int(exchange.status), bytesSent: exchange.bytesSent,
                                bytesReceived: exchange.requestBodyBytes)
         let siteName = exchange.site?.name ?? "-"
-        if siteMetrics?.site != siteName { siteMetrics = metrics.siteMetrics(siteName) }
-        if let siteMetrics {
+        if scope.siteMetrics?.site != siteName { scope.siteMetrics = metrics.siteMetrics(siteName) }
+        if let siteMetrics = scope.siteMetrics {
             siteMetrics.countRequest(status: Int(exchange.status))
             siteMetrics.record(nanoseconds: entry.durationNanoseconds, bytesSent: exchange.bytesSent,
                                bytesReceived: exchange.requestBodyBytes)
@@ -890,7 +889,16 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         if let address = entry.upstream, let upstreamTime = entry.upstreamNanoseconds {
             stats.upstreamAnswered(address, milliseconds: Double(upstreamTime) / 1_000_000)
         }
-        if exchange.keepAlive && !closing {
+        if http2 && exchange.keepAlive && !closing {
+            // The stream ends with its response: no idle phase, no deadline to keep.
+            phase = .responding
+            if let openFile {
+                context.writeAndFlush(wrapOutboundOut(.end(trailers))).whenComplete { _ in withExtendedLifetime(openFile) {} }
+            } else {
+                context.writeAndFlush(wrapOutboundOut(.end(trailers)), promise: nil)
+            }
+            resumeReads()
+        } else if exchange.keepAlive && !closing {
             phase = .idle(since: .now(), firstRequest: false)
             if let openFile {
                 // Holding the file until the write completes keeps it open for sendfile.

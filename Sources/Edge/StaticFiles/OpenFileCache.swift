@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import NIOConcurrencyHelpers
 import NIOCore
 
@@ -5,9 +8,33 @@ import NIOCore
 /// explicit offsets); closed when the last response and the cache have let go of it.
 final class SharedFile: Sendable {
     let handle: NIOFileHandle
+    /// The handle's descriptor, for positional reads from several threads at once: NIO's own
+    /// reads take the handle exclusively, so two responses reading one file would collide. It
+    /// stays open as long as this object lives.
+    private let descriptor: CInt
 
     init(_ handle: NIOFileHandle) {
         self.handle = handle
+        self.descriptor = (try? handle.withUnsafeFileDescriptor { $0 }) ?? -1
+    }
+
+    /// Reads up to `count` bytes at `offset` (fewer only at the end of the file). Blocking: call
+    /// it on the thread pool, holding `self` so the descriptor cannot close meanwhile.
+    func read(at offset: Int, count: Int, allocator: ByteBufferAllocator) throws -> ByteBuffer {
+        var buffer = allocator.buffer(capacity: count)
+        var done = 0
+        while done < count {
+            let result = buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: count - done) { pointer -> Int in
+                pread(descriptor, pointer.baseAddress, count - done, off_t(offset + done))
+            }
+            if result < 0 {
+                if errno == EINTR { continue }
+                throw IOError(errnoCode: errno, reason: "pread")
+            }
+            if result == 0 { break }
+            done += result
+        }
+        return buffer
     }
 
     deinit {

@@ -137,7 +137,7 @@ public struct EdgeSettings: Sendable, Equatable {
     /// Largest request body by default (`LimitRequestBody`); larger gets 413. Routes may set their own.
     public var maxBodyBytes: Int = 1024 * 1024 * 1024
     /// Idle upstream connections kept per event loop and upstream address.
-    public var upstreamIdleConnections: Int = 32
+    public var upstreamIdleConnections: Int = 256
     /// Connections per event loop and upstream address, busy or idle; 0 means no limit.
     public var upstreamMaxConnections: Int = 0
     /// Seconds an idle upstream connection is kept before it is closed.

@@ -1,0 +1,29 @@
+import Foundation
+import NIOCore
+
+/// What the proxy handlers of one client connection share: one handler for HTTP/1.1, one per
+/// stream for HTTP/2, so a stream does not redo per-connection work (the client's address as
+/// text, the current HTTP date, the site's metric handles). Confined to the connection's event
+/// loop, which its streams share.
+final class ConnectionScope {
+    /// The client's IP address as text.
+    let clientAddress: String
+    private var dateSecond = 0
+    private var dateText = ""
+    /// The metrics of the site this connection served last.
+    var siteMetrics: SiteMetrics?
+
+    init(remoteAddress: SocketAddress?) {
+        self.clientAddress = remoteAddress?.ipAddress ?? "-"
+    }
+
+    /// The current time as an HTTP date, formatted once per second.
+    func httpDate() -> String {
+        let now = time(nil)
+        if now != dateSecond {
+            dateSecond = now
+            dateText = HTTPDate.format(now)
+        }
+        return dateText
+    }
+}
