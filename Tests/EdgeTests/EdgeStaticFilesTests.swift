@@ -72,6 +72,47 @@ struct EdgeStaticFilesTests {
         #expect(head.body.isEmpty)
     }
 
+    @Test("many HTTP/2 streams read the same file at once, each whole (chunked reads share the open file)")
+    func concurrentReadsOverHTTP2() async throws {
+        let directory = try TemporaryDirectory(prefix: "portal-static")
+        defer { directory.remove() }
+        let root = try Self.makeRoot(directory)
+        let expected = String(repeating: "0123456789", count: 100_000)
+        try expected.write(toFile: root + "/large.txt", atomically: true, encoding: .utf8)
+        // One worker, so every stream reads through the same open file.
+        let edge = try await EdgeFixture.start(upstreams: []) { edge in
+            edge.workers = 1
+            edge.sites = [SiteSettings(name: "files", hosts: ["*"], routes: [RouteSettings(path: "/static/", root: root)])]
+        }
+        let url = "https://localhost:\(edge.httpsPort)/static/large.txt"
+        let output = directory.file("out")
+        try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+        let certificate = edge.certificateFile
+        let port = edge.httpsPort
+        // curl sends all 48 requests as streams of one HTTP/2 connection.
+        let codes = try await Task.detached { () -> String in
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            var arguments = ["curl", "-s", "--http2", "--parallel", "--parallel-immediate", "--parallel-max", "48",
+                             "--max-time", "60", "--cacert", certificate, "--resolve", "localhost:\(port):127.0.0.1",
+                             "-w", "%{http_code}\\n"]
+            for index in 0..<48 { arguments += ["-o", output + "/\(index)", url] }
+            process.arguments = arguments
+            let pipe = Pipe()
+            process.standardOutput = pipe
+            try process.run()
+            let data = pipe.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            return String(decoding: data, as: UTF8.self)
+        }.value
+        await edge.stop()
+        #expect(codes.split(separator: "\n") == Array(repeating: "200", count: 48), "\(codes)")
+        for index in 0..<48 {
+            let body = try? String(contentsOfFile: output + "/\(index)", encoding: .utf8)
+            #expect(body == expected, "stream \(index): \(body?.utf8.count ?? -1) bytes")
+        }
+    }
+
     @Test("conditional requests get 304; ranges get 206 or 416; several ranges get the whole file")
     func conditionalAndRanges() async throws {
         let directory = try TemporaryDirectory(prefix: "portal-static")
