@@ -41,10 +41,10 @@ EDGE_TLS_PORT=28705
 NGINX_TLS_PORT=28706
 
 need() { command -v "$1" >/dev/null 2>&1; }
-if ! need nginx || ! need apache2 || ! need wrk || ! need taskset; then
-    echo "installing nginx, apache2, wrk from Debian..." >&2
+if ! need nginx || ! need apache2 || ! need wrk || ! need taskset || ! need h2load; then
+    echo "installing nginx, apache2, wrk, h2load from Debian..." >&2
     apt-get update -qq >/dev/null
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx apache2 wrk util-linux python3 >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx apache2 wrk nghttp2-client util-linux python3 >/dev/null
 fi
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
@@ -136,7 +136,7 @@ http {
     gzip_vary on;
     server {
         listen 127.0.0.1:$NGINX_PORT;
-        listen 127.0.0.1:$NGINX_TLS_PORT ssl;
+        listen 127.0.0.1:$NGINX_TLS_PORT ssl http2;
         ssl_certificate $WORK/edge/data/tls/dev-cert.pem;
         ssl_certificate_key $WORK/edge/data/tls/dev-key.pem;
         ssl_protocols TLSv1.2 TLSv1.3;
@@ -242,6 +242,17 @@ run_tls() {
 }
 run_tls nginx $NGINX_TLS_PORT
 run_tls edge $EDGE_TLS_PORT
+# Proxied 1 KiB over HTTP/2 (TLS): 16 connections with 1 and with 10 streams in flight each.
+run_h2() {  # name port streams
+    local out
+    out=$(taskset -c 1 h2load -c16 -m"$3" -D "$DURATION" --warm-up-time=2 "https://127.0.0.1:$2/1k.txt" 2>&1)
+    RPS[$1/h2m$3]=$(echo "$out" | awk '/^finished in/ {print $4}')
+    if ! echo "$out" | grep -q " 0 failed, 0 errored"; then echo "$1 h2 m=$3: $(echo "$out" | grep '^requests:')" >&2; fi
+}
+for streams in 1 10; do
+    run_h2 nginx $NGINX_TLS_PORT $streams
+    run_h2 edge $EDGE_TLS_PORT $streams
+done
 for server in nginx apache edge; do RSS[$server]=$(peak_rss_kib "$(worker_pid $server)"); done
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
@@ -270,6 +281,13 @@ done
 for server in nginx edge; do
     printf "%-22s %-8s %12s %10s %10s %10s\n" "new TLS connections/s" "$server" "${RPS[$server/tls]}" "-" "-" \
         "$(ratio "${RPS[$server/tls]}" "${RPS[nginx/tls]}")"
+done
+
+for streams in 1 10; do
+    for server in nginx edge; do
+        printf "%-22s %-8s %12s %10s %10s %10s\n" "HTTP/2 1 KiB, $streams stream(s)" "$server" "${RPS[$server/h2m$streams]}" "-" "-" \
+            "$(ratio "${RPS[$server/h2m$streams]}" "${RPS[nginx/h2m$streams]}")"
+    done
 done
 
 # --- idle keep-alive connections: memory per connection -------------------------------------
