@@ -34,6 +34,8 @@ struct EdgeCacheTests {
                                     body: "idioma \(language) \(number)")
         case "/big":
             return ScriptedResponse(headers: [("Cache-Control", "max-age=60")], body: String(repeating: "x", count: 4_096) + "\(number)")
+        case "/chunked":
+            return ScriptedResponse(headers: [("Cache-Control", "max-age=60")], body: "em partes \(number)", chunked: true)
         case "/missing":
             return ScriptedResponse(status: 404, headers: [("Cache-Control", "max-age=60")], body: "não existe \(number)")
         case "/error":
@@ -136,6 +138,15 @@ struct EdgeCacheTests {
             #expect(count(path) == 1, "\(path)")
         }
         #expect(try await get("/missing").status == 404)
+
+        // A chunked answer is stored whole and served with its length.
+        let chunkedFirst = try await get("/chunked", ["--http1.1"])
+        let chunkedAgain = try await get("/chunked", ["--http1.1"])
+        #expect(header(chunkedFirst, "Transfer-Encoding") == "chunked")
+        #expect(header(chunkedAgain, "X-Cache") == "HIT")
+        #expect(chunkedAgain.body == chunkedFirst.body)
+        #expect(chunkedFirst.body.hasPrefix("em partes "))
+        #expect(header(chunkedAgain, "Content-Length") == "\(chunkedFirst.body.utf8.count)")
 
         // Vary: one stored answer per language.
         let portuguese = try await get("/vary", ["-H", "Accept-Language: pt-BR"])

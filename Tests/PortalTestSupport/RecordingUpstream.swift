@@ -25,12 +25,16 @@ public struct ScriptedResponse: Sendable {
     public var body: String
     /// How long the upstream waits before answering.
     public var delay: TimeAmount
+    /// Send the body chunked, without `Content-Length`.
+    public var chunked: Bool
 
-    public init(status: Int = 200, headers: [(String, String)] = [], body: String, delay: TimeAmount = .zero) {
+    public init(status: Int = 200, headers: [(String, String)] = [], body: String, delay: TimeAmount = .zero,
+                chunked: Bool = false) {
         self.status = status
         self.headers = headers
         self.body = body
         self.delay = delay
+        self.chunked = chunked
     }
 }
 
@@ -134,7 +138,11 @@ final class RecordingHandler: ChannelInboundHandler {
             let payload = scripted?.body ?? (head.uri == "/echo-uri" ? head.uri : responseBody)
             var headers = HTTPHeaders()
             headers.add(name: "Content-Type", value: contentType)
-            headers.add(name: "Content-Length", value: String(payload.utf8.count))
+            if scripted?.chunked == true {
+                headers.add(name: "Transfer-Encoding", value: "chunked")
+            } else {
+                headers.add(name: "Content-Length", value: String(payload.utf8.count))
+            }
             for (name, value) in scripted?.headers ?? extraHeaders { headers.add(name: name, value: value) }
             let status = HTTPResponseStatus(statusCode: scripted?.status ?? 200)
             let respond = {

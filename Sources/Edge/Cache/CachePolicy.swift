@@ -132,7 +132,11 @@ final class CacheRecording {
         return true
     }
 
+    /// The stored form: the whole body is known now, so it is framed by `Content-Length`.
     func response(storedAt: NIODeadline) -> CachedResponse {
+        var head = self.head
+        head.headers.remove(name: "transfer-encoding")
+        head.headers.replaceOrAdd(name: "Content-Length", value: String(body.readableBytes))
         let headerBytes = head.headers.reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count + 4 }
         return CachedResponse(head: head, body: body, storedAt: storedAt, initialAge: CachePolicy.initialAge(head.headers),
                               lifetime: lifetime, variance: variance, sharedWithCredentials: shared,
