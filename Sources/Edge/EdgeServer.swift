@@ -322,15 +322,17 @@ struct ConnectionHandlers: Sendable {
         let handlers = self
         // Streams run on the connection's loop, so they can share its scope.
         let scope = NIOLoopBound(ConnectionScope(remoteAddress: channel.remoteAddress), eventLoop: channel.eventLoop)
+        let idleStreams = HTTP2IdleTimeout(channel: channel, timeout: .seconds(Int64(settings.keepAliveTimeoutSeconds)))
         _ = try channel.pipeline.syncOperations.configureHTTP2Pipeline(
-            mode: .server, connectionConfiguration: connection, streamConfiguration: .init()
+            mode: .server, connectionConfiguration: connection, streamConfiguration: .init(), streamDelegate: idleStreams
         ) { stream in
             stream.eventLoop.makeCompletedFuture {
                 try stream.pipeline.syncOperations.addHandler(HTTP2FramePayloadToHTTP1ServerCodec())
                 try stream.pipeline.syncOperations.addHandler(handlers.makeProxy(for: stream, scope: scope.value, http2: true))
             }
         }
-        // An HTTP/2 connection silent for longer than any request may wait is closed.
+        // Besides keepalive_timeout without streams (above), an HTTP/2 connection silent for
+        // longer than any request may wait is closed.
         let idle = max(settings.clientTimeoutSeconds, settings.proxyTimeoutSeconds) + 10
         try channel.pipeline.syncOperations.addHandler(IdleCloseHandler(timeout: .seconds(Int64(idle))), position: .first)
     }

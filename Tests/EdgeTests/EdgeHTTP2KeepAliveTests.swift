@@ -1,0 +1,103 @@
+import Edge
+import Foundation
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOHPACK
+import NIOHTTP2
+import NIOPosix
+import NIOSSL
+import PortalCore
+import PortalTestSupport
+import Testing
+
+/// `keepalive_timeout` on HTTP/2: a connection without open streams for that long gets GOAWAY
+/// and is closed; one with a stream still waiting on its upstream is not.
+@Suite("Edge: HTTP/2 keep-alive timeout", .serialized)
+struct EdgeHTTP2KeepAliveTests {
+    final class Recorder: ChannelInboundHandler, Sendable {
+        typealias InboundIn = HTTP2Frame
+        let statuses = NIOLockedValueBox<[String]>([])
+        let goAway = NIOLockedValueBox<NIODeadline?>(nil)
+        let closed = NIOLockedValueBox<NIODeadline?>(nil)
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            switch unwrapInboundIn(data).payload {
+            case .goAway: goAway.withLockedValue { $0 = $0 ?? .now() }
+            case .headers(let headers):
+                if let status = headers.headers.first(name: ":status") { statuses.withLockedValue { $0.append(status) } }
+            default: break
+            }
+        }
+
+        func channelInactive(context: ChannelHandlerContext) {
+            closed.withLockedValue { $0 = $0 ?? .now() }
+            context.fireChannelInactive()
+        }
+
+        func errorCaught(context: ChannelHandlerContext, error: any Error) {
+            context.close(promise: nil)
+        }
+    }
+
+    static func connect(port: Int, certificate: String, recorder: Recorder) async throws -> any Channel {
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        configuration.trustRoots = .file(certificate)
+        configuration.applicationProtocols = ["h2"]
+        let context = try NIOSSLContext(configuration: configuration)
+        return try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let operations = channel.pipeline.syncOperations
+                    try operations.addHandler(try NIOSSLClientHandler(context: context, serverHostname: "localhost"))
+                    try operations.addHandler(NIOHTTP2Handler(mode: .client))
+                    try operations.addHandler(recorder)
+                }
+            }
+            .connect(host: "127.0.0.1", port: port).get()
+    }
+
+    static func request(_ path: String, stream: Int, on channel: any Channel) async throws {
+        let headers = HPACKHeaders([(":method", "GET"), (":path", path), (":scheme", "https"), (":authority", "localhost")])
+        try await channel.writeAndFlush(HTTP2Frame(streamID: HTTP2StreamID(stream),
+                                                   payload: .headers(.init(headers: headers, endStream: true))))
+    }
+
+    @Test("an idle HTTP/2 connection is closed after keepalive_timeout; a waiting stream keeps it open")
+    func idleConnection() async throws {
+        let upstream = try await RecordingUpstream.start { request, _ in
+            ScriptedResponse(body: "ok", delay: request.uri == "/slow" ? .milliseconds(2_500) : .zero)
+        }
+        let edge = try await EdgeFixture.start(upstreams: [HostAndPort(host: "127.0.0.1", port: upstream.port)]) {
+            $0.keepAliveTimeoutSeconds = 1
+        }
+        // One quick request, then silence: GOAWAY and close about a second after the answer.
+        let idleRecorder = Recorder()
+        let idle = try await Self.connect(port: edge.httpsPort, certificate: edge.certificateFile, recorder: idleRecorder)
+        try await Self.request("/fast", stream: 1, on: idle)
+        // A request the upstream sits on for 2.5 s: the connection must outlive the 1 s limit.
+        let busyRecorder = Recorder()
+        let busy = try await Self.connect(port: edge.httpsPort, certificate: edge.certificateFile, recorder: busyRecorder)
+        let busySent = NIODeadline.now()
+        try await Self.request("/slow", stream: 1, on: busy)
+        for _ in 0..<100 {
+            if idleRecorder.closed.withLockedValue({ $0 }) != nil && busyRecorder.closed.withLockedValue({ $0 }) != nil { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        try? await idle.close()
+        try? await busy.close()
+        await edge.stop()
+        await upstream.stop()
+
+        #expect(idleRecorder.statuses.withLockedValue { $0 } == ["200"])
+        #expect(idleRecorder.goAway.withLockedValue { $0 } != nil)
+        #expect(idleRecorder.closed.withLockedValue { $0 } != nil)
+        // The slow answer arrived, and only then did the idle countdown start.
+        #expect(busyRecorder.statuses.withLockedValue { $0 } == ["200"])
+        let busyClosed = busyRecorder.closed.withLockedValue { $0 }
+        #expect(busyClosed != nil)
+        if let busyClosed {
+            let seconds = Double((busyClosed - busySent).nanoseconds) / 1e9
+            #expect(seconds >= 3.0 && seconds < 8.0, "\(seconds)")
+        }
+    }
+}
