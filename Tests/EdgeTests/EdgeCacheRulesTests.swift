@@ -57,6 +57,9 @@ struct EdgeCacheRulesTests {
         #expect(storage(response([("Cache-Control", "public, max-age=60")]), credentials: true)?.shared == true)
         #expect(storage(response([("Cache-Control", "s-maxage=60")]), credentials: true)?.shared == true)
         #expect(storage(response(fresh))?.shared == false)
+        #expect(CachePolicy.validatorsApply(to: .ok))
+        #expect(!CachePolicy.validatorsApply(to: .notFound))
+        #expect(!CachePolicy.validatorsApply(to: .movedPermanently))
     }
 
     @Test("what each request asks of the cache")
@@ -74,11 +77,33 @@ struct EdgeCacheRulesTests {
         #expect(use(.OPTIONS) == .bypass)
         #expect(use(.POST) == .invalidate)
         #expect(use(.DELETE) == .invalidate)
+        #expect(use(.MKCOL) == .invalidate)
+        #expect(use(.PROPFIND) == .bypass)
     }
 
     private func entry(size: Int, lifetime: Int = 60, vary: [(name: String, value: String?)] = []) -> CachedResponse {
         CachedResponse(head: response([]), body: ByteBuffer(repeating: 0x61, count: size), storedAt: .now(),
                        initialAge: 0, lifetime: lifetime, variance: vary, sharedWithCredentials: false, size: size)
+    }
+
+    @Test("a stored answer is framed by its length, counted at its size, and aged by its Date")
+    func recording() {
+        let date = HTTPDate.format(1_000_000)
+        let head = response([("Date", date), ("Transfer-Encoding", "chunked"), ("Cache-Control", "max-age=300")])
+        let recording = CacheRecording(key: "k", head: head, lifetime: 300, shared: false, variance: [], limit: 10,
+                                       allocator: ByteBufferAllocator())
+        #expect(recording.append(ByteBuffer(string: "12345")))
+        #expect(recording.append(ByteBuffer(string: "678")))
+        #expect(!recording.append(ByteBuffer(string: "abc")))
+        let stored = recording.response(storedAt: .now(), receivedAt: 1_000_100)
+        #expect(stored.head.headers.first(name: "content-length") == "8")
+        #expect(!stored.head.headers.contains(name: "transfer-encoding"))
+        #expect(stored.body.capacity == 8)
+        // Made 100 s before it arrived: 100 s of its 300 are gone already.
+        #expect(stored.initialAge == 100)
+        let noContent = CacheRecording(key: "k", head: response([("Content-Length", "0")], status: .noContent), lifetime: 60,
+                                       shared: false, variance: [], limit: 10, allocator: ByteBufferAllocator())
+        #expect(!noContent.response(storedAt: .now(), receivedAt: 0).head.headers.contains(name: "content-length"))
     }
 
     @Test("the memory budget drops the least recently used responses first")
@@ -98,6 +123,11 @@ struct EdgeCacheRulesTests {
         #expect(cache.lookup("huge", requestHeaders: none, hasCredentials: false, now: .now()) == nil)
         cache.invalidate("k0")
         #expect(cache.lookup("k0", requestHeaders: none, hasCredentials: false, now: .now()) == nil)
+        // Many variants of one target stay within the budget as well.
+        for language in 0..<8 {
+            cache.store(entry(size: 3_000, vary: [(name: "accept-language", value: "l\(language)")]), under: "varied")
+        }
+        #expect(cache.usage.bytes <= 10_000)
     }
 
     @Test("variants by Vary, stale entries dropped, credentials kept apart")

@@ -37,7 +37,10 @@ struct EdgeCacheTests {
         case "/chunked":
             return ScriptedResponse(headers: [("Cache-Control", "max-age=60")], body: "em partes \(number)", chunked: true)
         case "/missing":
-            return ScriptedResponse(status: 404, headers: [("Cache-Control", "max-age=60")], body: "não existe \(number)")
+            return ScriptedResponse(status: 404, headers: [("Cache-Control", "max-age=60"), ("ETag", "\"m\"")],
+                                    body: "não existe \(number)")
+        case "/empty":
+            return ScriptedResponse(status: 204, headers: [("Cache-Control", "max-age=60")], body: "")
         case "/error":
             return ScriptedResponse(status: 500, headers: [("Cache-Control", "max-age=60")], body: "erro \(number)")
         default:
@@ -138,6 +141,16 @@ struct EdgeCacheTests {
             #expect(count(path) == 1, "\(path)")
         }
         #expect(try await get("/missing").status == 404)
+        // Validators apply to a stored 200 only: a stored 404 stays a 404.
+        let missingValidated = try await get("/missing", ["-H", "If-None-Match: \"m\""])
+        #expect(missingValidated.status == 404)
+        #expect(header(missingValidated, "X-Cache") == "HIT")
+        // A stored 204 is served without a body length.
+        _ = try await get("/empty")
+        let empty = try await get("/empty")
+        #expect(empty.status == 204)
+        #expect(header(empty, "X-Cache") == "HIT")
+        #expect(header(empty, "Content-Length") == nil)
 
         // A chunked answer is stored whole and served with its length.
         let chunkedFirst = try await get("/chunked", ["--http1.1"])
@@ -177,6 +190,16 @@ struct EdgeCacheTests {
         _ = try await get("/page?a=1")
         let otherQuery = try await get("/page?a=2")
         #expect(header(otherQuery, "X-Cache") == "MISS")
+
+        // The Host as sent, port included, is part of the key: an answer built for another
+        // Host never reaches this one.
+        let otherPort = try await get("/expires", ["-H", "Host: localhost:1337"])
+        #expect(header(otherPort, "X-Cache") == "MISS")
+        #expect(count("/expires") == 2)
+        // Any method that may change the target, even one the cache does not know, forgets it.
+        _ = try await get("/expires", ["-X", "MKCOL"])
+        let afterUnknownMethod = try await get("/expires")
+        #expect(header(afterUnknownMethod, "X-Cache") == "MISS")
 
         let status = try await get("/server-status?json")
         #expect(status.body.contains("\"cache\":{\"entries\":"))

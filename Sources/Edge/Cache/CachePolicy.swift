@@ -24,8 +24,10 @@ enum CachePolicy {
     static func use(for head: HTTPRequestHead) -> RequestUse {
         switch head.method {
         case .GET, .HEAD: break
-        case .POST, .PUT, .PATCH, .DELETE: return .invalidate
-        default: return .bypass
+        // Safe methods (RFC 9110 §9.2.1, and WebDAV's reading ones) leave stored answers alone.
+        case .OPTIONS, .TRACE, .PROPFIND, .REPORT, .SEARCH: return .bypass
+        // Every other method may change the target (RFC 9111 §4.4).
+        default: return .invalidate
         }
         let control = CacheControl(head.headers)
         if control.noStore || head.headers.contains(name: "range") { return .bypass }
@@ -43,8 +45,14 @@ enum CachePolicy {
 
     /// Where a request's responses are kept: scheme, host, target and site, so two sites or two
     /// names of a wildcard site never share entries.
-    static func key(scheme: String, host: String, uri: String, site: String) -> String {
-        "\(scheme)://\(host)\(uri) \(site)"
+    static func key(scheme: String, host: String, port: Int, uri: String, site: String) -> String {
+        "\(scheme)://\(host)\(uri) \(site) \(port)"
+    }
+
+    /// Conditional requests are evaluated only against a stored 200 or 203 (RFC 9110 §13.2.1: a
+    /// 404 or a redirect is sent as it is).
+    static func validatorsApply(to status: HTTPResponseStatus) -> Bool {
+        status.code == 200 || status.code == 203
     }
 
     /// Status codes a cache may keep (RFC 9110 §15.1, without 206: ranges are passed through).
@@ -121,8 +129,12 @@ final class CacheRecording {
         self.variance = variance
         self.limit = limit
         let expected = head.headers.first(name: "content-length").flatMap(Int.init) ?? 0
-        self.body = allocator.buffer(capacity: min(max(expected, 0), limit))
+        // Start small: the buffer grows as the body arrives, and a body that outgrows the limit is dropped.
+        self.body = allocator.buffer(capacity: min(max(expected, 0), limit, 64 * 1024))
+        self.allocator = allocator
     }
+
+    private let allocator: ByteBufferAllocator
 
     /// Copies `chunk`; false once the body has grown past the limit.
     func append(_ chunk: ByteBuffer) -> Bool {
@@ -132,14 +144,25 @@ final class CacheRecording {
         return true
     }
 
-    /// The stored form: the whole body is known now, so it is framed by `Content-Length`.
-    func response(storedAt: NIODeadline) -> CachedResponse {
+    /// The stored form: the whole body is known now, so it is framed by `Content-Length` (none
+    /// on a 204), and it is copied into a buffer of exactly its size so the memory budget counts
+    /// what is really held. `receivedAt` (seconds since the epoch) dates it against the
+    /// upstream's `Date` (the apparent age of RFC 9111 §4.2.3).
+    func response(storedAt: NIODeadline, receivedAt: Int) -> CachedResponse {
         var head = self.head
         head.headers.remove(name: "transfer-encoding")
-        head.headers.replaceOrAdd(name: "Content-Length", value: String(body.readableBytes))
+        if head.status == .noContent {
+            head.headers.remove(name: "content-length")
+        } else {
+            head.headers.replaceOrAdd(name: "Content-Length", value: String(body.readableBytes))
+        }
+        var exact = allocator.buffer(capacity: body.readableBytes)
+        exact.writeImmutableBuffer(body)
         let headerBytes = head.headers.reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count + 4 }
-        return CachedResponse(head: head, body: body, storedAt: storedAt, initialAge: CachePolicy.initialAge(head.headers),
+        let apparentAge = head.headers.first(name: "date").flatMap(HTTPDate.parse).map { max(0, receivedAt - $0) } ?? 0
+        return CachedResponse(head: head, body: exact, storedAt: storedAt,
+                              initialAge: max(CachePolicy.initialAge(head.headers), apparentAge),
                               lifetime: lifetime, variance: variance, sharedWithCredentials: shared,
-                              size: body.readableBytes + headerBytes + ResponseCache.entryOverhead)
+                              size: exact.readableBytes + headerBytes + ResponseCache.entryOverhead)
     }
 }

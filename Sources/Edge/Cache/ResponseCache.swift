@@ -73,6 +73,10 @@ final class ResponseCache: Sendable {
             }
             if slot.variants.count >= Self.maxVariants { slot.variants.removeFirst() }
             slot.variants.append(response)
+            // One target's variants together stay within the budget too: the oldest leave first.
+            while slot.variants.count > 1, slot.variants.reduce(0, { $0 + $1.size }) > capacity {
+                slot.variants.removeFirst()
+            }
             let size = slot.variants.reduce(0) { $0 + $1.size }
             state.bytes += size - slot.size
             slot.size = size

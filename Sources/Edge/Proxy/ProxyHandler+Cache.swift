@@ -12,9 +12,11 @@ extension ProxyHandler {
         guard let site = exchange.site else { return false }
         let use = CachePolicy.use(for: exchange.head)
         exchange.cacheUse = use
+        // The Host as sent (port included) and the listener: the upstream sees both, so an
+        // answer made for one must never be stored under another.
         exchange.cacheKey = CachePolicy.key(scheme: listener.tls ? "https" : "http",
-                                            host: exchange.facts?.host ?? site.primaryHost,
-                                            uri: exchange.head.uri, site: site.name)
+                                            host: exchange.facts?.rawHost?.lowercased() ?? "-",
+                                            port: listener.port, uri: exchange.head.uri, site: site.name)
         switch use {
         case .bypass, .invalidate:
             exchange.cacheStatus = "BYPASS"
@@ -47,7 +49,8 @@ extension ProxyHandler {
     private func replay(_ cached: CachedResponse, to exchange: Exchange, now: NIODeadline) {
         var head = cached.head
         let age = String(cached.age(now: now))
-        if CachePolicy.notModified(request: exchange.head.headers, stored: cached.head.headers) {
+        if CachePolicy.validatorsApply(to: cached.head.status),
+           CachePolicy.notModified(request: exchange.head.headers, stored: cached.head.headers) {
             var headers = HTTPHeaders()
             for field in cached.head.headers where CachePolicy.notModifiedFields.contains(field.name.lowercased()) {
                 headers.add(name: field.name, value: field.value)
@@ -74,6 +77,9 @@ extension ProxyHandler {
         case .invalidate:
             if head.status.code < 400 { cache.store.invalidate(key) }
         case .lookup, .refresh:
+            if let length = head.headers.first(name: "content-length").flatMap(Int.init), length > cache.maxEntryBytes {
+                return
+            }
             guard let context,
                   let storage = CachePolicy.storage(of: head, requestMethod: exchange.head.method,
                                                     requestHasCredentials: CachePolicy.hasCredentials(exchange.head.headers),
@@ -101,7 +107,7 @@ extension ProxyHandler {
     func cacheResponseEnded(_ exchange: Exchange) {
         guard let recording = exchange.cacheRecording, let cache = exchange.route?.cache else { return }
         exchange.cacheRecording = nil
-        cache.store.store(recording.response(storedAt: .now()), under: recording.key)
+        cache.store.store(recording.response(storedAt: .now(), receivedAt: time(nil)), under: recording.key)
         metrics.cacheStored()
     }
 }

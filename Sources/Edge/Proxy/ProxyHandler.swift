@@ -310,8 +310,10 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             forwarded.forwardedHeader = runtime.settings.forwardedHeader
         }
         stats.exchangeStarted()
+        // An HTTP/2 stream carries one exchange; "keep-alive" there means ending the stream
+        // normally rather than resetting it (NIO reports version 2 heads as not keep-alive).
         let exchange = Exchange(head: head, clientAddress: clientAddress,
-                                keepAlive: head.isKeepAlive && requestsOnConnection < settings.maxKeepAliveRequests)
+                                keepAlive: http2 || (head.isKeepAlive && requestsOnConnection < settings.maxKeepAliveRequests))
         self.exchange = exchange
         let facts: RequestFacts
         switch RequestValidator.validate(head, settings: settings) {
@@ -487,17 +489,19 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         guard proxyTimer == nil, let context else { return }
         let timeout = TimeAmount.seconds(Int64(settings.proxyTimeoutSeconds))
         proxyTimer = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) { [weak self] in
-            self?.proxyTimerFired(timeout: timeout)
+            self?.proxyTimerFired()
         }
     }
 
-    private func proxyTimerFired(timeout: TimeAmount) {
+    private func proxyTimerFired() {
         proxyTimer = nil
         guard let exchange, exchange.upstream != nil, !exchange.responseEnded, let context else { return }
+        // The settings of the runtime in force now: a reload may have changed the timeout.
+        let timeout = TimeAmount.seconds(Int64(settings.proxyTimeoutSeconds))
         let idleFor = NIODeadline.now() - exchange.lastUpstreamActivity
         if idleFor < timeout {
             proxyTimer = context.eventLoop.assumeIsolated().scheduleTask(in: timeout - idleFor) { [weak self] in
-                self?.proxyTimerFired(timeout: timeout)
+                self?.proxyTimerFired()
             }
             return
         }

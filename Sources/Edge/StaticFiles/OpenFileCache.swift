@@ -1,6 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#endif
+import Foundation
 import NIOConcurrencyHelpers
 import NIOCore
 
@@ -21,17 +19,22 @@ final class SharedFile: Sendable {
     /// Reads up to `count` bytes at `offset` (fewer only at the end of the file). Blocking: call
     /// it on the thread pool, holding `self` so the descriptor cannot close meanwhile.
     func read(at offset: Int, count: Int, allocator: ByteBufferAllocator) throws -> ByteBuffer {
+        guard descriptor >= 0 else { throw IOError(errnoCode: EBADF, reason: "pread: the file is not open") }
         var buffer = allocator.buffer(capacity: count)
         var done = 0
         while done < count {
-            let result = buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: count - done) { pointer -> Int in
-                pread(descriptor, pointer.baseAddress, count - done, off_t(offset + done))
+            var failure: CInt = 0
+            let result = buffer.withUnsafeMutableWritableBytes { pointer -> Int in
+                let read = pread(descriptor, pointer.baseAddress, min(pointer.count, count - done), off_t(offset + done))
+                if read < 0 { failure = errno }
+                return read
             }
             if result < 0 {
-                if errno == EINTR { continue }
-                throw IOError(errnoCode: errno, reason: "pread")
+                if failure == EINTR { continue }
+                throw IOError(errnoCode: failure, reason: "pread")
             }
             if result == 0 { break }
+            buffer.moveWriterIndex(forwardBy: result)
             done += result
         }
         return buffer
