@@ -14,6 +14,22 @@ struct EdgeHTTP2Tests {
         let body: String
     }
 
+    /// Runs curl with `arguments` (off the caller's task) and returns what it printed, for tests
+    /// that read `-w` output of several transfers.
+    static func curlOutput(_ arguments: [String]) async throws -> String {
+        try await Task.detached { () -> String in
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = ["curl", "-s"] + arguments
+            let pipe = Pipe()
+            process.standardOutput = pipe
+            try process.run()
+            let data = pipe.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            return String(decoding: data, as: UTF8.self)
+        }.value
+    }
+
     static func curl(_ arguments: [String], certificate: String) throws -> CurlResult {
         let directory = NSTemporaryDirectory() + "curl-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)

@@ -109,21 +109,11 @@ struct EdgeProxyTests {
         let certificate = edge.certificateFile
         // Three requests on one connection: fast, 0.6 s (under the timeout), then one the upstream
         // sits on. The timeout counts from the last request's own start, not the connection's first.
-        let output = try await Task.detached { () -> String in
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = ["curl", "-s", "--max-time", "20", "--cacert", certificate,
-                                 "--resolve", "localhost:\(edge.httpsPort):127.0.0.1",
-                                 "-o", "/dev/null", "-w", "%{http_code} %{num_connects} %{time_total}\\n",
-                                 base + "/fast", "-o", "/dev/null", base + "/medium",
-                                 "-o", "/dev/null", base + "/slow"]
-            let pipe = Pipe()
-            process.standardOutput = pipe
-            try process.run()
-            let data = pipe.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            return String(decoding: data, as: UTF8.self)
-        }.value
+        let output = try await EdgeHTTP2Tests.curlOutput([
+            "--max-time", "20", "--cacert", certificate, "--resolve", "localhost:\(edge.httpsPort):127.0.0.1",
+            "-o", "/dev/null", "-w", "%{http_code} %{num_connects} %{time_total}\\n",
+            base + "/fast", "-o", "/dev/null", base + "/medium", "-o", "/dev/null", base + "/slow",
+        ])
         await edge.stop()
         let lines = output.split(separator: "\n").map { $0.split(separator: " ") }
         #expect(lines.count == 3, "\(output)")

@@ -90,21 +90,10 @@ struct EdgeStaticFilesTests {
         let certificate = edge.certificateFile
         let port = edge.httpsPort
         // curl sends all 48 requests as streams of one HTTP/2 connection.
-        let codes = try await Task.detached { () -> String in
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            var arguments = ["curl", "-s", "--http2", "--parallel", "--parallel-immediate", "--parallel-max", "48",
-                             "--max-time", "60", "--cacert", certificate, "--resolve", "localhost:\(port):127.0.0.1",
-                             "-w", "%{http_code}\\n"]
-            for index in 0..<48 { arguments += ["-o", output + "/\(index)", url] }
-            process.arguments = arguments
-            let pipe = Pipe()
-            process.standardOutput = pipe
-            try process.run()
-            let data = pipe.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            return String(decoding: data, as: UTF8.self)
-        }.value
+        var arguments = ["--http2", "--parallel", "--parallel-immediate", "--parallel-max", "48", "--max-time", "60",
+                         "--cacert", certificate, "--resolve", "localhost:\(port):127.0.0.1", "-w", "%{http_code}\\n"]
+        for index in 0..<48 { arguments += ["-o", output + "/\(index)", url] }
+        let codes = try await EdgeHTTP2Tests.curlOutput(arguments)
         await edge.stop()
         #expect(codes.split(separator: "\n") == Array(repeating: "200", count: 48), "\(codes)")
         for index in 0..<48 {
