@@ -130,6 +130,18 @@ struct EdgeCacheRulesTests {
         #expect(cache.usage.bytes <= 10_000)
     }
 
+    @Test("an answer fetched before an invalidation is not stored after it")
+    func invalidationWhileFetching() {
+        let cache = ResponseCache(capacity: 100_000)
+        let none = HTTPHeaders()
+        let before = cache.epoch
+        cache.invalidate("k")
+        cache.store(entry(size: 10), under: "k", fetchedSince: before)
+        #expect(cache.lookup("k", requestHeaders: none, hasCredentials: false, now: .now()) == nil)
+        cache.store(entry(size: 10), under: "k", fetchedSince: cache.epoch)
+        #expect(cache.lookup("k", requestHeaders: none, hasCredentials: false, now: .now()) != nil)
+    }
+
     @Test("variants by Vary, stale entries dropped, credentials kept apart")
     func variants() {
         let cache = ResponseCache(capacity: 1_000_000)

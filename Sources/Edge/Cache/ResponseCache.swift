@@ -24,6 +24,8 @@ final class ResponseCache: Sendable {
         var slots: [String: Slot] = [:]
         var bytes = 0
         var clock: UInt64 = 0
+        /// Counts invalidations, so an answer fetched before one is not stored after it.
+        var invalidations: UInt64 = 0
     }
 
     /// What the cache holds now, for the status page and the metrics.
@@ -61,10 +63,14 @@ final class ResponseCache: Sendable {
     }
 
     /// Keeps `response` under `key`, replacing a variant chosen by the same values; makes room
-    /// by dropping the least recently used keys.
-    func store(_ response: CachedResponse, under key: String) {
+    /// by dropping the least recently used keys. `epoch` is the cache's `epoch` when the answer
+    /// was requested.
+    func store(_ response: CachedResponse, under key: String, fetchedSince epoch: UInt64? = nil) {
         guard response.size <= capacity else { return }
         state.withLockedValue { state in
+            // Something was invalidated while this answer was on its way: it may be the old
+            // version of what changed, so it is not kept (rare; the next request fetches again).
+            if let epoch, epoch != state.invalidations { return }
             state.clock += 1
             var slot = state.slots[key] ?? Slot(variants: [], lastUsed: state.clock, size: 0)
             slot.variants.removeAll { existing in
@@ -89,8 +95,15 @@ final class ResponseCache: Sendable {
     /// Forgets every variant under `key` (after a successful unsafe request to it, RFC 9111 §4.4).
     func invalidate(_ key: String) {
         state.withLockedValue { state in
+            state.invalidations += 1
             if let slot = state.slots.removeValue(forKey: key) { state.bytes -= slot.size }
         }
+    }
+
+    /// The invalidation count now; taken when a request goes to the upstream and given back to
+    /// `store`.
+    var epoch: UInt64 {
+        state.withLockedValue { $0.invalidations }
     }
 
     var usage: Usage {

@@ -56,6 +56,8 @@ final class Exchange {
     /// How the route's cache treats this exchange; nil when the route does not cache.
     var cacheUse: CachePolicy.RequestUse?
     var cacheKey: String?
+    /// The cache's invalidation count when this request went to the upstream.
+    var cacheEpoch: UInt64?
     /// `HIT`, `MISS` or `BYPASS`, sent to the client as `X-Cache`.
     var cacheStatus: String?
     /// The upstream's response being copied for the cache.

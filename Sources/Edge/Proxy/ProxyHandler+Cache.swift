@@ -24,6 +24,7 @@ extension ProxyHandler {
             return false
         case .refresh:
             exchange.cacheStatus = "MISS"
+            exchange.cacheEpoch = cache.store.epoch
             metrics.cacheRequest(result: "miss")
             return false
         case .lookup:
@@ -35,6 +36,7 @@ extension ProxyHandler {
                                               hasCredentials: CachePolicy.hasCredentials(exchange.head.headers), now: now)
         else {
             exchange.cacheStatus = "MISS"
+            exchange.cacheEpoch = cache.store.epoch
             metrics.cacheRequest(result: "miss")
             return false
         }
@@ -107,7 +109,8 @@ extension ProxyHandler {
     func cacheResponseEnded(_ exchange: Exchange) {
         guard let recording = exchange.cacheRecording, let cache = exchange.route?.cache else { return }
         exchange.cacheRecording = nil
-        cache.store.store(recording.response(storedAt: .now(), receivedAt: time(nil)), under: recording.key)
+        cache.store.store(recording.response(storedAt: .now(), receivedAt: time(nil)), under: recording.key,
+                          fetchedSince: exchange.cacheEpoch)
         metrics.cacheStored()
     }
 }
