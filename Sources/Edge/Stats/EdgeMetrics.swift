@@ -36,12 +36,6 @@ final class EdgeMetrics: Sendable {
         }
     }
 
-    func requestFinished(site: String, status: Int, nanoseconds: Int64, bytesSent: Int, bytesReceived: Int) {
-        let handles = siteMetrics(site)
-        handles.countRequest(status: status)
-        handles.record(nanoseconds: nanoseconds, bytesSent: bytesSent, bytesReceived: bytesReceived)
-    }
-
     /// The metrics of one site, for a connection to keep and reuse across its requests.
     func siteMetrics(_ site: String) -> SiteMetrics {
         let histogram = histograms.withLockedValue { cache in
