@@ -52,7 +52,11 @@ struct EdgeCacheTests {
           arguments: ["--http1.1", "--http2"])
     func cache(protocolFlag: String) async throws {
         let upstream = try await RecordingUpstream.start(contentType: "text/plain", responder: Self.responder)
+        let logs = try TemporaryDirectory(prefix: "portal-cache-log")
+        defer { logs.remove() }
         let edge = try await EdgeFixture.start(upstreams: []) { edge in
+            edge.accessLog = logs.file("access.log")
+            edge.accessLogFormat = "json"
             var cached = RouteSettings(path: "/", upstreams: ["127.0.0.1:\(upstream.port)"])
             var settings = RouteCacheSettings()
             settings.maxEntryBytes = 1_024
@@ -205,5 +209,10 @@ struct EdgeCacheTests {
         #expect(status.body.contains("\"cache\":{\"entries\":"))
         await edge.stop()
         await upstream.stop()
+        // The JSON access log says how the cache answered each request.
+        let log = (try? String(contentsOfFile: logs.file("access.log"), encoding: .utf8)) ?? ""
+        #expect(log.contains("\"uri\":\"/page\"") && log.contains("\"cache\":\"HIT\""))
+        #expect(log.contains("\"cache\":\"MISS\""))
+        #expect(log.contains("\"cache\":\"BYPASS\""))
     }
 }

@@ -157,5 +157,7 @@ struct EdgeLifecycleTests {
         #expect(object["upstream_ms"] is Double)
         #expect(object["total_ms"] is Double)
         #expect(object["method"] as? String == "GET")
+        // Not a caching route: the cache field is there, and null.
+        #expect(object["cache"] is NSNull)
     }
 }

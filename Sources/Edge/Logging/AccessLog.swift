@@ -18,6 +18,8 @@ struct AccessLogEntry: Sendable {
     var durationNanoseconds: Int64
     var site: String? = nil
     var upstreamNanoseconds: Int64? = nil
+    /// `HIT`, `MISS` or `BYPASS` on caching routes (nginx's `$upstream_cache_status`).
+    var cache: String? = nil
 }
 
 /// Access log formats: Apache's `combined`, or JSON lines with timings.
@@ -179,6 +181,7 @@ enum JSONLogFormat {
         ]
         fields.append("\"upstream_ms\":\(entry.upstreamNanoseconds.map { milliseconds($0) } ?? "null")")
         fields.append("\"total_ms\":\(milliseconds(entry.durationNanoseconds))")
+        fields.append("\"cache\":\(entry.cache.map(quote) ?? "null")")
         return "{" + fields.joined(separator: ",") + "}"
     }
 

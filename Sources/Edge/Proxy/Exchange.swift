@@ -95,7 +95,8 @@ final class Exchange {
             upstream: upstreamAddress?.description,
             durationNanoseconds: (NIODeadline.now() - started).nanoseconds,
             site: site?.name,
-            upstreamNanoseconds: upstreamTime
+            upstreamNanoseconds: upstreamTime,
+            cache: cacheStatus
         )
     }
 }
