@@ -62,6 +62,40 @@ struct EdgeHTTP2KeepAliveTests {
                                                    payload: .headers(.init(headers: headers, endStream: true))))
     }
 
+    @Test("a graceful stop sends GOAWAY to idle HTTP/2 clients and does not wait for the drain timeout")
+    func gracefulStop() async throws {
+        let upstream = try await RecordingUpstream.start { request, _ in
+            ScriptedResponse(body: "ok", delay: request.uri == "/slow" ? .milliseconds(1_500) : .zero)
+        }
+        let edge = try await EdgeFixture.start(upstreams: [HostAndPort(host: "127.0.0.1", port: upstream.port)]) {
+            $0.keepAliveTimeoutSeconds = 60
+            $0.drainTimeoutSeconds = 20
+        }
+        let idleRecorder = Recorder()
+        let idle = try await Self.connect(port: edge.httpsPort, certificate: edge.certificateFile, recorder: idleRecorder)
+        try await Self.request("/fast", stream: 1, on: idle)
+        let busyRecorder = Recorder()
+        let busy = try await Self.connect(port: edge.httpsPort, certificate: edge.certificateFile, recorder: busyRecorder)
+        for _ in 0..<50 where idleRecorder.statuses.withLockedValue({ $0 }).isEmpty {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        try await Self.request("/slow", stream: 1, on: busy)
+        try await Task.sleep(for: .milliseconds(200))
+        let started = NIODeadline.now()
+        await edge.stop()
+        let stopSeconds = Double((NIODeadline.now() - started).nanoseconds) / 1e9
+        try? await idle.close()
+        try? await busy.close()
+        await upstream.stop()
+
+        #expect(idleRecorder.goAway.withLockedValue { $0 } != nil)
+        #expect(idleRecorder.closed.withLockedValue { $0 } != nil)
+        // The stream in progress was answered before its connection closed.
+        #expect(busyRecorder.statuses.withLockedValue { $0 } == ["200"])
+        #expect(busyRecorder.goAway.withLockedValue { $0 } != nil)
+        #expect(stopSeconds < 8, "the stop took \(stopSeconds) s: it waited for the drain timeout")
+    }
+
     @Test("an idle HTTP/2 connection is closed after keepalive_timeout; a waiting stream keeps it open")
     func idleConnection() async throws {
         let upstream = try await RecordingUpstream.start { request, _ in
