@@ -1,5 +1,7 @@
 import Edge
 import Foundation
+import NIOConcurrencyHelpers
+import NIOCore
 import PortalCore
 import PortalTestSupport
 import Testing
@@ -214,5 +216,65 @@ struct EdgeCacheTests {
         #expect(log.contains("\"uri\":\"/page\"") && log.contains("\"cache\":\"HIT\""))
         #expect(log.contains("\"cache\":\"MISS\""))
         #expect(log.contains("\"cache\":\"BYPASS\""))
+    }
+    @Test("stale_on_error: an expired answer stands in for an upstream that fails, errs or is silent",
+          arguments: ["--http1.1", "--http2"])
+    func staleOnError(protocolFlag: String) async throws {
+        /// "ok", "error" (500) or "silent" (answers after the proxy timeout).
+        let mode = NIOLockedValueBox("ok")
+        let upstream = try await RecordingUpstream.start(contentType: "text/plain") { request, number in
+            switch mode.withLockedValue({ $0 }) {
+            case "error": return ScriptedResponse(status: 500, body: "falhou \(number)")
+            case "silent": return ScriptedResponse(body: "tarde \(number)", delay: .seconds(3))
+            default: return ScriptedResponse(headers: [("Cache-Control", "max-age=1")], body: "relatório \(number)")
+            }
+        }
+        let edge = try await EdgeFixture.start(upstreams: []) { edge in
+            edge.proxyTimeoutSeconds = 1
+            var withStale = RouteSettings(path: "/", upstreams: ["127.0.0.1:\(upstream.port)"])
+            var staleSettings = RouteCacheSettings()
+            staleSettings.staleOnErrorSeconds = 60
+            withStale.cache = staleSettings
+            var plain = RouteSettings(path: "/plain/", upstreams: ["127.0.0.1:\(upstream.port)"])
+            plain.cache = RouteCacheSettings()
+            edge.sites = [SiteSettings(name: "stale", hosts: ["*"], routes: [withStale, plain])]
+        }
+        let base = "https://localhost:\(edge.httpsPort)"
+        let certificate = edge.certificateFile
+        func get(_ path: String) async throws -> EdgeHTTP2Tests.CurlResult {
+            try await Task.detached { try EdgeHTTP2Tests.curl([protocolFlag, base + path], certificate: certificate) }.value
+        }
+        func cacheHeader(_ result: EdgeHTTP2Tests.CurlResult) -> String? {
+            result.headers.split(separator: "\r\n").first { $0.lowercased().hasPrefix("x-cache:") }
+                .map { String($0.dropFirst(8)).trimmingCharacters(in: .whitespaces) }
+        }
+        let fresh = try await get("/report")
+        _ = try await get("/plain/report")
+        try await Task.sleep(for: .milliseconds(1_300))
+        mode.withLockedValue { $0 = "error" }
+        let duringError = try await get("/report")
+        let plainDuringError = try await get("/plain/report")
+        let neverStored = try await get("/other")
+        mode.withLockedValue { $0 = "silent" }
+        let duringSilence = try await get("/report")
+        mode.withLockedValue { $0 = "ok" }
+        let recovered = try await get("/report")
+        await edge.stop()
+        await upstream.stop()
+
+        #expect(fresh.status == 200)
+        #expect(duringError.status == 200)
+        #expect(duringError.body == fresh.body)
+        #expect(cacheHeader(duringError) == "STALE")
+        #expect(duringSilence.status == 200)
+        #expect(duringSilence.body == fresh.body)
+        #expect(cacheHeader(duringSilence) == "STALE")
+        // Without stale_on_error, and with nothing stored, the failure shows.
+        #expect(plainDuringError.status == 500)
+        #expect(neverStored.status == 500)
+        // Once the upstream answers again, its new answer is served and stored.
+        #expect(recovered.status == 200)
+        #expect(recovered.body != fresh.body)
+        #expect(cacheHeader(recovered) == "MISS")
     }
 }

@@ -136,7 +136,7 @@ struct ConfigurationLoaderTests {
                       cache: true
                     - path: /api/
                       upstreams: ["127.0.0.1:9000"]
-                      cache: {max_entry_size: 2m, default_ttl: 10m}
+                      cache: {max_entry_size: 2m, default_ttl: 10m, stale_on_error: 1h}
                     - path: /live/
                       upstreams: ["127.0.0.1:9000"]
                       cache: false
@@ -147,6 +147,8 @@ struct ConfigurationLoaderTests {
         #expect(routes[0].cache == RouteCacheSettings())
         #expect(routes[1].cache?.maxEntryBytes == 2 * 1024 * 1024)
         #expect(routes[1].cache?.defaultTTLSeconds == 600)
+        #expect(routes[1].cache?.staleOnErrorSeconds == 3_600)
+        #expect(routes[0].cache?.staleOnErrorSeconds == 0)
         #expect(routes[2].cache == nil)
     }
 

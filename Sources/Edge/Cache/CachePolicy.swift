@@ -120,8 +120,12 @@ final class CacheRecording {
     let limit: Int
     private(set) var body: ByteBuffer
 
+    /// Seconds after expiry the stored answer may still stand in for a failing upstream.
+    let staleOnError: Int
+
     init(key: String, head: HTTPResponseHead, lifetime: Int, shared: Bool, variance: [(name: String, value: String?)],
-         limit: Int, allocator: ByteBufferAllocator) {
+         limit: Int, allocator: ByteBufferAllocator, staleOnError: Int = 0) {
+        self.staleOnError = staleOnError
         self.key = key
         self.head = head
         self.lifetime = lifetime
@@ -163,6 +167,6 @@ final class CacheRecording {
         return CachedResponse(head: head, body: exact, storedAt: storedAt,
                               initialAge: max(CachePolicy.initialAge(head.headers), apparentAge),
                               lifetime: lifetime, variance: variance, sharedWithCredentials: shared,
-                              size: exact.readableBytes + headerBytes + ResponseCache.entryOverhead)
+                              staleOnError: staleOnError, size: exact.readableBytes + headerBytes + ResponseCache.entryOverhead)
     }
 }

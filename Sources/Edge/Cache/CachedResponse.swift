@@ -16,6 +16,8 @@ struct CachedResponse: Sendable {
     let variance: [(name: String, value: String?)]
     /// Stored for a request without credentials only (no `public` or `s-maxage`).
     let sharedWithCredentials: Bool
+    /// Seconds after expiry it may still answer when the upstream fails.
+    var staleOnError: Int = 0
     /// Bytes it holds, for the cache's memory budget.
     let size: Int
 
@@ -26,6 +28,11 @@ struct CachedResponse: Sendable {
 
     func isFresh(now: NIODeadline) -> Bool {
         age(now: now) < lifetime
+    }
+
+    /// Still worth keeping: fresh, or stale within the time it may answer for a failing upstream.
+    func isUsableOnError(now: NIODeadline) -> Bool {
+        age(now: now) < lifetime + staleOnError
     }
 
     /// True when `headers` (a request's) agree with the values this response was chosen by.

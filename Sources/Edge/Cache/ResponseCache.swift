@@ -39,13 +39,15 @@ final class ResponseCache: Sendable {
         self.state = NIOLockedValueBox(State())
     }
 
-    /// The fresh response stored under `key` that suits a request with these headers, if any.
-    /// Stale variants found on the way are dropped.
-    func lookup(_ key: String, requestHeaders: HTTPHeaders, hasCredentials: Bool, now: NIODeadline) -> CachedResponse? {
+    /// The fresh response stored under `key` that suits a request with these headers, if any;
+    /// with `stale`, one that has expired but may still answer for a failing upstream.
+    /// Variants past any use are dropped on the way.
+    func lookup(_ key: String, requestHeaders: HTTPHeaders, hasCredentials: Bool, now: NIODeadline,
+                stale: Bool = false) -> CachedResponse? {
         state.withLockedValue { state in
             guard var slot = state.slots[key] else { return nil }
             let before = slot.variants.count
-            slot.variants.removeAll { !$0.isFresh(now: now) }
+            slot.variants.removeAll { !$0.isUsableOnError(now: now) }
             if slot.variants.count != before {
                 let size = slot.variants.reduce(0) { $0 + $1.size }
                 state.bytes -= slot.size - size
@@ -58,7 +60,9 @@ final class ResponseCache: Sendable {
             state.clock += 1
             slot.lastUsed = state.clock
             state.slots[key] = slot
-            return slot.variants.first { $0.matches(requestHeaders) && (!hasCredentials || $0.sharedWithCredentials) }
+            return slot.variants.first {
+                (stale || $0.isFresh(now: now)) && $0.matches(requestHeaders) && (!hasCredentials || $0.sharedWithCredentials)
+            }
         }
     }
 

@@ -5,4 +5,6 @@ struct RouteCache: Sendable {
     let maxEntryBytes: Int
     /// Lifetime in seconds of a storable response that states none; 0: such responses are not kept.
     let defaultTTL: Int
+    /// Seconds after expiry a stored response may still answer when the upstream fails.
+    var staleOnError: Int = 0
 }

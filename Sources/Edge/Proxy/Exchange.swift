@@ -62,6 +62,8 @@ final class Exchange {
     var cacheStatus: String?
     /// The upstream's response being copied for the cache.
     var cacheRecording: CacheRecording?
+    /// The answer comes from the cache (a hit, or a stale answer standing in for a failing upstream).
+    var answeredFromCache = false
     var answeredLocally = false
     var status: UInt = 0
     var bytesSent = 0

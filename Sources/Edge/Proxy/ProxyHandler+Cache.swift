@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import NIOCore
 import NIOHTTP1
 
@@ -49,6 +50,8 @@ extension ProxyHandler {
     /// Sends a stored response as if the upstream had just answered, with its `Age`, or `304`
     /// when the client's validators match it.
     private func replay(_ cached: CachedResponse, to exchange: Exchange, now: NIODeadline) {
+        exchange.answeredFromCache = true
+        exchange.cacheRecording = nil
         var head = cached.head
         let age = String(cached.age(now: now))
         if CachePolicy.validatorsApply(to: cached.head.status),
@@ -74,7 +77,7 @@ extension ProxyHandler {
     /// stored response stale after a successful unsafe request.
     func cacheResponseStarted(_ exchange: Exchange, head: HTTPResponseHead) {
         guard let use = exchange.cacheUse, let key = exchange.cacheKey, let cache = exchange.route?.cache,
-              exchange.cacheStatus != "HIT" else { return }
+              !exchange.answeredFromCache else { return }
         switch use {
         case .invalidate:
             if head.status.code < 400 { cache.store.invalidate(key) }
@@ -92,10 +95,30 @@ extension ProxyHandler {
             }
             exchange.cacheRecording = CacheRecording(key: key, head: head, lifetime: storage.lifetime,
                                                      shared: storage.shared, variance: variance,
-                                                     limit: cache.maxEntryBytes, allocator: context.channel.allocator)
+                                                     limit: cache.maxEntryBytes, allocator: context.channel.allocator,
+                                                     staleOnError: cache.staleOnError)
         case .bypass:
             break
         }
+    }
+
+    /// An expired stored answer that may stand in for the upstream's failure (`stale_on_error`).
+    func staleAnswer(for exchange: Exchange) -> CachedResponse? {
+        guard let cache = exchange.route?.cache, cache.staleOnError > 0, let key = exchange.cacheKey,
+              exchange.cacheUse == .lookup || exchange.cacheUse == .refresh,
+              !exchange.responseStarted, !exchange.answeredFromCache else { return nil }
+        return cache.store.lookup(key, requestHeaders: exchange.head.headers,
+                                  hasCredentials: CachePolicy.hasCredentials(exchange.head.headers), now: .now(), stale: true)
+    }
+
+    /// Answers with `stale` instead of the upstream's error, marked `X-Cache: STALE`.
+    func serveStale(_ stale: CachedResponse, to exchange: Exchange) {
+        logger.warning("upstream failed; answering from the cache", metadata: [
+            "uri": "\(exchange.head.uri)", "upstream": "\(exchange.upstreamAddress.map(String.init(describing:)) ?? "-")",
+        ])
+        exchange.cacheStatus = "STALE"
+        metrics.cacheRequest(result: "stale")
+        replay(stale, to: exchange, now: .now())
     }
 
     /// A piece of the upstream's body, before compression.

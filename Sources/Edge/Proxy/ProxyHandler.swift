@@ -553,6 +553,14 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 return
             }
             exchange.skippingInformational = false
+            if head.status.code >= 500, exchange.cacheUse != nil, let stale = staleAnswer(for: exchange) {
+                // The upstream failed: a stored answer stands in, and the failure's body is dropped.
+                let upstream = exchange.upstream
+                exchange.upstream = nil
+                upstream?.close()
+                serveStale(stale, to: exchange)
+                return
+            }
             exchange.responseStarted = true
             exchange.upstreamAnsweredAt = .now()
             exchange.status = head.status.code
@@ -820,6 +828,11 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     func respondLocally(_ exchange: Exchange, status: HTTPResponseStatus, extraHeaders: HTTPHeaders = [:],
                                 body customBody: String? = nil, close: Bool, logAsMalformed: Bool = false) {
         guard let context, !exchange.responseStarted else { return }
+        if status.code >= 502 && status.code <= 504, exchange.cacheUse != nil, let stale = staleAnswer(for: exchange) {
+            // The upstream is unreachable or silent: a stored answer stands in (`stale_on_error`).
+            serveStale(stale, to: exchange)
+            return
+        }
         exchange.answeredLocally = true
         exchange.responseStarted = true
         exchange.responseEnded = true

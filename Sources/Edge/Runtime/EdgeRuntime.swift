@@ -99,7 +99,7 @@ public final class EdgeRuntime: Sendable {
                 resolved.isMetrics = route.metrics
                 if let cache = route.cache, let responseCache {
                     resolved.cache = RouteCache(store: responseCache, maxEntryBytes: cache.maxEntryBytes,
-                                                defaultTTL: cache.defaultTTLSeconds)
+                                                defaultTTL: cache.defaultTTLSeconds, staleOnError: cache.staleOnErrorSeconds)
                 }
                 if !route.access.isOpen {
                     do {

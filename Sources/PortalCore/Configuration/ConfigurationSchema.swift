@@ -257,7 +257,7 @@ enum ConfigurationSchema {
         return name.isEmpty ? nil : site
     }
 
-    /// `cache: true`, or `cache: {max_entry_size: 1m, default_ttl: 10m}`.
+    /// `cache: true`, or `cache: {max_entry_size: 1m, default_ttl: 10m, stale_on_error: 1h}`.
     private static func readRouteCache(_ item: inout ConfigSection, path: String) -> RouteCacheSettings? {
         guard item.hasKey("cache") else { return nil }
         var cache: RouteCacheSettings?
@@ -269,9 +269,11 @@ enum ConfigurationSchema {
                                                   isValid: { (1...(1 << 30)).contains($0.bytes) }).bytes
             settings.defaultTTLSeconds = section.read("default_ttl", default: DurationSeconds(seconds: 0),
                                                       rule: "a duration such as 0, 90s, 10m or 1h").seconds
+            settings.staleOnErrorSeconds = section.read("stale_on_error", default: DurationSeconds(seconds: 0),
+                                                        rule: "a duration such as 0, 10m or 1h").seconds
             section.finish()
             cache = settings
-        } else if item.read("cache", default: false, rule: "true, false or a section with max_entry_size and default_ttl") {
+        } else if item.read("cache", default: false, rule: "true, false or a section with max_entry_size, default_ttl and stale_on_error") {
             cache = RouteCacheSettings()
         }
         if cache != nil && (item.hasKey("root") || item.hasKey("status") || item.hasKey("metrics")) {

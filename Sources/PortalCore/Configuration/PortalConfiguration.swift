@@ -266,6 +266,9 @@ public struct RouteCacheSettings: Sendable, Equatable {
     /// Lifetime of a response that states none (no `Cache-Control` lifetime, no `Expires`), in
     /// seconds; 0 keeps only responses that state their own lifetime.
     public var defaultTTLSeconds: Int = 0
+    /// How long after it expired a stored response may still answer when the upstream fails
+    /// (unreachable, timed out, or a 5xx), in seconds; 0: never (Apache's `CacheStaleOnError`).
+    public var staleOnErrorSeconds: Int = 0
 
     public init() {}
 }
