@@ -62,4 +62,12 @@ struct NetworkTypesTests {
         #expect(message.contains("pid \(getpid())"))
         #expect(message.contains("--https-port"))
     }
+    @Test("the process holding a port is found among many sockets (past the first page of /proc/net/tcp)")
+    func portHolderAmongMany() async throws {
+        var holders: [RecordingUpstream] = []
+        for _ in 0..<60 { holders.append(try await RecordingUpstream.start()) }
+        let missing = holders.filter { PortHolder.find(port: $0.port)?.pid != getpid() }.map(\.port)
+        for holder in holders { await holder.stop() }
+        #expect(missing.isEmpty, "ports whose holder was not found: \(missing)")
+    }
 }

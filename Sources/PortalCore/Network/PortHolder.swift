@@ -42,7 +42,7 @@ public struct PortHolder: Sendable, Equatable, CustomStringConvertible {
         var result: Set<String> = []
         let portHex = String(format: "%04X", port)
         for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
-            guard let text = try? String(contentsOfFile: table, encoding: .utf8) else { continue }
+            guard let text = readWhole(table) else { continue }
             for line in text.split(separator: "\n").dropFirst() {
                 let fields = line.split(separator: " ", omittingEmptySubsequences: true)
                 // sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode
@@ -54,6 +54,15 @@ public struct PortHolder: Sendable, Equatable, CustomStringConvertible {
             }
         }
         return result
+    }
+
+    /// The whole of a `/proc` file. These report a size of 0, and `String(contentsOfFile:)`
+    /// stops after the first page (about 27 sockets of `/proc/net/tcp`), so read to the end.
+    static func readWhole(_ path: String) -> String? {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
+        defer { try? handle.close() }
+        guard let data = try? handle.readToEnd() else { return nil }
+        return String(decoding: data, as: UTF8.self)
     }
 
     private static func readTrimmed(_ path: String) -> String {
