@@ -11,7 +11,7 @@ struct EdgeCacheRulesTests {
     }
 
     private func storage(_ head: HTTPResponseHead, method: HTTPMethod = .GET, credentials: Bool = false,
-                         defaultTTL: Int = 0) -> (lifetime: Int, shared: Bool)? {
+                         defaultTTL: Int = 0) -> (lifetime: Int, shared: Bool, staleAllowed: Bool)? {
         CachePolicy.storage(of: head, requestMethod: method, requestHasCredentials: credentials,
                             defaultTTL: defaultTTL, now: 1_000_000)
     }
@@ -57,6 +57,11 @@ struct EdgeCacheRulesTests {
         #expect(storage(response([("Cache-Control", "public, max-age=60")]), credentials: true)?.shared == true)
         #expect(storage(response([("Cache-Control", "s-maxage=60")]), credentials: true)?.shared == true)
         #expect(storage(response(fresh))?.shared == false)
+        // An expired copy may stand in for a failing upstream unless the upstream forbade it.
+        #expect(storage(response(fresh))?.staleAllowed == true)
+        #expect(storage(response([("Cache-Control", "max-age=60, must-revalidate")]))?.staleAllowed == false)
+        #expect(storage(response([("Cache-Control", "max-age=60, proxy-revalidate")]))?.staleAllowed == false)
+        #expect(storage(response([("Cache-Control", "s-maxage=60")]))?.staleAllowed == false)
         #expect(CachePolicy.validatorsApply(to: .ok))
         #expect(!CachePolicy.validatorsApply(to: .notFound))
         #expect(!CachePolicy.validatorsApply(to: .movedPermanently))
@@ -134,12 +139,17 @@ struct EdgeCacheRulesTests {
     func invalidationWhileFetching() {
         let cache = ResponseCache(capacity: 100_000)
         let none = HTTPHeaders()
-        let before = cache.epoch
+        let before = cache.fetchStarted()
         cache.invalidate("k")
         cache.store(entry(size: 10), under: "k", fetchedSince: before)
         #expect(cache.lookup("k", requestHeaders: none, hasCredentials: false, now: .now()) == nil)
-        cache.store(entry(size: 10), under: "k", fetchedSince: cache.epoch)
+        cache.store(entry(size: 10), under: "k", fetchedSince: cache.fetchStarted())
         #expect(cache.lookup("k", requestHeaders: none, hasCredentials: false, now: .now()) != nil)
+        // Another key's invalidation does not stop this one from being stored.
+        let started = cache.fetchStarted()
+        cache.invalidate("other")
+        cache.store(entry(size: 10), under: "third", fetchedSince: started)
+        #expect(cache.lookup("third", requestHeaders: none, hasCredentials: false, now: .now()) != nil)
     }
 
     @Test("variants by Vary, stale entries dropped, credentials kept apart")

@@ -58,10 +58,12 @@ enum CachePolicy {
     /// Status codes a cache may keep (RFC 9110 §15.1, without 206: ranges are passed through).
     static let storableStatuses: Set<UInt> = [200, 203, 204, 300, 301, 308, 404, 405, 410, 414, 501]
 
-    /// How long the upstream's response may be served from the cache, and whether it may reach
-    /// requests with credentials; nil when it must not be kept.
+    /// How long the upstream's response may be served from the cache, whether it may reach
+    /// requests with credentials, and whether it may ever be served once expired
+    /// (`must-revalidate`, `proxy-revalidate` and `s-maxage` forbid it, RFC 9111 §5.2.2);
+    /// nil when it must not be kept.
     static func storage(of head: HTTPResponseHead, requestMethod: HTTPMethod, requestHasCredentials: Bool,
-                        defaultTTL: Int, now: Int) -> (lifetime: Int, shared: Bool)? {
+                        defaultTTL: Int, now: Int) -> (lifetime: Int, shared: Bool, staleAllowed: Bool)? {
         guard requestMethod == .GET, storableStatuses.contains(head.status.code) else { return nil }
         let headers = head.headers
         let control = CacheControl(headers)
@@ -81,7 +83,8 @@ enum CachePolicy {
         } else {
             lifetime = defaultTTL
         }
-        return lifetime > 0 ? (lifetime, shared) : nil
+        let staleAllowed = !control.mustRevalidate && control.sharedMaxAge == nil
+        return lifetime > 0 ? (lifetime, shared, staleAllowed) : nil
     }
 
     /// The request header names of a response's `Vary`, lowercased.

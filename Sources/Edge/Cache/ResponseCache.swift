@@ -24,8 +24,11 @@ final class ResponseCache: Sendable {
         var slots: [String: Slot] = [:]
         var bytes = 0
         var clock: UInt64 = 0
-        /// Counts invalidations, so an answer fetched before one is not stored after it.
-        var invalidations: UInt64 = 0
+        /// When each recently invalidated key was invalidated (on `clock`), so an answer fetched
+        /// before that is not stored after it. Bounded: when it grows past `maxRemembered` it is
+        /// emptied and `resets` counts up, which refuses every answer fetched before the reset.
+        var invalidatedAt: [String: UInt64] = [:]
+        var resets: UInt64 = 0
     }
 
     /// What the cache holds now, for the status page and the metrics.
@@ -67,14 +70,17 @@ final class ResponseCache: Sendable {
     }
 
     /// Keeps `response` under `key`, replacing a variant chosen by the same values; makes room
-    /// by dropping the least recently used keys. `epoch` is the cache's `epoch` when the answer
+    /// by dropping the least recently used keys. `epoch` is what `fetchStarted` gave when the answer
     /// was requested.
-    func store(_ response: CachedResponse, under key: String, fetchedSince epoch: UInt64? = nil) {
+    func store(_ response: CachedResponse, under key: String, fetchedSince epoch: Epoch? = nil) {
         guard response.size <= capacity else { return }
         state.withLockedValue { state in
-            // Something was invalidated while this answer was on its way: it may be the old
-            // version of what changed, so it is not kept (rare; the next request fetches again).
-            if let epoch, epoch != state.invalidations { return }
+            // The target was invalidated while this answer was on its way: it may be the old
+            // version of what changed, so it is not kept (the next request fetches again).
+            if let epoch {
+                if epoch.resets != state.resets { return }
+                if let invalidated = state.invalidatedAt[key], invalidated >= epoch.clock { return }
+            }
             state.clock += 1
             var slot = state.slots[key] ?? Slot(variants: [], lastUsed: state.clock, size: 0)
             slot.variants.removeAll { existing in
@@ -99,15 +105,32 @@ final class ResponseCache: Sendable {
     /// Forgets every variant under `key` (after a successful unsafe request to it, RFC 9111 §4.4).
     func invalidate(_ key: String) {
         state.withLockedValue { state in
-            state.invalidations += 1
+            state.clock += 1
+            if state.invalidatedAt.count >= Self.maxRemembered {
+                state.invalidatedAt.removeAll(keepingCapacity: true)
+                state.resets += 1
+            }
+            state.invalidatedAt[key] = state.clock
             if let slot = state.slots.removeValue(forKey: key) { state.bytes -= slot.size }
         }
     }
 
-    /// The invalidation count now; taken when a request goes to the upstream and given back to
-    /// `store`.
-    var epoch: UInt64 {
-        state.withLockedValue { $0.invalidations }
+    /// Invalidated keys remembered for answers still on their way.
+    static let maxRemembered = 4_096
+
+    /// A moment in the cache's history, taken when a request goes to the upstream and given back
+    /// to `store`.
+    struct Epoch: Equatable {
+        let resets: UInt64
+        let clock: UInt64
+    }
+
+    /// Marks the start of an upstream fetch whose answer may be stored.
+    func fetchStarted() -> Epoch {
+        state.withLockedValue { state in
+            state.clock += 1
+            return Epoch(resets: state.resets, clock: state.clock)
+        }
     }
 
     var usage: Usage {

@@ -57,7 +57,7 @@ final class Exchange {
     var cacheUse: CachePolicy.RequestUse?
     var cacheKey: String?
     /// The cache's invalidation count when this request went to the upstream.
-    var cacheEpoch: UInt64?
+    var cacheEpoch: ResponseCache.Epoch?
     /// `HIT`, `MISS` or `BYPASS`, sent to the client as `X-Cache`.
     var cacheStatus: String?
     /// The upstream's response being copied for the cache.

@@ -13,28 +13,49 @@ struct HTTP2IdleTimeout: NIOHTTP2StreamDelegate {
         let timeout: TimeAmount
         var openStreams = 0
         var lastStreamID = HTTP2StreamID.rootStream
+        /// When the last open stream ended; nil while streams are open.
+        var idleSince: NIODeadline? = .now()
         var timer: Scheduled<Void>?
         /// A graceful stop asked the connection to end.
         var draining = false
+        /// Time for the client to read the GOAWAY before the connection closes.
+        static let closeGrace = TimeAmount.seconds(1)
 
         init(channel: any Channel, timeout: TimeAmount) {
             self.channel = channel
             self.timeout = timeout
         }
 
-        func arm() {
-            timer?.cancel()
-            timer = channel.eventLoop.assumeIsolated().scheduleTask(in: timeout) { [weak self] in
-                self?.expire()
+        /// Starts the countdown unless one is pending. A pending timer is not cancelled when
+        /// streams open; when it fires it looks at the connection and sleeps again for the rest,
+        /// so a busy connection does not schedule and cancel a timer per stream.
+        func armIfNeeded(in delay: TimeAmount) {
+            guard timer == nil else { return }
+            timer = channel.eventLoop.assumeIsolated().scheduleTask(in: delay) { [weak self] in
+                self?.timerFired()
             }
         }
 
-        func expire() {
+        private func timerFired() {
+            timer = nil
+            guard openStreams == 0, let idleSince, channel.isActive else { return }
+            let idleFor = NIODeadline.now() - idleSince
+            if idleFor < timeout {
+                armIfNeeded(in: timeout - idleFor)
+            } else {
+                end()
+            }
+        }
+
+        /// GOAWAY naming the last stream served, then the close after a moment.
+        func end() {
             timer?.cancel()
             timer = nil
             guard openStreams == 0, channel.isActive else { return }
             let channel = self.channel
-            sendGoAway().whenComplete { _ in channel.close(promise: nil) }
+            sendGoAway().whenComplete { _ in
+                channel.eventLoop.assumeIsolated().scheduleTask(in: Self.closeGrace) { channel.close(promise: nil) }
+            }
         }
 
         /// Graceful stop: tell the client now, close when the streams in progress have ended.
@@ -42,7 +63,7 @@ struct HTTP2IdleTimeout: NIOHTTP2StreamDelegate {
             guard !draining, channel.isActive else { return }
             draining = true
             if openStreams == 0 {
-                expire()
+                end()
             } else {
                 sendGoAway().whenComplete { _ in }
             }
@@ -81,15 +102,14 @@ struct HTTP2IdleTimeout: NIOHTTP2StreamDelegate {
     init(channel: any Channel, timeout: TimeAmount) {
         let state = State(channel: channel, timeout: timeout)
         self.state = NIOLoopBound(state, eventLoop: channel.eventLoop)
-        state.arm()
+        state.armIfNeeded(in: timeout)
     }
 
     func streamCreated(_ id: HTTP2StreamID, channel: any Channel) {
         let state = self.state.value
         state.openStreams += 1
+        state.idleSince = nil
         if id > state.lastStreamID { state.lastStreamID = id }
-        state.timer?.cancel()
-        state.timer = nil
     }
 
     func streamClosed(_ id: HTTP2StreamID, channel: any Channel) {
@@ -97,10 +117,11 @@ struct HTTP2IdleTimeout: NIOHTTP2StreamDelegate {
         state.openStreams -= 1
         if state.openStreams <= 0 {
             state.openStreams = 0
+            state.idleSince = .now()
             if state.draining {
-                state.expire()
+                state.end()
             } else {
-                state.arm()
+                state.armIfNeeded(in: state.timeout)
             }
         }
     }

@@ -25,7 +25,7 @@ extension ProxyHandler {
             return false
         case .refresh:
             exchange.cacheStatus = "MISS"
-            exchange.cacheEpoch = cache.store.epoch
+            exchange.cacheEpoch = cache.store.fetchStarted()
             metrics.cacheRequest(result: "miss")
             return false
         case .lookup:
@@ -37,7 +37,7 @@ extension ProxyHandler {
                                               hasCredentials: CachePolicy.hasCredentials(exchange.head.headers), now: now)
         else {
             exchange.cacheStatus = "MISS"
-            exchange.cacheEpoch = cache.store.epoch
+            exchange.cacheEpoch = cache.store.fetchStarted()
             metrics.cacheRequest(result: "miss")
             return false
         }
@@ -96,7 +96,7 @@ extension ProxyHandler {
             exchange.cacheRecording = CacheRecording(key: key, head: head, lifetime: storage.lifetime,
                                                      shared: storage.shared, variance: variance,
                                                      limit: cache.maxEntryBytes, allocator: context.channel.allocator,
-                                                     staleOnError: cache.staleOnError)
+                                                     staleOnError: storage.staleAllowed ? cache.staleOnError : 0)
         case .bypass:
             break
         }
@@ -104,9 +104,10 @@ extension ProxyHandler {
 
     /// An expired stored answer that may stand in for the upstream's failure (`stale_on_error`).
     func staleAnswer(for exchange: Exchange) -> CachedResponse? {
+        // Only for a plain lookup: a client that asked for a fresh answer (`no-cache`,
+        // `max-age=0`) gets the error rather than an old copy.
         guard let cache = exchange.route?.cache, cache.staleOnError > 0, let key = exchange.cacheKey,
-              exchange.cacheUse == .lookup || exchange.cacheUse == .refresh,
-              !exchange.responseStarted, !exchange.answeredFromCache else { return nil }
+              exchange.cacheUse == .lookup, !exchange.responseStarted, !exchange.answeredFromCache else { return nil }
         return cache.store.lookup(key, requestHeaders: exchange.head.headers,
                                   hasCredentials: CachePolicy.hasCredentials(exchange.head.headers), now: .now(), stale: true)
     }
@@ -117,7 +118,8 @@ extension ProxyHandler {
             "uri": "\(exchange.head.uri)", "upstream": "\(exchange.upstreamAddress.map(String.init(describing:)) ?? "-")",
         ])
         exchange.cacheStatus = "STALE"
-        metrics.cacheRequest(result: "stale")
+        // Already counted as a miss; this counts how many misses an old copy rescued.
+        metrics.cacheStaleAnswer()
         replay(stale, to: exchange, now: .now())
     }
 

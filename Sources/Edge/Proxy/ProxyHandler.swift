@@ -51,6 +51,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var phase: Phase = .idle(since: .now(), firstRequest: true)
     private var sawLineFeedInHead = false
     private var deadlineTimer: Scheduled<Void>?
+    /// The last response's final write on a kept-alive HTTP/1.1 connection.
+    private var lastResponseWrite: EventLoopFuture<Void>?
     /// Watches the upstream of the exchange in flight (`proxy_timeout`).
     private var proxyTimer: Scheduled<Void>?
     private var deadlineTimerFiresAt: NIODeadline?
@@ -180,7 +182,18 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         if event is ChannelShouldQuiesceEvent {
             // Graceful stop: finish the request in flight, then close.
             if exchange == nil {
-                context.close(promise: nil)
+                // An HTTP/2 stream ends by itself (its connection sends GOAWAY); an idle HTTP/1.1
+                // connection closes once the last response has really been written, since
+                // closing drops writes still queued for a slow reader.
+                if !http2 {
+                    closing = true
+                    if let lastResponseWrite {
+                        let channel = context.channel
+                        lastResponseWrite.whenComplete { _ in channel.close(promise: nil) }
+                    } else {
+                        context.close(promise: nil)
+                    }
+                }
             } else {
                 closing = true
                 exchange?.keepAlive = false
@@ -555,6 +568,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             exchange.skippingInformational = false
             if head.status.code >= 500, exchange.cacheUse != nil, let stale = staleAnswer(for: exchange) {
                 // The upstream failed: a stored answer stands in, and the failure's body is dropped.
+                exchange.upstreamAnsweredAt = .now()
                 let upstream = exchange.upstream
                 exchange.upstream = nil
                 upstream?.close()
@@ -562,7 +576,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 return
             }
             exchange.responseStarted = true
-            exchange.upstreamAnsweredAt = .now()
+            // A stored answer replayed is not the upstream answering.
+            if !exchange.answeredFromCache { exchange.upstreamAnsweredAt = .now() }
             exchange.status = head.status.code
             exchange.upstreamKeepAlive = head.isKeepAlive
             if exchange.cacheUse != nil { cacheResponseStarted(exchange, head: head) }
@@ -917,11 +932,12 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             resumeReads()
         } else if exchange.keepAlive && !closing {
             phase = .idle(since: .now(), firstRequest: false)
+            let written = context.writeAndFlush(wrapOutboundOut(.end(trailers)))
+            // Kept so a graceful stop can wait for it before closing.
+            lastResponseWrite = written
             if let openFile {
                 // Holding the file until the write completes keeps it open for sendfile.
-                context.writeAndFlush(wrapOutboundOut(.end(trailers))).whenComplete { _ in withExtendedLifetime(openFile) {} }
-            } else {
-                context.writeAndFlush(wrapOutboundOut(.end(trailers)), promise: nil)
+                written.whenComplete { _ in withExtendedLifetime(openFile) {} }
             }
             resumeReads()
             drainQueue()

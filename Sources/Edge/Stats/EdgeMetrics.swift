@@ -76,6 +76,12 @@ final class EdgeMetrics: Sendable {
                 help: "Requests on caching routes, by result (hit, miss, bypass)").increment()
     }
 
+    /// A failing upstream's answer replaced by an expired stored one (`stale_on_error`).
+    func cacheStaleAnswer() {
+        counter("cache_stale_answers", unit: "total", [], help: "Upstream failures answered from an expired stored response")
+            .increment()
+    }
+
     /// An upstream response kept by the cache.
     func cacheStored() {
         counter("cache_stores", unit: "total", [], help: "Upstream responses kept by the cache").increment()
