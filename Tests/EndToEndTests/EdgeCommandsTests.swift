@@ -23,6 +23,12 @@ struct EdgeCommandsTests {
                   routes:
                     - path: /
                       upstreams: ["127.0.0.1:\(closed)"]
+                      cache: true
+                    - path: /server-status
+                      status: true
+                    - path: /reports/
+                      upstreams: ["127.0.0.1:\(closed)"]
+                      access: {allow: ["10.0.0.0/8"]}
             """.write(toFile: file, atomically: true, encoding: .utf8)
         let result = try await PortalProcess.run(["check", "--config", file, "--dump-sites", "--data-dir", directory.file("d")],
                                                  outputDirectory: directory.path)
@@ -33,6 +39,10 @@ struct EdgeCommandsTests {
         #expect(result.stdout.contains("site portal"))
         #expect(result.stdout.contains("hosts: portal.jpcontabil.com.br"))
         #expect(result.stdout.contains("route / -> 127.0.0.1:\(closed)"))
+        #expect(result.stdout.contains("cached up to 1048576 bytes per response"))
+        #expect(result.stdout.contains("route /server-status -> status page [local only]"))
+        #expect(result.stdout.contains("route /reports/ -> 127.0.0.1:\(closed)"))
+        #expect(result.stdout.contains("[allow 10.0.0.0/8]"))
         #expect(result.stdout.contains("Listeners: https://0.0.0.0:8443, http://0.0.0.0:8080"))
     }
 

@@ -18,18 +18,33 @@ enum SiteTable {
             lines.append("    plain HTTP: \(site.redirectToHTTPS ? "301 to HTTPS" : "served")")
             if let canonical = site.canonicalHost { lines.append("    canonical host: \(canonical)") }
             for route in site.routes.sorted(by: { $0.path.count > $1.path.count }) {
+                let access = accessSummary(route.access).map { " [\($0)]" } ?? ""
                 if let root = route.root {
-                    lines.append("    route \(route.path) -> files in \(root)\(route.listDirectories ? " (listing on)" : "")")
+                    lines.append("    route \(route.path) -> files in \(root)\(route.listDirectories ? " (listing on)" : "")\(access)")
+                    continue
+                }
+                if route.status || route.metrics {
+                    lines.append("    route \(route.path) -> \(route.status ? "status page" : "Prometheus metrics")\(access)")
                     continue
                 }
                 let limit = route.maxBodyBytes ?? edge.maxBodyBytes
                 let cache = route.cache.map { ", cached up to \($0.maxEntryBytes) bytes per response" } ?? ""
-                lines.append("    route \(route.path) -> \(route.upstreams.joined(separator: ", ")) (max body \(limit) bytes\(route.preserveHost ? "" : ", Host rewritten")\(cache))")
+                lines.append("    route \(route.path) -> \(route.upstreams.joined(separator: ", ")) (max body \(limit) bytes\(route.preserveHost ? "" : ", Host rewritten")\(cache))\(access)")
             }
         }
         if edge.sites.isEmpty == false, edge.defaultSite == nil {
             lines.append("unknown hosts: \(edge.unknownHostStatus)")
         }
         return lines.joined(separator: "\n")
+    }
+
+    /// Who may use a route, in a few words (`local only`, `allow 10.0.0.0/8`, `basic auth`); nil when anyone may.
+    static func accessSummary(_ access: AccessRules) -> String? {
+        var parts: [String] = []
+        if access.localOnly { parts.append("local only") }
+        if !access.allow.isEmpty { parts.append("allow " + access.allow.joined(separator: ", ")) }
+        if !access.deny.isEmpty { parts.append("deny " + access.deny.joined(separator: ", ")) }
+        if let file = access.basicAuthFile { parts.append("basic auth from \(file)") }
+        return parts.isEmpty ? nil : parts.joined(separator: "; ")
     }
 }
