@@ -3,6 +3,7 @@ import Edge
 import Foundation
 import NIOCore
 import NIOHTTP1
+import NIOPosix
 import PortalCore
 import PortalTestSupport
 import Testing
@@ -100,6 +101,41 @@ struct EdgeStaticFilesTests {
             let body = try? String(contentsOfFile: output + "/\(index)", encoding: .utf8)
             #expect(body == expected, "stream \(index): \(body?.utf8.count ?? -1) bytes")
         }
+    }
+
+    @Test("a graceful stop lets a slow reader receive the whole file already handed to the kernel's queue")
+    func gracefulStopFinishesDownload() async throws {
+        let directory = try TemporaryDirectory(prefix: "portal-static")
+        defer { directory.remove() }
+        let root = try Self.makeRoot(directory)
+        let size = 32 * 1024 * 1024
+        try Data(repeating: 0x61, count: size).write(to: URL(fileURLWithPath: root + "/huge.bin"))
+        let edge = try await EdgeFixture.start(upstreams: []) { edge in
+            edge.drainTimeoutSeconds = 20
+            var site = SiteSettings(name: "files", hosts: ["*"], routes: [RouteSettings(path: "/static/", root: root)])
+            site.redirectToHTTPS = false
+            edge.sites = [site]
+        }
+        // A client that does not read yet: the edge hands the file over (sendfile) and the
+        // exchange is over on its side while most bytes still wait to be written.
+        let counter = ByteCounter()
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .channelOption(ChannelOptions.autoRead, value: false)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(counter) }
+            }
+            .connect(host: "127.0.0.1", port: edge.httpPort).get()
+        try await channel.writeAndFlush(ByteBuffer(string: "GET /static/huge.bin HTTP/1.1\r\nHost: x\r\n\r\n"))
+        try await Task.sleep(for: .milliseconds(500))
+        let stopping = Task { await edge.stop() }
+        try await Task.sleep(for: .milliseconds(300))
+        try await channel.setOption(ChannelOptions.autoRead, value: true).get()
+        channel.read()
+        for _ in 0..<300 where !counter.isClosed { try await Task.sleep(for: .milliseconds(50)) }
+        await stopping.value
+        try? await channel.close()
+        #expect(counter.isClosed, "the edge closed the connection after the download")
+        #expect(counter.count > size, "received \(counter.count) bytes of a \(size)-byte file")
     }
 
     @Test("conditional requests get 304; ranges get 206 or 416; several ranges get the whole file")

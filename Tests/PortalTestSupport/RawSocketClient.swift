@@ -117,6 +117,8 @@ public final class ByteCounter: ChannelInboundHandler, Sendable {
 
     private let state = NIOLockedValueBox((count: 0, closed: false))
 
+    public init() {}
+
     public var count: Int { state.withLockedValue { $0.count } }
     public var isClosed: Bool { state.withLockedValue { $0.closed } }
 
