@@ -58,9 +58,16 @@ final class OpenFileCache {
         let encoding: String?
         let varies: Bool
         let expires: NIODeadline
+        /// The whole file, once read for a TLS or HTTP/2 client (small files only), so the next
+        /// ones within the entry's second need no trip to the thread pool.
+        var content: ByteBuffer?
     }
 
     private var entries: [String: Entry] = [:]
+    /// Bytes of file content held by the entries.
+    private var contentBytes = 0
+    /// Most file content held per event loop.
+    static let contentBudget = 32 * 1024 * 1024
     private static let lifetime = TimeAmount.seconds(1)
     /// Files held open per event loop at most (well below the process's descriptor limit).
     private static let capacity = 256
@@ -72,10 +79,20 @@ final class OpenFileCache {
     func lookup(_ key: String, now: NIODeadline = .now()) -> Entry? {
         guard let entry = entries[key] else { return nil }
         if entry.expires <= now {
+            contentBytes -= entry.content?.readableBytes ?? 0
             entries[key] = nil
             return nil
         }
         return entry
+    }
+
+    /// Keeps `content` (the whole file) with the entry under `key`, within the loop's budget.
+    func remember(content: ByteBuffer, for key: String) {
+        guard var entry = entries[key], entry.content == nil, content.readableBytes == entry.size,
+              contentBytes + content.readableBytes <= Self.contentBudget else { return }
+        entry.content = content
+        contentBytes += content.readableBytes
+        entries[key] = entry
     }
 
     func store(_ key: String, found: StaticFileLookup.Found, file: SharedFile) {
@@ -86,6 +103,7 @@ final class OpenFileCache {
         if entries.count >= Self.capacity { entries.removeAll() }
         entries[key] = Entry(file: file, size: found.size, modified: found.modified, contentType: found.contentType,
                              encoding: found.encoding, varies: found.varies, expires: .now() + Self.lifetime)
+        contentBytes = entries.values.reduce(0) { $0 + ($1.content?.readableBytes ?? 0) }
     }
 }
 
