@@ -29,6 +29,14 @@ struct EdgeCacheRulesTests {
         #expect(storage(response([("Date", inAnHour), ("Expires", date)])) == nil)
         #expect(storage(response([])) == nil)
         #expect(storage(response([]), defaultTTL: 30)?.lifetime == 30)
+        // Absurd numbers from an upstream are capped (RFC 9111 §1.2.2), so sums cannot overflow.
+        let huge = response([("Cache-Control", "max-age=9223372036854775807"), ("Age", "9223372036854775807")])
+        #expect(storage(huge)?.lifetime == CacheControl.maxDeltaSeconds)
+        #expect(CachePolicy.initialAge(huge.headers) == CacheControl.maxDeltaSeconds)
+        let recording = CacheRecording(key: "k", head: huge, lifetime: CacheControl.maxDeltaSeconds, shared: false,
+                                       variance: [], limit: 10, allocator: ByteBufferAllocator(), staleOnError: 3_600)
+        let stored = recording.response(storedAt: .now(), receivedAt: 0)
+        #expect(!stored.isFresh(now: .now()) || stored.isUsableOnError(now: .now()))
     }
 
     @Test("responses that must not be kept", arguments: [

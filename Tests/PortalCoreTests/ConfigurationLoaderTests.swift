@@ -102,6 +102,7 @@ struct ConfigurationLoaderTests {
         ("database:\n  backup_schedule: hourly\n", 2, "database.backup_schedule' must be off or daily"),
         ("database:\n  backup_time: \"2:30\"\n", 2, "database.backup_time' must be a time of day"),
         ("edge:\n  cache_memory: lots\n", 2, "edge.cache_memory' must be a size"),
+        ("edge:\n  cache_memory: 0\n", 2, "edge.cache_memory' must be a size of at least 1m"),
         (ConfigurationLoaderTests.cachedRoute + "          cache: sometimes\n", 8, "cache' must be true, false or a section"),
         (ConfigurationLoaderTests.cachedRoute + "          cache:\n            default_ttl: forever\n", 9, "cache.default_ttl' must be a duration"),
         (ConfigurationLoaderTests.cachedRoute + "          cache:\n            max_entry_size: 0\n", 9, "cache.max_entry_size' must be a size from 1 byte"),
@@ -150,6 +151,16 @@ struct ConfigurationLoaderTests {
         #expect(routes[1].cache?.staleOnErrorSeconds == 3_600)
         #expect(routes[0].cache?.staleOnErrorSeconds == 0)
         #expect(routes[2].cache == nil)
+    }
+
+    @Test("a route cache entry larger than the whole cache is an error")
+    func cacheEntryLargerThanCache() throws {
+        let yaml = ConfigurationLoaderTests.cachedRoute.replacingOccurrences(of: "edge:\n", with: "edge:\n  cache_memory: 2m\n")
+            + "          cache: {max_entry_size: 8m}\n"
+        let error = try #require(throws: ConfigurationError.self) {
+            try ConfigurationLoader.parse(yaml: yaml, source: "portal.yaml")
+        }
+        #expect(error.issues.contains { $0.message.contains("cache.max_entry_size (8388608 bytes) is larger than edge.cache_memory") })
     }
 
     @Test("every error is reported, not only the first")

@@ -42,7 +42,15 @@ struct CacheControl: Equatable {
         guard var text = argument else { return 0 }
         if text.hasPrefix("\""), text.hasSuffix("\""), text.count >= 2 { text = String(text.dropFirst().dropLast()) }
         guard !text.isEmpty, text.allSatisfy(\.isASCIIDigitCharacter) else { return 0 }
-        return Int(text) ?? Int(Int32.max)
+        return Int(text).map(Self.clamped) ?? Self.maxDeltaSeconds
+    }
+
+    /// The largest delta-seconds a cache works with (RFC 9111 §1.2.2: 2^31); larger values,
+    /// which an upstream may send, are taken as this so age and lifetime sums cannot overflow.
+    static let maxDeltaSeconds = 2_147_483_648
+
+    static func clamped(_ seconds: Int) -> Int {
+        min(max(seconds, 0), maxDeltaSeconds)
     }
 }
 

@@ -79,7 +79,7 @@ enum CachePolicy {
             // An Expires that cannot be read means "already expired" (RFC 9111 §5.3).
             guard let expiry = HTTPDate.parse(expires) else { return nil }
             let date = headers.first(name: "date").flatMap(HTTPDate.parse) ?? now
-            lifetime = expiry - date
+            lifetime = CacheControl.clamped(expiry - date)
         } else {
             lifetime = defaultTTL
         }
@@ -94,7 +94,7 @@ enum CachePolicy {
 
     /// The upstream's `Age`, in seconds (0 when absent or unreadable).
     static func initialAge(_ headers: HTTPHeaders) -> Int {
-        headers.first(name: "age").flatMap { Int($0.trimmingASCIISpaces()) }.map { max(0, $0) } ?? 0
+        headers.first(name: "age").flatMap { Int($0.trimmingASCIISpaces()) }.map(CacheControl.clamped) ?? 0
     }
 
     /// True when the client's validators match the stored response, so `304` answers it.

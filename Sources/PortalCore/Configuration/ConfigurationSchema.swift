@@ -149,7 +149,9 @@ enum ConfigurationSchema {
                                             0...100_000)
         edge.upstreamIdleTimeoutSeconds = seconds(&section, "upstream_idle_timeout", edge.upstreamIdleTimeoutSeconds)
         edge.forwardedHeader = section.read("forwarded_header", default: edge.forwardedHeader)
-        edge.cacheMemoryBytes = section.read("cache_memory", default: ByteSize(bytesValue: edge.cacheMemoryBytes)).bytes
+        edge.cacheMemoryBytes = section.read("cache_memory", default: ByteSize(bytesValue: edge.cacheMemoryBytes),
+                                             rule: "a size of at least 1m, such as 64m",
+                                             isValid: { $0.bytes >= 1024 * 1024 }).bytes
         edge.workers = count(&section, "workers", edge.workers, 0...256)
         edge.headers = readHeaderRules(&section)
         edge.http2 = section.read("http2", default: edge.http2)
@@ -322,6 +324,14 @@ enum ConfigurationSchema {
         let siteNames = edge.sites.map(\.name)
         for name in Set(siteNames) where siteNames.filter({ $0 == name }).count > 1 {
             diagnostics.report("two sites are named '\(name)'", at: nil)
+        }
+        for site in edge.sites {
+            for route in site.routes {
+                if let cache = route.cache, cache.maxEntryBytes > edge.cacheMemoryBytes {
+                    diagnostics.report("site '\(site.name)', route \(route.path): cache.max_entry_size (\(cache.maxEntryBytes) bytes) "
+                        + "is larger than edge.cache_memory (\(edge.cacheMemoryBytes) bytes), so nothing that size could be kept", at: nil)
+                }
+            }
         }
         var owners: [String: String] = [:]
         for site in edge.sites {
