@@ -62,12 +62,21 @@ struct EdgeHTTP2KeepAliveTests {
                                                    payload: .headers(.init(headers: headers, endStream: true))))
     }
 
+    /// An upstream that answers `/slow` after `slowDelay` and everything else at once, and an
+    /// edge in front of it.
+    static func start(slowDelay: TimeAmount, configure: @escaping (inout EdgeSettings) -> Void)
+        async throws -> (RecordingUpstream, EdgeFixture) {
+        let upstream = try await RecordingUpstream.start { request, _ in
+            ScriptedResponse(body: "ok", delay: request.uri == "/slow" ? slowDelay : .zero)
+        }
+        let edge = try await EdgeFixture.start(upstreams: [HostAndPort(host: "127.0.0.1", port: upstream.port)],
+                                               configure: configure)
+        return (upstream, edge)
+    }
+
     @Test("a graceful stop sends GOAWAY to idle HTTP/2 clients and does not wait for the drain timeout")
     func gracefulStop() async throws {
-        let upstream = try await RecordingUpstream.start { request, _ in
-            ScriptedResponse(body: "ok", delay: request.uri == "/slow" ? .milliseconds(1_500) : .zero)
-        }
-        let edge = try await EdgeFixture.start(upstreams: [HostAndPort(host: "127.0.0.1", port: upstream.port)]) {
+        let (upstream, edge) = try await Self.start(slowDelay: .milliseconds(1_500)) {
             $0.keepAliveTimeoutSeconds = 60
             $0.drainTimeoutSeconds = 20
         }
@@ -98,10 +107,7 @@ struct EdgeHTTP2KeepAliveTests {
 
     @Test("an idle HTTP/2 connection is closed after keepalive_timeout; a waiting stream keeps it open")
     func idleConnection() async throws {
-        let upstream = try await RecordingUpstream.start { request, _ in
-            ScriptedResponse(body: "ok", delay: request.uri == "/slow" ? .milliseconds(2_500) : .zero)
-        }
-        let edge = try await EdgeFixture.start(upstreams: [HostAndPort(host: "127.0.0.1", port: upstream.port)]) {
+        let (upstream, edge) = try await Self.start(slowDelay: .milliseconds(2_500)) {
             $0.keepAliveTimeoutSeconds = 1
         }
         // One quick request, then silence: GOAWAY and close about a second after the answer.

@@ -51,6 +51,13 @@ public struct BackupFile: Sendable, Equatable {
         return formatter
     }
 
+    /// Moves a finished `partial` file into place and writes its checksum beside it, so a
+    /// backup appears under its final name only when it is complete.
+    func publish(from partial: String) throws {
+        try FileManager.default.moveItem(atPath: partial, toPath: path)
+        try writeChecksum()
+    }
+
     /// Writes the checksum file for the backup.
     func writeChecksum() throws {
         let line = try Self.sha256(of: path) + "  " + (path as NSString).lastPathComponent + "\n"

@@ -51,8 +51,7 @@ public struct DatabaseBackup: Sendable {
             try await sql.raw("VACUUM INTO \(bind: copy)").run()
             try await Self.offLoop {
                 try GzipFile.compress(copy, to: partial)
-                try FileManager.default.moveItem(atPath: partial, toPath: file.path)
-                try file.writeChecksum()
+                try file.publish(from: partial)
             }
             return file
         case .postgres(let url):
@@ -65,8 +64,7 @@ public struct DatabaseBackup: Sendable {
                                                     "--file=\(partial)", "--dbname=\(connection.uri)"],
                                         environment: connection.environment)
                 try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: partial)
-                try FileManager.default.moveItem(atPath: partial, toPath: file.path)
-                try file.writeChecksum()
+                try file.publish(from: partial)
             }
             return file
         case .mysql(let url):
@@ -88,8 +86,7 @@ public struct DatabaseBackup: Sendable {
                     "--result-file=\(dump)", client.database,
                 ], environment: client.environment)
                 try GzipFile.compress(dump, to: partial)
-                try FileManager.default.moveItem(atPath: partial, toPath: file.path)
-                try file.writeChecksum()
+                try file.publish(from: partial)
             }
             return file
         }
