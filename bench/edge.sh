@@ -4,7 +4,8 @@
 #
 # Layout (2 cores): every proxy under test is pinned to CPU 0, one worker each; the origin
 # (nginx serving fixed 1 KiB and 20 KiB bodies) and the load generator (wrk) share CPU 1.
-# All traffic stays on 127.0.0.1.
+# All traffic stays on 127.0.0.1. nginx and Apache are told to send the security headers and
+# the version-less Server header the edge sends by default, so every proxy writes the same response.
 #
 # Usage: bench/edge.sh [--duration 10] [--connections 64] [--idle 10000]
 set -euo pipefail
@@ -82,6 +83,9 @@ CONF
 taskset -c 1 nginx -c "$WORK/origin/nginx.conf" -g 'daemon off;' &
 PIDS+=($!)
 
+# The edge's default Content-Security-Policy; nginx and Apache are told to send it too.
+CSP="default-src 'self'; img-src 'self' data: https:; style-src 'self' 'unsafe-inline'; script-src 'self'; font-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
+
 # --- the portal edge, CPU 0 -----------------------------------------------------------------
 mkdir -p "$WORK/edge/data"
 cat > "$WORK/edge/portal.yaml" <<CONF
@@ -128,6 +132,13 @@ http {
     access_log $WORK/logs/nginx-access.log combined buffer=64k;
     keepalive_timeout 60;
     keepalive_requests 1000000;
+    # The headers the edge adds by default (the seed's section 11), so both do the same work.
+    server_tokens off;
+    add_header X-Frame-Options "DENY" always;
+    add_header X-Content-Type-Options "nosniff" always;
+    add_header Referrer-Policy "strict-origin-when-cross-origin" always;
+    add_header Permissions-Policy "camera=(), microphone=(), geolocation=()" always;
+    add_header Content-Security-Policy "$CSP" always;
     upstream origin { server 127.0.0.1:$ORIGIN_PORT; keepalive 64; }
     gzip on;
     gzip_comp_level 6;
@@ -167,6 +178,7 @@ LoadModule mpm_event_module $MODULES/mod_mpm_event.so
 LoadModule authz_core_module $MODULES/mod_authz_core.so
 LoadModule proxy_module $MODULES/mod_proxy.so
 LoadModule proxy_http_module $MODULES/mod_proxy_http.so
+LoadModule headers_module $MODULES/mod_headers.so
 StartServers 1
 ServerLimit 1
 MinSpareThreads 1
@@ -181,6 +193,12 @@ KeepAliveTimeout 60
 ErrorLog $WORK/logs/apache-error.log
 LogFormat "%h %l %u %t \"%r\" %>s %b \"%{Referer}i\" \"%{User-Agent}i\"" combined
 CustomLog $WORK/logs/apache-access.log combined
+ServerTokens Prod
+Header always set X-Frame-Options "DENY"
+Header always set X-Content-Type-Options "nosniff"
+Header always set Referrer-Policy "strict-origin-when-cross-origin"
+Header always set Permissions-Policy "camera=(), microphone=(), geolocation=()"
+Header always set Content-Security-Policy "$CSP"
 ProxyPreserveHost On
 ProxyPass / http://127.0.0.1:$ORIGIN_PORT/ retry=0 timeout=300 keepalive=On
 CONF

@@ -37,6 +37,32 @@ struct EdgeAccessTests {
         #expect(upstream.requests.count == 2)
     }
 
+    @Test("no spelling of a path reaches a protected route's upstream: the path is normalized before matching")
+    func pathSpellings() async throws {
+        let upstream = try await RecordingUpstream.start()
+        var secret = RouteSettings(path: "/private", upstreams: ["127.0.0.1:\(upstream.port)"])
+        secret.access.deny = ["127.0.0.0/8"]
+        let open = RouteSettings(path: "/", upstreams: ["127.0.0.1:\(upstream.port)"])
+        let edge = try await EdgeFixture.start(upstreams: [], configure: Self.site([secret, open]))
+        var statuses: [String: [Int]] = [:]
+        for path in ["/private/", "//private/", "/./private/", "/x/../private/", "/%70rivate/", "/x/%2e%2e/private/a",
+                     "/private%2Findex.html", "/../private/", "/public/../a//b/./c?q=/../x"] {
+            let result = try await RawSocketClient.exchange(
+                port: edge.httpPort, chunks: ["GET \(path) HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"])
+            statuses[path] = result.statuses
+        }
+        await edge.stop()
+        await upstream.stop()
+        for path in ["/private/", "//private/", "/./private/", "/x/../private/", "/%70rivate/", "/x/%2e%2e/private/a"] {
+            #expect(statuses[path] == [403], "\(path)")
+        }
+        #expect(statuses["/private%2Findex.html"] == [404])
+        #expect(statuses["/../private/"] == [400])
+        #expect(statuses["/public/../a//b/./c?q=/../x"] == [200])
+        // Only the open request reached the upstream, in the normalized form, query untouched.
+        #expect(upstream.requests.map(\.uri) == ["/a/b/c?q=/../x"])
+    }
+
     @Test("local_only admits loopback clients and nobody else")
     func localOnly() throws {
         var rules = AccessRules()

@@ -203,7 +203,7 @@ struct EdgeStaticFilesTests {
     @Test("every way out of the document root is refused", arguments: [
         "/static/../secret.txt", "/static/%2e%2e/secret.txt", "/static/%2E%2E/secret.txt", "/static/..%2fsecret.txt",
         "/static/css/..%2f..%2f..%2fsecret.txt", "/static/%252e%252e/secret.txt", "/static/..%5csecret.txt",
-        "/static/css/app.css%00.png", "/static/escape.txt", "/static/./css/app.css",
+        "/static/css/app.css%00.png", "/static/escape.txt",
     ])
     func traversal(path: String) async throws {
         let directory = try TemporaryDirectory(prefix: "portal-static")
@@ -212,8 +212,23 @@ struct EdgeStaticFilesTests {
         let result = try await RawSocketClient.exchange(
             port: edge.httpPort, chunks: ["GET \(path) HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"])
         await edge.stop()
-        #expect([400, 403, 404].contains(result.statuses.first ?? 0), "\(path): \(result.statuses)")
+        // A path that leaves the root once normalized belongs to the next route (here an upstream that is down).
+        #expect([400, 403, 404, 502].contains(result.statuses.first ?? 0), "\(path): \(result.statuses)")
         #expect(!result.response.contains("senha do banco"), "\(path)")
+    }
+
+    @Test("other spellings of a path inside the root serve the same file", arguments: [
+        "/static/./css/app.css", "/static//css/app.css", "/static/js/../css/app.css", "/static/%63ss/app.css",
+    ])
+    func equivalentSpellings(path: String) async throws {
+        let directory = try TemporaryDirectory(prefix: "portal-static")
+        defer { directory.remove() }
+        let edge = try await Self.start(directory)
+        let result = try await RawSocketClient.exchange(
+            port: edge.httpPort, chunks: ["GET \(path) HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"])
+        await edge.stop()
+        #expect(result.statuses == [200], "\(path)")
+        #expect(result.response.contains("body { color: #1f4e79; }"), "\(path)")
     }
 
     @Test("a precompressed sibling is served to clients that accept gzip")

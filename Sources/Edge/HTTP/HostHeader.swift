@@ -23,8 +23,13 @@ enum HostHeader {
             guard bytes[bytes.index(after: colon)...].allSatisfy(ASCII.isDigit) else { return nil }
             end = colon
         }
+        // A fully qualified name's final dot (`example.com.`) names the same host.
+        if end > bytes.startIndex, bytes[bytes.index(before: end)] == UInt8(ascii: "."), bytes.index(before: end) > bytes.startIndex {
+            end = bytes.index(before: end)
+        }
         let host = bytes[..<end]
-        guard !host.isEmpty, host.count <= 253, host.allSatisfy(ASCII.isHostByte) else { return nil }
+        guard !host.isEmpty, host.count <= 253, host.first != UInt8(ascii: "."), host.allSatisfy(ASCII.isHostByte)
+        else { return nil }
         if host.allSatisfy({ !($0 >= 0x41 && $0 <= 0x5A) }) {
             return String(Substring(value)[..<end])
         }

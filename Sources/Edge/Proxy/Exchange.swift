@@ -6,6 +6,9 @@ import PortalCore
 /// One request from a client and its response, as the proxy handler moves it along.
 final class Exchange {
     let head: HTTPRequestHead
+    /// The request target with its path normalized (`RequestTarget`): what routes, access
+    /// rules, files, the cache and the upstream see. The access log keeps the target as sent.
+    var target: String
     let clientAddress: String
     let started = NIODeadline.now()
     /// Seconds since the epoch when the request arrived, for the access log.
@@ -70,6 +73,7 @@ final class Exchange {
 
     init(head: HTTPRequestHead, clientAddress: String, keepAlive: Bool) {
         self.head = head
+        self.target = head.uri
         self.clientAddress = clientAddress
         self.keepAlive = keepAlive
     }

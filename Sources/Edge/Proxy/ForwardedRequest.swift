@@ -19,7 +19,7 @@ struct ForwardedRequest {
         self.forwardedHeader = forwardedHeader
     }
 
-    func upstreamHead(for head: HTTPRequestHead, clientAddress: String?, preserveHost: Bool = true,
+    func upstreamHead(for head: HTTPRequestHead, target: String? = nil, clientAddress: String?, preserveHost: Bool = true,
                       upstream: HostAndPort? = nil, connectionTokens: [String]? = nil,
                       upgrade: String? = nil) -> HTTPRequestHead {
         let listed = connectionTokens ?? HopByHopHeaders.connectionTokens(head.headers)
@@ -75,6 +75,7 @@ struct ForwardedRequest {
             if let originalHost { element += ";host=\"\(originalHost)\"" }
             headers.append(("Forwarded", forwarded.map { "\($0), \(element)" } ?? element))
         }
-        return HTTPRequestHead(version: .http1_1, method: head.method, uri: head.uri, headers: HTTPHeaders(headers))
+        return HTTPRequestHead(version: .http1_1, method: head.method, uri: target ?? head.uri,
+                              headers: HTTPHeaders(headers))
     }
 }

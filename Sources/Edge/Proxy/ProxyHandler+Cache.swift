@@ -17,7 +17,7 @@ extension ProxyHandler {
         // answer made for one must never be stored under another.
         exchange.cacheKey = CachePolicy.key(scheme: listener.tls ? "https" : "http",
                                             host: exchange.facts?.rawHost?.lowercased() ?? "-",
-                                            port: listener.port, uri: exchange.head.uri, site: site.name)
+                                            port: listener.port, uri: exchange.target, site: site.name)
         switch use {
         case .bypass, .invalidate:
             exchange.cacheStatus = "BYPASS"

@@ -18,7 +18,7 @@ extension ProxyHandler {
             return
         }
         let segments: [String]
-        switch StaticPath.resolve(uri: exchange.head.uri, prefix: route.path) {
+        switch StaticPath.resolve(uri: exchange.target, prefix: route.path) {
         case .segments(let found): segments = found
         case .malformed:
             respondLocally(exchange, status: .badRequest, close: false)

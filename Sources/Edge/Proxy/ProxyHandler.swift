@@ -49,7 +49,9 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var clientAddress: String { scope.clientAddress }
     private var requestsOnConnection = 0
     private var phase: Phase = .idle(since: .now(), firstRequest: true)
-    private var sawLineFeedInHead = false
+    /// What arrived of the current request line: its length so far, whether it ended, and
+    /// whether its first word could be a method (for 414 against 431, and 501 against 400).
+    private var requestLine = RequestLineProgress()
     private var deadlineTimer: Scheduled<Void>?
     /// The last response's final write on a kept-alive HTTP/1.1 connection.
     private var lastResponseWrite: EventLoopFuture<Void>?
@@ -137,11 +139,12 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         switch phase {
         case .idle:
             phase = .readingHead(since: .now(), bytes: buffer.readableBytes)
-            sawLineFeedInHead = buffer.readableBytesView.contains(UInt8(ascii: "\n"))
+            requestLine = RequestLineProgress()
+            requestLine.add(buffer.readableBytesView)
             armDeadline()
         case .readingHead(let since, let bytes):
             phase = .readingHead(since: since, bytes: bytes + buffer.readableBytes)
-            if !sawLineFeedInHead { sawLineFeedInHead = buffer.readableBytesView.contains(UInt8(ascii: "\n")) }
+            requestLine.add(buffer.readableBytesView)
         case .readingBody(let since, let bytes):
             phase = .readingBody(since: since, bytes: bytes + buffer.readableBytes)
         case .responding:
@@ -277,7 +280,11 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         if let parserError = error as? HTTPParserError {
             let status: HTTPResponseStatus
             switch parserError {
-            case .headerOverflow: status = sawLineFeedInHead ? .requestHeaderFieldsTooLarge : .uriTooLong
+            case .headerOverflow:
+                status = requestLine.length > settings.maxRequestLineBytes ? .uriTooLong : .requestHeaderFieldsTooLarge
+            case .invalidMethod where requestLine.methodIsToken:
+                // A well-formed method the parser does not know (RFC 9110 §9.1): not implemented.
+                status = .notImplemented
             default: status = .badRequest
             }
             logger.info("bad request from client", metadata: [
@@ -370,7 +377,18 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             redirect(exchange, to: forwarded.scheme, host: canonical, port: listener.port)
             return
         }
-        guard let route = site.route(for: head.uri) else {
+        switch RequestTarget.normalize(head.uri) {
+        case .unchanged:
+            break
+        case .normalized(let target):
+            exchange.target = target
+        case .refused(let status, let reason):
+            logger.info("request target refused", metadata: ["client": "\(clientAddress)", "reason": "\(reason)",
+                                                            "status": "\(status.code)"])
+            respondLocally(exchange, status: status, close: status == .badRequest || facts.hasBody)
+            return
+        }
+        guard let route = site.route(for: exchange.target) else {
             respondLocally(exchange, status: .notFound, close: false)
             return
         }
@@ -443,7 +461,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
         exchange.attempts += 1
         exchange.upstreamAddress = address
-        exchange.upstreamHead = forwarded.upstreamHead(for: exchange.head, clientAddress: exchange.clientAddress,
+        exchange.upstreamHead = forwarded.upstreamHead(for: exchange.head, target: exchange.target,
+                                                       clientAddress: exchange.clientAddress,
                                                        preserveHost: route.preserveHost, upstream: address,
                                                        connectionTokens: exchange.facts?.connectionTokens ?? [],
                                                        upgrade: exchange.facts?.upgrade)

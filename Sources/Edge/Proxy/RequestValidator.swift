@@ -68,7 +68,8 @@ enum RequestValidator {
         var encodingCount = 0
         for header in head.headers {
             let name = header.name
-            let value = header.value
+            // Whitespace around a value is not part of it (RFC 9112 §5); NIO keeps what trails.
+            let value = ASCII.hasOuterWhitespace(header.value) ? header.value.trimmingASCIISpaces() : header.value
             if name.utf8.count + value.utf8.count + 2 > settings.maxHeaderBytes {
                 return .reject(.requestHeaderFieldsTooLarge, "header field \(name) longer than \(settings.maxHeaderBytes) bytes")
             }

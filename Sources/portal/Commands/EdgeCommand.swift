@@ -86,7 +86,7 @@ struct EdgeRunCommand: AsyncParsableCommand {
             services: [.init(service: server)],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
-        statusFile.writePID()
+        statusFile.writePID(configurationFile: options.config.map(EdgeControlFiles.absolutePath))
         defer { statusFile.removePID() }
         do {
             try await group.run()
@@ -112,6 +112,15 @@ struct EdgeReloadCommand: AsyncParsableCommand {
         guard let pid = files.runningPID() else {
             throw CommandFailure("no running edge found for data directory \(configuration.dataDirectory) (no live \(files.pidFile))")
         }
+        // A reload re-reads the file the edge was started with; another file would be ignored.
+        let running = files.runningConfigurationFile()
+        if let given = options.config.map(EdgeControlFiles.absolutePath), given != running {
+            throw CommandFailure("""
+                the running edge (pid \(pid)) reads \(running ?? "no configuration file (defaults and environment)"), \
+                not \(given); a reload re-reads the edge's own file. Put the changes in that file and reload \
+                again, or restart the edge with --config \(given)
+                """)
+        }
         let before = files.reloadOutcome()
         guard kill(pid, SIGHUP) == 0 else {
             throw CommandFailure("cannot signal the edge (pid \(pid)): \(String(cString: strerror(errno)))")
@@ -121,7 +130,7 @@ struct EdgeReloadCommand: AsyncParsableCommand {
             try await Task.sleep(for: .milliseconds(100))
             if let outcome = files.reloadOutcome(), outcome != before {
                 if outcome.hasPrefix("ok") {
-                    print("edge reloaded (pid \(pid))")
+                    print("edge reloaded (pid \(pid)\(running.map { ", configuration \($0)" } ?? ""))")
                     return
                 }
                 let reason = outcome.dropFirst("error ".count).split(separator: "\n")
@@ -133,18 +142,35 @@ struct EdgeReloadCommand: AsyncParsableCommand {
     }
 }
 
-/// Files the running edge keeps in the data folder: its PID and the outcome of the last reload.
+/// Files the running edge keeps in the data folder: its PID, the configuration file it reads,
+/// and the outcome of the last reload.
 struct EdgeControlFiles: Sendable {
     let pidFile: String
     let reloadFile: String
+    let configurationFile: String
 
     init(dataDirectory: DataDirectory) {
         pidFile = (dataDirectory.path as NSString).appendingPathComponent("edge.pid")
         reloadFile = (dataDirectory.path as NSString).appendingPathComponent("edge.reload")
+        configurationFile = (dataDirectory.path as NSString).appendingPathComponent("edge.config")
     }
 
-    func writePID() {
+    /// `path` made absolute, with symbolic links resolved, so two spellings of one file compare equal.
+    static func absolutePath(_ path: String) -> String {
+        URL(fileURLWithPath: path).standardizedFileURL.resolvingSymlinksInPath().path
+    }
+
+    /// Records this process as the running edge, and the configuration file it reads (nil: none).
+    func writePID(configurationFile file: String?) {
+        try? SecureFile.write((file ?? "") + "\n", to: configurationFile, mode: 0o644)
         try? SecureFile.write("\(getpid())\n", to: pidFile, mode: 0o644)
+    }
+
+    /// The configuration file the running edge reads; nil when it reads none.
+    func runningConfigurationFile() -> String? {
+        guard let text = try? String(contentsOfFile: configurationFile, encoding: .utf8) else { return nil }
+        let path = text.trimmingCharacters(in: .newlines)
+        return path.isEmpty ? nil : path
     }
 
     func removePID() {

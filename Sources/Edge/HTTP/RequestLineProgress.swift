@@ -1,0 +1,34 @@
+import NIOCore
+
+/// Follows the first line of a request as its bytes arrive, before the parser has a head: how
+/// long it is so far, and whether its method is a well-formed token.
+struct RequestLineProgress {
+    /// Bytes of the request line seen so far (up to its line feed).
+    private(set) var length = 0
+    private(set) var ended = false
+    /// The first word is a non-empty token (RFC 9110 §5.6.2) of at most 32 characters, ended by a space.
+    private(set) var methodIsToken = false
+    private var methodLength = 0
+    private var methodEnded = false
+    private var methodBroken = false
+
+    mutating func add(_ bytes: ByteBufferView) {
+        guard !ended else { return }
+        for byte in bytes {
+            if byte == UInt8(ascii: "\n") {
+                ended = true
+                return
+            }
+            length += 1
+            guard !methodEnded, !methodBroken else { continue }
+            if byte == UInt8(ascii: " ") {
+                methodEnded = true
+                methodIsToken = methodLength > 0 && methodLength <= 32
+            } else if ASCII.isTokenByte(byte) {
+                methodLength += 1
+            } else {
+                methodBroken = true
+            }
+        }
+    }
+}
