@@ -240,6 +240,7 @@ public final class EdgeServer: Service {
         // is cut off after the request-header timeout.
         let handshakeTimer = HandshakeDeadline(timeout: .seconds(Int64(store.current.runtime.settings.requestHeaderTimeoutSeconds)))
         try operations.addHandler(handshakeTimer)
+        try operations.addHandler(PlainHTTPOnTLSPort())
         let negotiation = ApplicationProtocolNegotiationHandler { result, channel in
             handshakeTimer.cancel()
             return channel.eventLoop.makeCompletedFuture {
@@ -251,6 +252,8 @@ public final class EdgeServer: Service {
                 }
             }
         }
+        // Between the TLS handler (inserted before it once SNI picked the certificate) and ALPN.
+        let failures = HandshakeFailureCounter(metrics: metrics)
         try operations.addHandler(ByteToMessageHandler(SNIHandler { result in
             let runtime = store.current.runtime
             var serverName: String?
@@ -260,12 +263,13 @@ public final class EdgeServer: Service {
             }
             do {
                 try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: context),
-                                                               position: .before(negotiation))
+                                                               position: .before(failures))
                 return channel.eventLoop.makeSucceededVoidFuture()
             } catch {
                 return channel.eventLoop.makeFailedFuture(error)
             }
         }))
+        try operations.addHandler(failures)
         try operations.addHandler(negotiation)
     }
 }

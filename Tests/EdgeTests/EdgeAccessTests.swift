@@ -1,6 +1,7 @@
 @testable import Edge
 import Foundation
 import HummingbirdBcrypt
+import NIOSSL
 import PortalCore
 import PortalTestSupport
 import Testing
@@ -179,6 +180,11 @@ struct EdgeMetricsTests {
         }
         for _ in 0..<2 { _ = try await TestHTTPClient.request(port: edge.httpsPort, path: "/tasks/42", tls: edge.tls) }
         _ = try await TestHTTPClient.request(port: edge.httpsPort, path: "/down", tls: edge.tls)
+        var old = edge.tls
+        old.maximumVersion = .tlsv11
+        _ = try? await TestHTTPClient.request(port: edge.httpsPort, path: "/", tls: old)
+        // Plain HTTP on the HTTPS port: a 400 that names the mistake, not a silent close.
+        let plain = try await RawSocketClient.exchange(port: edge.httpsPort, chunks: ["GET / HTTP/1.1\r\nHost: x\r\n\r\n"])
         let response = try await TestHTTPClient.request(port: edge.httpsPort, path: "/metrics", tls: edge.tls)
         await edge.stop()
         await upstream.stop()
@@ -190,6 +196,10 @@ struct EdgeMetricsTests {
         #expect(text.contains("portal_edge_upstream_errors_total{upstream=\"127.0.0.1:\(closed)\"} 1"))
         #expect(text.contains("portal_edge_request_duration_seconds_bucket"))
         #expect(text.contains("portal_edge_tls_handshakes_total{result=\"ok\"}"))
+        #expect(text.contains("portal_edge_tls_handshakes_total{result=\"failed\"} 1"), "\(text)")
+        #expect(plain.statuses == [400])
+        #expect(plain.response.contains("This port speaks HTTPS"))
+        #expect(plain.closedByServer)
         #expect(text.contains("portal_edge_certificate_expiry_days{site=\"portal\"} 89") || text.contains("portal_edge_certificate_expiry_days{site=\"portal\"} 90"))
         #expect(!text.contains("/tasks/42"), "paths never become labels")
     }

@@ -1,6 +1,7 @@
 @testable import Edge
 import Foundation
 import NIOHTTP1
+import PortalCore
 import Testing
 import SwiftASN1
 import X509
@@ -26,6 +27,22 @@ struct EdgeUnitTests {
         #expect(!upstream.headers.contains(name: "X-Drop"))
         #expect(!upstream.headers.contains(name: "Connection"))
         #expect(!upstream.headers.contains(name: "Upgrade"))
+    }
+
+    @Test("Accept-Encoding q-values rank the codings: brotli only when named and not ranked below gzip")
+    func codingPreference() {
+        var settings = EdgeSettings()
+        settings.brotli = true
+        let cases: [(String?, String?)] = [
+            (nil, nil), ("identity", nil), ("gzip", "gzip"), ("x-gzip", "gzip"), ("*", "gzip"), ("br", "br"),
+            ("gzip, br", "br"), ("br;q=0.1, gzip", "gzip"), ("gzip;q=0.5, br;q=0.5", "br"), ("br;q=0, gzip;q=0.8", "gzip"),
+            ("gzip;q=0, *;q=1", nil), ("gzip;q=0, br", "br"), ("BR;Q=1.0, GZIP;Q=0.9", "br"), ("gzip;q=abc", nil),
+        ]
+        for (header, expected) in cases {
+            #expect(CompressionDecision.coding(header, settings: settings) == expected, "\(header ?? "none")")
+        }
+        settings.brotli = false
+        #expect(CompressionDecision.coding("br, gzip;q=0.1", settings: settings) == "gzip")
     }
 
     @Test("Combined Log Format escapes quotes and control bytes")

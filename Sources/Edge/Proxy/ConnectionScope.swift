@@ -12,9 +12,24 @@ final class ConnectionScope {
     private var dateText = ""
     /// The metrics of the site this connection served last.
     var siteMetrics: SiteMetrics?
+    /// Exchanges of this connection in progress (several for HTTP/2 streams).
+    private var exchangesInFlight = 0
 
     init(remoteAddress: SocketAddress?) {
         self.clientAddress = remoteAddress?.ipAddress ?? "-"
+    }
+
+    /// An exchange began: the connection counts as busy while any of its exchanges is in progress.
+    func exchangeBegan(_ stats: EdgeStats) {
+        exchangesInFlight += 1
+        if exchangesInFlight == 1 { stats.connectionBecameBusy() }
+    }
+
+    /// An exchange that `exchangeBegan` counted has ended, answered or not.
+    func exchangeEnded(_ stats: EdgeStats) {
+        guard exchangesInFlight > 0 else { return }
+        exchangesInFlight -= 1
+        if exchangesInFlight == 0 { stats.connectionBecameIdle() }
     }
 
     /// The current time as an HTTP date, formatted once per second.

@@ -68,6 +68,8 @@ final class Exchange {
     /// The answer comes from the cache (a hit, or a stale answer standing in for a failing upstream).
     var answeredFromCache = false
     var answeredLocally = false
+    /// Counted among its connection's exchanges in progress (`ConnectionScope.exchangeBegan`).
+    var inFlight = false
     var status: UInt = 0
     var bytesSent = 0
 

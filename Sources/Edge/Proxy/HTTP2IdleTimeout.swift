@@ -76,7 +76,15 @@ struct HTTP2IdleTimeout: NIOHTTP2StreamDelegate {
     }
 
     /// Passes a graceful stop (`ChannelShouldQuiesceEvent`, which NIO's HTTP/2 handler hands
-    /// only to the streams) on to the connection's countdown. Goes after the HTTP/2 handler.
+    /// only to the streams) on to the connection's countdown, and closes the connection after a
+    /// protocol error. Goes after the HTTP/2 handler.
+    ///
+    /// NIO's HTTP/2 handler answers a connection error (a rapid-reset or control-frame flood, a
+    /// frame it cannot parse) with GOAWAY and reports it here, but leaves the socket open: it
+    /// would keep reading and answer every further frame with another GOAWAY. RFC 9113 §5.4.1
+    /// says the connection must then be closed, so it is, once the GOAWAY is flushed. A stream
+    /// error is reported the same way (after its RST_STREAM); the two cannot be told apart
+    /// here, and a client that breaks the protocol on one stream loses its connection too.
     final class DrainObserver: ChannelInboundHandler, RemovableChannelHandler {
         typealias InboundIn = NIOAny
         private let state: NIOLoopBound<State>
@@ -88,6 +96,11 @@ struct HTTP2IdleTimeout: NIOHTTP2StreamDelegate {
         func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
             if event is ChannelShouldQuiesceEvent { state.value.drain() }
             context.fireUserInboundEventTriggered(event)
+        }
+
+        func errorCaught(context: ChannelHandlerContext, error: any Error) {
+            context.flush()
+            context.close(mode: .all, promise: nil)
         }
     }
 

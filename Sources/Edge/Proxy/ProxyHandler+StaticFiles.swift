@@ -29,7 +29,8 @@ extension ProxyHandler {
             return
         }
         let acceptsGzip = CompressionDecision.acceptsGzip(facts.acceptEncoding)
-        let acceptsBrotli = facts.acceptEncoding.map { CompressionDecision.accepts("br", $0) } ?? false
+        // A `.br` sibling only when the client does not rank gzip above brotli.
+        let acceptsBrotli = CompressionDecision.prefersBrotli(facts.acceptEncoding)
         let key = OpenFileCache.key(root: root, segments: segments, acceptsGzip: acceptsGzip, acceptsBrotli: acceptsBrotli)
         if let cached = fileCache.lookup(key) {
             exchange.openFile = cached.file

@@ -123,8 +123,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         proxyTimer?.cancel()
         proxyTimer = nil
         if let exchange {
-            stats.exchangeFinished(status: Int(exchange.status), bytesSent: exchange.bytesSent,
-                                   bytesReceived: exchange.requestBodyBytes)
+            stats.exchangeAborted(bytesSent: exchange.bytesSent, bytesReceived: exchange.requestBodyBytes)
+            endInFlight(exchange)
             exchange.closeFile()
             exchange.upstream?.close()
             exchange.upstream = nil
@@ -329,12 +329,13 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             (runtimeGeneration, runtime) = store.current
             forwarded.forwardedHeader = runtime.settings.forwardedHeader
         }
-        stats.exchangeStarted()
         // An HTTP/2 stream carries one exchange; "keep-alive" there means ending the stream
         // normally rather than resetting it (NIO reports version 2 heads as not keep-alive).
         let exchange = Exchange(head: head, clientAddress: clientAddress,
                                 keepAlive: http2 || (head.isKeepAlive && requestsOnConnection < settings.maxKeepAliveRequests))
         self.exchange = exchange
+        exchange.inFlight = true
+        scope.exchangeBegan(stats)
         let facts: RequestFacts
         switch RequestValidator.validate(head, settings: settings) {
         case .accept(let accepted):
@@ -907,6 +908,12 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         finishExchange(exchange, trailers: nil)
     }
 
+    private func endInFlight(_ exchange: Exchange) {
+        guard exchange.inFlight else { return }
+        exchange.inFlight = false
+        scope.exchangeEnded(stats)
+    }
+
     /// The current time as an HTTP date, formatted once per second per connection.
     func httpDate() -> String {
         scope.httpDate()
@@ -930,6 +937,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         exchange.site?.accessLog?.record(entry)
         stats.exchangeFinished(status: Int(exchange.status), bytesSent: exchange.bytesSent,
                                bytesReceived: exchange.requestBodyBytes)
+        endInFlight(exchange)
         let siteName = exchange.site?.name ?? "-"
         if scope.siteMetrics?.site != siteName { scope.siteMetrics = metrics.siteMetrics(siteName) }
         if let siteMetrics = scope.siteMetrics {

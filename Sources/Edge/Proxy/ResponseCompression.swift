@@ -8,38 +8,39 @@ import PortalCore
 /// client must accept gzip (q-values honoured), the type must be on the list, the body must
 /// not be encoded already, small or `no-transform` responses are left alone.
 enum CompressionDecision {
-    /// True when `acceptEncoding` allows gzip (`gzip`, `x-gzip` or `*` with q > 0; an explicit
-    /// `gzip;q=0` refuses it even when `*` is allowed).
-    static func acceptsGzip(_ acceptEncoding: String?) -> Bool {
-        guard let acceptEncoding else { return false }
-        var gzip: Double?
+    /// The q-value `acceptEncoding` gives `coding` (`x-gzip` counts as `gzip`): its own entry
+    /// wins over `*` (which counts only with `wildcard`); 0 when neither is listed. A malformed
+    /// q-value counts as 0.
+    static func quality(of coding: String, in acceptEncoding: String?, wildcard: Bool = true) -> Double {
+        guard let acceptEncoding else { return 0 }
+        var own: Double?
         var any: Double?
         for item in acceptEncoding.split(separator: ",") {
             let parts = item.split(separator: ";")
-            guard let coding = parts.first?.trimmingASCIISpaces().lowercased() else { continue }
+            guard var name = parts.first?.trimmingASCIISpaces().lowercased() else { continue }
+            if name == "x-gzip" { name = "gzip" }
+            guard name == coding || (wildcard && name == "*") else { continue }
             var quality = 1.0
             for parameter in parts.dropFirst() {
                 let pair = parameter.trimmingASCIISpaces()
-                if pair.lowercased().hasPrefix("q=") { quality = Double(pair.dropFirst(2)) ?? 0 }
+                if pair.lowercased().hasPrefix("q=") { quality = min(max(Double(pair.dropFirst(2)) ?? 0, 0), 1) }
             }
-            if coding == "gzip" || coding == "x-gzip" { gzip = quality } else if coding == "*" { any = quality }
+            if name == coding { own = max(own ?? 0, quality) } else { any = quality }
         }
-        if let gzip { return gzip > 0 }
-        return (any ?? 0) > 0
+        return own ?? any ?? 0
     }
 
-    /// True when `acceptEncoding` lists `coding` with q > 0.
-    static func accepts(_ coding: String, _ acceptEncoding: String) -> Bool {
-        for item in acceptEncoding.split(separator: ",") {
-            let parts = item.split(separator: ";")
-            guard parts.first?.trimmingASCIISpaces().lowercased() == coding else { continue }
-            var quality = 1.0
-            for parameter in parts.dropFirst() where parameter.trimmingASCIISpaces().lowercased().hasPrefix("q=") {
-                quality = Double(parameter.trimmingASCIISpaces().dropFirst(2)) ?? 0
-            }
-            return quality > 0
-        }
-        return false
+    /// True when `acceptEncoding` allows gzip (`gzip`, `x-gzip` or `*` with q > 0; an explicit
+    /// `gzip;q=0` refuses it even when `*` is allowed).
+    static func acceptsGzip(_ acceptEncoding: String?) -> Bool {
+        quality(of: "gzip", in: acceptEncoding) > 0
+    }
+
+    /// True when brotli is named (as Apache's and nginx's brotli modules require; `*` is not
+    /// enough) and not ranked below gzip (`br;q=0.1, gzip` prefers gzip).
+    static func prefersBrotli(_ acceptEncoding: String?) -> Bool {
+        let brotli = quality(of: "br", in: acceptEncoding, wildcard: false)
+        return brotli > 0 && brotli >= quality(of: "gzip", in: acceptEncoding)
     }
 
     /// The media type of `Content-Type`, lower-cased, without parameters.
@@ -47,10 +48,11 @@ enum CompressionDecision {
         headers.first(name: "content-type").map(MediaTypes.essence)
     }
 
-    /// The coding to use: brotli when accepted (and enabled) at least as much as gzip, else gzip.
+    /// The coding to use: brotli when accepted (and enabled) at least as much as gzip, else gzip
+    /// when accepted.
     static func coding(_ acceptEncoding: String?, settings: EdgeSettings) -> String? {
         guard let acceptEncoding else { return nil }
-        if settings.brotli, accepts("br", acceptEncoding) {
+        if settings.brotli, prefersBrotli(acceptEncoding) {
             return "br"
         }
         return acceptsGzip(acceptEncoding) ? "gzip" : nil

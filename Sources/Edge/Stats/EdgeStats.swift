@@ -28,10 +28,21 @@ final class EdgeStats: Sendable {
         var lastSuccess: Date?
     }
 
-    func exchangeStarted() { busy.add(1, ordering: .relaxed) }
+    /// A connection started working on a request (it had none in progress).
+    func connectionBecameBusy() { busy.add(1, ordering: .relaxed) }
 
+    /// A connection has no request in progress any more.
+    func connectionBecameIdle() { busy.subtract(1, ordering: .relaxed) }
+
+    /// A client went away before its answer was complete: its bytes count, its request does not
+    /// (as in the access log and the metrics).
+    func exchangeAborted(bytesSent: Int, bytesReceived: Int) {
+        bytesOut.add(bytesSent, ordering: .relaxed)
+        bytesIn.add(bytesReceived, ordering: .relaxed)
+    }
+
+    /// An answered request, as logged.
     func exchangeFinished(status: Int, bytesSent: Int, bytesReceived: Int) {
-        busy.subtract(1, ordering: .relaxed)
         requests.add(1, ordering: .relaxed)
         bytesOut.add(bytesSent, ordering: .relaxed)
         bytesIn.add(bytesReceived, ordering: .relaxed)
