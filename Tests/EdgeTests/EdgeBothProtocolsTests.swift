@@ -161,7 +161,8 @@ struct EdgeBothProtocolsTests {
         #expect(index.body == "<h1>Documentos</h1>\n")
         #expect(listing.status == 403)
         #expect(!listing.body.contains("a.pdf"))
-        #expect([400, 403, 404].contains(escape.status), "\(escape.status)")
+        // Normalized, the path leaves the document root and belongs to the next route (the upstream).
+        #expect([200, 400, 403, 404].contains(escape.status), "\(escape.status)")
         #expect(!escape.body.contains("segredo"))
         #expect(header(sibling, "Content-Encoding") == "gzip")
         #expect(header(sibling, "Vary") == "Accept-Encoding")

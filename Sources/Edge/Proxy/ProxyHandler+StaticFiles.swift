@@ -32,14 +32,18 @@ extension ProxyHandler {
         // A `.br` sibling only when the client does not rank gzip above brotli.
         let acceptsBrotli = CompressionDecision.prefersBrotli(facts.acceptEncoding)
         let key = OpenFileCache.key(root: root, segments: segments, acceptsGzip: acceptsGzip, acceptsBrotli: acceptsBrotli)
-        if let cached = fileCache.lookup(key) {
+        let targetPath = exchange.target.prefix { $0 != "?" }
+        // Only files are kept open, and a file's name never ends with a slash.
+        let trailingSlash = targetPath.hasSuffix("/")
+        if !trailingSlash, let cached = fileCache.lookup(key) {
             exchange.openFile = cached.file
             sendFile(exchange, file: cached, key: key)
             return
         }
         let eventLoop = context.eventLoop
         NIOThreadPool.singleton.runIfActive(eventLoop: eventLoop) {
-            StaticFileLookup.lookup(root: root, segments: segments, acceptsGzip: acceptsGzip, acceptsBrotli: acceptsBrotli)
+            StaticFileLookup.lookup(root: root, segments: segments, trailingSlash: trailingSlash,
+                                    acceptsGzip: acceptsGzip, acceptsBrotli: acceptsBrotli)
         }.assumeIsolated().whenComplete { [weak self] result in
             guard let self else {
                 if case .success(.file(let found)) = result { try? found.handle.close() }
@@ -62,7 +66,11 @@ extension ProxyHandler {
                 headers.add(name: "Cache-Control", value: "no-cache")
                 self.respondLocally(exchange, status: .ok, extraHeaders: headers, body: html, close: false)
             case .success(.addSlash):
-                self.respondLocally(exchange, status: .notFound, close: false)
+                // As Apache's mod_dir and nginx do: the directory's own name, query kept.
+                let query = exchange.target.drop { $0 != "?" }
+                var headers = HTTPHeaders()
+                headers.add(name: "Location", value: "\(targetPath)/\(query)")
+                self.respondLocally(exchange, status: .movedPermanently, extraHeaders: headers, close: false)
             case .success(.forbidden):
                 self.respondLocally(exchange, status: .forbidden, close: false)
             case .success(.notFound):
@@ -104,6 +112,10 @@ extension ProxyHandler {
             headers.remove(name: "Accept-Ranges")
             writeStaticHead(exchange, status: .notModified, headers: headers)
             finishExchange(exchange, trailers: nil)
+            return
+        case .preconditionFailed:
+            exchange.closeFile()
+            respondLocally(exchange, status: .preconditionFailed, close: false)
             return
         case .unsatisfiable:
             exchange.closeFile()

@@ -7,9 +7,17 @@ enum ConditionalRequest {
         case notModified
         case partial(ClosedRange<Int>)
         case unsatisfiable
+        /// `If-Match` or `If-Unmodified-Since` does not hold: 412.
+        case preconditionFailed
     }
 
+    /// The preconditions in RFC 9110 §13.2.2's order, then `Range`.
     static func evaluate(headers: HTTPHeaders, etag: String, lastModified: Int, size: Int) -> Outcome {
+        if let match = headers.first(name: "if-match") {
+            if !matchesStrongly(match, etag: etag) { return .preconditionFailed }
+        } else if let since = headers.first(name: "if-unmodified-since").flatMap(HTTPDate.parse), lastModified > since {
+            return .preconditionFailed
+        }
         if let match = headers.first(name: "if-none-match") {
             if matches(match, etag: etag) { return .notModified }
         } else if let since = headers.first(name: "if-modified-since").flatMap(HTTPDate.parse), lastModified <= since {
@@ -30,6 +38,16 @@ enum ConditionalRequest {
         for candidate in header.split(separator: ",") {
             let tag = Substring(candidate.trimmingASCIISpaces())
             if tag == "*" || strip(tag) == target { return true }
+        }
+        return false
+    }
+
+    /// `If-Match`: `*` or a list of entity tags, compared strongly (a weak tag never matches).
+    static func matchesStrongly(_ header: String, etag: String) -> Bool {
+        guard !etag.hasPrefix("W/") else { return header.trimmingASCIISpaces() == "*" }
+        for candidate in header.split(separator: ",") {
+            let tag = candidate.trimmingASCIISpaces()
+            if tag == "*" || tag == etag { return true }
         }
         return false
     }

@@ -34,13 +34,17 @@ enum StaticFileLookup {
         case forbidden
     }
 
-    static func lookup(root: StaticRoot, segments: [String], acceptsGzip: Bool, acceptsBrotli: Bool) -> Outcome {
+    /// `trailingSlash`: the request path ends with `/`, which only a directory may (a directory
+    /// asked for without one is sent to its slashed name, so relative links in it resolve).
+    static func lookup(root: StaticRoot, segments: [String], trailingSlash: Bool,
+                       acceptsGzip: Bool, acceptsBrotli: Bool) -> Outcome {
         var candidate = root.path
         for segment in segments { candidate += "/" + segment }
         guard let resolved = resolvedInsideRoot(candidate, root: root.path), let info = FileInfo(resolved) else {
             return .notFound
         }
         if info.isDirectory {
+            guard trailingSlash else { return .addSlash }
             for name in root.index {
                 if let indexResolved = resolvedInsideRoot(resolved + "/" + name, root: root.path),
                    let indexInfo = FileInfo(indexResolved), indexInfo.isRegular {
@@ -51,7 +55,7 @@ enum StaticFileLookup {
             guard root.listDirectories else { return .forbidden }
             return listing(resolved, segments: segments)
         }
-        guard info.isRegular else { return .notFound }
+        guard info.isRegular, !trailingSlash else { return .notFound }
         return open(resolved, info: info, name: segments.last ?? "", root: root,
                     acceptsGzip: acceptsGzip, acceptsBrotli: acceptsBrotli)
     }

@@ -1,5 +1,6 @@
 /// Turns a request target into path segments under a document root, refusing every way out of
-/// it: `..`, encoded dots and slashes (`%2e%2e`, `%2f`, `%5c`), double encoding, NUL, backslashes.
+/// it: `..`, encoded dots and slashes (`%2e%2e`, `%2f`, `%5c`), double encoding, NUL, backslashes,
+/// and hidden names (a segment starting with a dot, except `.well-known`).
 enum StaticPath {
     enum Outcome: Equatable {
         case segments([String])
@@ -34,6 +35,8 @@ enum StaticPath {
             if hasEncodedSeparator(decoded) { return .refused }
             guard let text = String(validating: decoded, as: UTF8.self) else { return .malformed }
             if text == "." || text == ".." { return .refused }
+            // Hidden files (`.htpasswd`, `.git`, `.env`) are never served; `.well-known` is public.
+            if text.utf8.first == UInt8(ascii: "."), text != ".well-known" { return .refused }
             segments.append(text)
         }
         return .segments(segments)

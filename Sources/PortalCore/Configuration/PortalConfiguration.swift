@@ -172,7 +172,8 @@ public struct EdgeSettings: Sendable, Equatable {
         "text/css": 30 * 86_400, "application/javascript": 30 * 86_400, "text/javascript": 30 * 86_400,
         "image/png": 365 * 86_400, "image/jpeg": 365 * 86_400, "image/gif": 365 * 86_400,
         "image/webp": 365 * 86_400, "image/x-icon": 365 * 86_400, "image/svg+xml": 365 * 86_400,
-        "font/woff2": 365 * 86_400, "font/woff": 365 * 86_400,
+        "image/avif": 365 * 86_400, "image/vnd.microsoft.icon": 365 * 86_400,
+        "font/woff2": 365 * 86_400, "font/woff": 365 * 86_400, "font/ttf": 365 * 86_400, "font/otf": 365 * 86_400,
     ]
     /// Response headers for every site (sites add their own on top).
     public var headers = HeaderRules()
