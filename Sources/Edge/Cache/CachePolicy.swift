@@ -166,7 +166,8 @@ final class CacheRecording {
         var exact = allocator.buffer(capacity: body.readableBytes)
         exact.writeImmutableBuffer(body)
         let headerBytes = head.headers.reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count + 4 }
-        let apparentAge = head.headers.first(name: "date").flatMap(HTTPDate.parse).map { max(0, receivedAt - $0) } ?? 0
+        // An upstream that sends `Date` twice is taken at its oldest: the answer may not look fresher than it is.
+        let apparentAge = head.headers["date"].compactMap(HTTPDate.parse).min().map { max(0, receivedAt - $0) } ?? 0
         return CachedResponse(head: head, body: exact, storedAt: storedAt,
                               initialAge: max(CachePolicy.initialAge(head.headers), apparentAge),
                               lifetime: lifetime, variance: variance, sharedWithCredentials: shared,

@@ -618,13 +618,17 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
                                                          headers: headers, acceptEncoding: exchange.facts?.acceptEncoding,
                                                          settings: settings)
             if compression.vary { CompressionDecision.addVary(&headers) }
-            if compression.compress, let coding = CompressionDecision.coding(exchange.facts?.acceptEncoding, settings: settings),
-               let compressor: any BodyCompressor = coding == "br"
-                ? try? BrotliStream(level: settings.brotliLevel)
-                : try? GzipStream(level: settings.compressionLevel) {
-                exchange.gzip = compressor
-                CompressionDecision.compressedHeaders(&headers, coding: coding)
-                if !http2 && exchange.head.version.minor == 0 { exchange.keepAlive = false }
+            if compression.compress, let coding = CompressionDecision.coding(exchange.facts?.acceptEncoding, settings: settings) {
+                if exchange.head.method == .HEAD {
+                    // No body to compress, but the same fields a GET would get.
+                    CompressionDecision.compressedHeaders(&headers, coding: coding)
+                } else if let compressor: any BodyCompressor = coding == "br"
+                    ? try? BrotliStream(level: settings.brotliLevel)
+                    : try? GzipStream(level: settings.compressionLevel) {
+                    exchange.gzip = compressor
+                    CompressionDecision.compressedHeaders(&headers, coding: coding)
+                    if !http2 && exchange.head.version.minor == 0 { exchange.keepAlive = false }
+                }
             }
             if !exchange.keepAlive && exchange.head.version.minor >= 1 && !http2 {
                 headers.add(name: "Connection", value: "close")
@@ -897,6 +901,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             if !http2 { headers.add(name: "Connection", value: "close") }
         }
         headers.add(name: "Date", value: httpDate())
+        // On a cached route every answer says how the cache took part, the edge's own errors too.
+        if let cacheStatus = exchange.cacheStatus { headers.add(name: "X-Cache", value: cacheStatus) }
         headerPolicy(exchange).apply(to: &headers)
         exchange.bytesSent = exchange.head.method == .HEAD ? 0 : (body?.readableBytes ?? 0)
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: responseVersion(exchange), status: status,

@@ -65,7 +65,8 @@ enum CompressionDecision {
         guard settings.compression, let type = mediaType(headers), settings.compressTypes.contains(type) else {
             return (false, false)
         }
-        guard method != .HEAD, status.code >= 200, status != .noContent, status != .notModified,
+        // HEAD is decided like GET, so its fields (encoding, validators, length) match GET's.
+        guard status.code >= 200, status != .noContent, status != .notModified,
               !headers.contains(name: "content-encoding") || headers.first(name: "content-encoding")?.lowercased() == "identity",
               !headers[canonicalForm: "cache-control"].contains(where: { $0.lowercased() == "no-transform" }),
               !headers.contains(name: "content-range")
