@@ -1,7 +1,9 @@
 import Crypto
 import Foundation
+import Logging
 import NIOConcurrencyHelpers
 import NIOCore
+import NIOPosix
 import PortalCore
 
 /// Who may use a route: loopback only (Apache's `Require local`), allow and deny lists, and
@@ -18,21 +20,76 @@ final class AccessPolicy: Sendable {
     let localOnly: Bool
     let allow: [IPRange]
     let deny: [IPRange]
-    let users: [String: String]?
     let realm: String
+    /// The htpasswd file, re-read when it changes (see `refreshIfDue`).
+    private let passwordFile: String?
+    private let passwords: NIOLockedValueBox<PasswordTable>
     /// Credentials checked recently, so bcrypt does not run on every request (Apache's authn_socache).
     private let verified = NIOLockedValueBox<[String: NIODeadline]>([:])
     private static let verifiedLifetime = TimeAmount.minutes(5)
+    /// How often the htpasswd file is looked at for changes.
+    private static let refreshInterval = TimeAmount.seconds(1)
+
+    /// The users of the htpasswd file, and what the file looked like when they were read.
+    private struct PasswordTable {
+        var users: [String: String]
+        var fingerprint: FileFingerprint?
+        var checkedAt = NIODeadline.now()
+        var refreshing = false
+    }
 
     init(_ rules: AccessRules) throws {
         localOnly = rules.localOnly
         allow = rules.allow.compactMap(IPRange.init)
         deny = rules.deny.compactMap(IPRange.init)
         realm = rules.basicAuthRealm
+        passwordFile = rules.basicAuthFile
         if let file = rules.basicAuthFile {
-            users = try Self.loadPasswords(file)
+            let fingerprint = FileFingerprint(file)
+            passwords = NIOLockedValueBox(PasswordTable(users: try Self.loadPasswords(file), fingerprint: fingerprint))
         } else {
-            users = nil
+            passwords = NIOLockedValueBox(PasswordTable(users: [:], fingerprint: nil))
+        }
+    }
+
+    /// The users as last read; nil when the route has no password file.
+    var users: [String: String]? {
+        passwordFile == nil ? nil : passwords.withLockedValue { $0.users }
+    }
+
+    /// At most once a second, looks at the htpasswd file on the thread pool and reads it again
+    /// when it changed, as Apache and nginx (which read it on every request) would see the
+    /// change: a removed user or a new password counts within about a second, and successes
+    /// remembered for the old file are forgotten. A file that became unreadable or invalid
+    /// keeps the users read before, and the problem is logged.
+    private func refreshIfDue() {
+        guard let file = passwordFile else { return }
+        let now = NIODeadline.now()
+        let due = passwords.withLockedValue { table -> Bool in
+            guard !table.refreshing, now - table.checkedAt >= Self.refreshInterval else { return false }
+            table.refreshing = true
+            table.checkedAt = now
+            return true
+        }
+        guard due else { return }
+        NIOThreadPool.singleton.submit { [self] _ in
+            let fingerprint = FileFingerprint(file)
+            let unchanged = passwords.withLockedValue { $0.fingerprint == fingerprint }
+            var reloaded: [String: String]?
+            if !unchanged {
+                do {
+                    reloaded = try Self.loadPasswords(file)
+                } catch {
+                    Logger(label: "portal.edge").error("htpasswd file not reloaded; the users read before still apply",
+                                                       metadata: ["file": "\(file)", "error": "\(error)"])
+                }
+            }
+            passwords.withLockedValue { table in
+                table.refreshing = false
+                table.fingerprint = fingerprint
+                if let reloaded { table.users = reloaded }
+            }
+            if reloaded != nil { verified.withLockedValue { $0.removeAll() } }
         }
     }
 
@@ -68,6 +125,7 @@ final class AccessPolicy: Sendable {
             return .forbidden
         }
         guard let users else { return .allow }
+        refreshIfDue()
         guard let authorization, authorization.lowercased().hasPrefix("basic "),
               let decoded = Data(base64Encoded: String(authorization.dropFirst(6)).trimmingASCIISpaces()),
               let credentials = String(data: decoded, encoding: .utf8),
@@ -91,4 +149,17 @@ final class AccessPolicy: Sendable {
     }
 
     var challenge: String { "Basic realm=\"\(realm)\", charset=\"UTF-8\"" }
+}
+
+/// What identifies a version of a file without reading it: size and modification time.
+struct FileFingerprint: Equatable, Sendable {
+    let size: Int
+    let modified: Double
+
+    /// nil when the file cannot be examined.
+    init?(_ path: String) {
+        guard let attributes = try? FileManager.default.attributesOfItem(atPath: path) else { return nil }
+        size = (attributes[.size] as? NSNumber)?.intValue ?? 0
+        modified = (attributes[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
+    }
 }
