@@ -74,6 +74,7 @@ let package = Package(
                 product("NIOSSL", "swift-nio-ssl"),
                 product("NIOTLS", "swift-nio"),
                 product("NIOHTTP2", "swift-nio-http2"),
+                product("NIOHPACK", "swift-nio-http2"),
                 product("CompressNIO", "compress-nio"),
                 product("FluentSQL", "fluent-kit"),
                 product("HummingbirdBcrypt", "hummingbird-auth"),

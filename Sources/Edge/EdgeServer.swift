@@ -241,14 +241,17 @@ public final class EdgeServer: Service {
         let handshakeTimer = HandshakeDeadline(timeout: .seconds(Int64(store.current.runtime.settings.requestHeaderTimeoutSeconds)))
         try operations.addHandler(handshakeTimer)
         try operations.addHandler(PlainHTTPOnTLSPort())
+        // The SNI name, kept for the requests: a Host naming a site with another certificate gets 421.
+        let requestedName = NIOLockedValueBox<String?>(nil)
         let negotiation = ApplicationProtocolNegotiationHandler { result, channel in
             handshakeTimer.cancel()
+            let serverName = requestedName.withLockedValue { $0 }
             return channel.eventLoop.makeCompletedFuture {
                 if case .negotiated("h2") = result {
-                    try handlers.addHTTP2(to: channel)
+                    try handlers.addHTTP2(to: channel, serverName: serverName)
                 } else {
                     handlers.metrics.tlsHandshake(succeeded: true)
-                    try handlers.addHTTP1(to: channel)
+                    try handlers.addHTTP1(to: channel, serverName: serverName)
                 }
             }
         }
@@ -258,6 +261,7 @@ public final class EdgeServer: Service {
             let runtime = store.current.runtime
             var serverName: String?
             if case .hostname(let name) = result { serverName = name }
+            requestedName.withLockedValue { $0 = serverName }
             guard let context = runtime.router.tlsSite(for: serverName)?.tlsContext ?? runtime.fallbackTLSContext else {
                 return channel.eventLoop.makeFailedFuture(TLSSetupError("no certificate for \(serverName ?? "a client without SNI")"))
             }
@@ -291,7 +295,7 @@ struct ConnectionHandlers: Sendable {
                      fileCache: fileCaches.cache(for: channel.eventLoop), scope: scope, http2: http2)
     }
 
-    func addHTTP1(to channel: any Channel) throws {
+    func addHTTP1(to channel: any Channel, serverName: String? = nil) throws {
         let settings = store.current.runtime.settings
         let operations = channel.pipeline.syncOperations
         let observer = ClientByteObserver()
@@ -306,7 +310,8 @@ struct ConnectionHandlers: Sendable {
                                                    withOutboundHeaderValidation: false,
                                                    withEncoderConfiguration: .init(),
                                                    withDecoderLimitConfiguration: limits)
-        let proxy = makeProxy(for: channel, scope: ConnectionScope(remoteAddress: channel.remoteAddress), http2: false)
+        let proxy = makeProxy(for: channel, scope: ConnectionScope(remoteAddress: channel.remoteAddress, serverName: serverName),
+                              http2: false)
         observer.proxy = proxy
         proxy.observer = observer
         try operations.addHandler(proxy)
@@ -314,7 +319,7 @@ struct ConnectionHandlers: Sendable {
 
     /// HTTP/2 with NIO's defences on (rapid reset and other stream floods close the connection),
     /// a stream limit, and a header list limit; each stream gets its own proxy handler.
-    func addHTTP2(to channel: any Channel) throws {
+    func addHTTP2(to channel: any Channel, serverName: String?) throws {
         metrics.tlsHandshake(succeeded: true)
         let settings = store.current.runtime.settings
         var connection = NIOHTTP2Handler.ConnectionConfiguration()
@@ -325,12 +330,14 @@ struct ConnectionHandlers: Sendable {
         ]
         let handlers = self
         // Streams run on the connection's loop, so they can share its scope.
-        let scope = NIOLoopBound(ConnectionScope(remoteAddress: channel.remoteAddress), eventLoop: channel.eventLoop)
+        let scope = NIOLoopBound(ConnectionScope(remoteAddress: channel.remoteAddress, serverName: serverName),
+                                 eventLoop: channel.eventLoop)
         let idleStreams = HTTP2IdleTimeout(channel: channel, timeout: .seconds(Int64(settings.keepAliveTimeoutSeconds)))
         _ = try channel.pipeline.syncOperations.configureHTTP2Pipeline(
             mode: .server, connectionConfiguration: connection, streamConfiguration: .init(), streamDelegate: idleStreams
         ) { stream in
             stream.eventLoop.makeCompletedFuture {
+                try stream.pipeline.syncOperations.addHandler(HTTP2AuthorityHandler())
                 try stream.pipeline.syncOperations.addHandler(HTTP2FramePayloadToHTTP1ServerCodec())
                 try stream.pipeline.syncOperations.addHandler(handlers.makeProxy(for: stream, scope: scope.value, http2: true))
             }

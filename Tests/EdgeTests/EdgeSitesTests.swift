@@ -31,6 +31,13 @@ struct EdgeSitesTests {
             port: edge.httpsPort, path: "/", tls: TestTLS(trustedCertificateFile: a.certificate, serverName: "a.test"))
         let responseB = try await TestHTTPClient.request(
             port: edge.httpsPort, path: "/", tls: TestTLS(trustedCertificateFile: b.certificate, serverName: "x.b.test"))
+        // A Host naming a site with another certificate than the one the connection was set up with: 421.
+        let crossed = try await TestHTTPClient.request(
+            port: edge.httpsPort, path: "/", headers: [("Host", "y.b.test")],
+            tls: TestTLS(trustedCertificateFile: a.certificate, serverName: "a.test"))
+        let sameSite = try await TestHTTPClient.request(
+            port: edge.httpsPort, path: "/", headers: [("Host", "y.b.test")],
+            tls: TestTLS(trustedCertificateFile: b.certificate, serverName: "x.b.test"))
         // Presenting site A's name but trusting only B's certificate must fail: A's certificate is served.
         await #expect(throws: (any Error).self) {
             _ = try await TestHTTPClient.request(
@@ -41,6 +48,9 @@ struct EdgeSitesTests {
         await second.stop()
         #expect(responseA.body == "site A")
         #expect(responseB.body == "site B")
+        #expect(crossed.status == 421)
+        #expect(sameSite.body == "site B")
+        #expect(first.requests.count == 1)
     }
 
     @Test("unknown hosts get 421, or the default site when there is one")

@@ -8,6 +8,8 @@ import NIOCore
 final class ConnectionScope {
     /// The client's IP address as text.
     let clientAddress: String
+    /// The name the client asked for in TLS SNI, lower-cased; nil on plain HTTP or without SNI.
+    let serverName: String?
     private var dateSecond = 0
     private var dateText = ""
     /// The metrics of the site this connection served last.
@@ -15,8 +17,9 @@ final class ConnectionScope {
     /// Exchanges of this connection in progress (several for HTTP/2 streams).
     private var exchangesInFlight = 0
 
-    init(remoteAddress: SocketAddress?) {
+    init(remoteAddress: SocketAddress?, serverName: String? = nil) {
         self.clientAddress = remoteAddress?.ipAddress ?? "-"
+        self.serverName = serverName?.lowercased()
     }
 
     /// An exchange began: the connection counts as busy while any of its exchanges is in progress.

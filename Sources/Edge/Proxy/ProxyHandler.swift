@@ -369,6 +369,13 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             return
         }
         exchange.site = site
+        if listener.tls, let serverName = scope.serverName,
+           (runtime.router.tlsSite(for: serverName)?.tlsContext ?? runtime.fallbackTLSContext)
+            !== (site.tlsContext ?? runtime.fallbackTLSContext) {
+            // The connection was set up with another site's certificate (Apache answers the same).
+            respondLocally(exchange, status: .misdirectedRequest, close: false)
+            return
+        }
         if !listener.tls && site.redirectToHTTPS {
             redirect(exchange, to: "https", host: site.canonicalHost ?? host ?? site.primaryHost,
                      port: runtime.redirectHTTPSPort)
