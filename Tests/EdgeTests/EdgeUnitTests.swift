@@ -45,6 +45,32 @@ struct EdgeUnitTests {
         #expect(CompressionDecision.coding("br, gzip;q=0.1", settings: settings) == "gzip")
     }
 
+    @Test("certificate checks name the file at fault, send a repeated intermediate once, and know IP address names")
+    func certificateChains() throws {
+        let chain = try TestCertificate.chain(leafNames: [.dnsName("a.test"), .ipAddress(ASN1OctetString(contentBytes: [127, 0, 0, 1]))])
+        // The leaf alone plus the right intermediate in the chain file: fine, and 127.0.0.1 is covered.
+        let good = CertificateInspector.inspect(pem: chain.leaf, file: "leaf.pem", chainPEM: chain.intermediate,
+                                                chainFile: "chain.pem", hosts: ["a.test", "127.0.0.1"])
+        #expect(good.errors.isEmpty, "\(good.errors)")
+        #expect(good.warnings.isEmpty, "\(good.warnings)")
+        #expect(good.certificates.count == 2)
+        // The chain file holds the root instead of the intermediate: the chain file is named.
+        let wrong = CertificateInspector.inspect(pem: chain.leaf, file: "leaf.pem", chainPEM: chain.root,
+                                                 chainFile: "chain.pem", hosts: ["a.test"])
+        #expect(wrong.errors.count == 1)
+        #expect(wrong.errors.first?.contains("certificate 1 of leaf.pem is not issued by certificate 1 of chain.pem") == true,
+                "\(wrong.errors)")
+        #expect(wrong.errors.first?.contains("chain.pem must start with the intermediate") == true)
+        // A full chain in the certificate file and the same intermediate in the chain file: sent once, with a warning.
+        let twice = CertificateInspector.inspect(pem: chain.leaf + "\n" + chain.intermediate, file: "full.pem",
+                                                 chainPEM: chain.intermediate, chainFile: "chain.pem", hosts: ["a.test"])
+        #expect(twice.errors.isEmpty, "\(twice.errors)")
+        #expect(twice.certificates.count == 2)
+        #expect(twice.warnings.contains { $0.contains("chain.pem repeats a certificate already in full.pem") })
+        let pem = try twice.chainPEM()
+        #expect(pem.components(separatedBy: "BEGIN CERTIFICATE").count == 3)
+    }
+
     @Test("Combined Log Format escapes quotes and control bytes")
     func combinedLogFormat() {
         let entry = AccessLogEntry(clientAddress: "203.0.113.5", time: 0, method: "GET", uri: "/a\"b", version: "HTTP/1.1",

@@ -194,20 +194,27 @@ public final class EdgeRuntime: Sendable {
 
     static func loadContext(files: CertificateFiles, hosts: [String], errors: inout [String],
                             warnings: inout [String], http2: Bool) throws -> (NIOSSLContext?, Date?) {
-        var pem: String
+        let pem: String
+        var chainPEM: String?
         do {
             pem = try String(contentsOfFile: files.certificate, encoding: .utf8)
-            if let chain = files.chain { pem += "\n" + (try String(contentsOfFile: chain, encoding: .utf8)) }
         } catch {
-            throw TLSSetupError("cannot read certificate file \(files.chain.map { "\(files.certificate) or \($0)" } ?? files.certificate): \(ServerTLS.describe(error))")
+            throw TLSSetupError("cannot read certificate file \(files.certificate): \(ServerTLS.describe(error))")
         }
-        let findings = CertificateInspector.inspect(pem: pem, file: files.certificate,
-                                                    hosts: files.isDevelopment ? [] : hosts)
+        if let chain = files.chain {
+            do {
+                chainPEM = try String(contentsOfFile: chain, encoding: .utf8)
+            } catch {
+                throw TLSSetupError("cannot read chain file \(chain): \(ServerTLS.describe(error))")
+            }
+        }
+        let findings = CertificateInspector.inspect(pem: pem, file: files.certificate, chainPEM: chainPEM,
+                                                    chainFile: files.chain, hosts: files.isDevelopment ? [] : hosts)
         errors += findings.errors
         warnings += findings.warnings
         guard findings.errors.isEmpty else { return (nil, findings.notAfter) }
-        return (try ServerTLS.makeContext(certificatePEM: pem, certificateFile: files.certificate, keyFile: files.key,
-                                          http2: http2),
+        return (try ServerTLS.makeContext(certificatePEM: try findings.chainPEM(), certificateFile: files.certificate,
+                                          keyFile: files.key, http2: http2),
                 findings.notAfter)
     }
 }

@@ -9,20 +9,53 @@ enum CertificateInspector {
         var errors: [String] = []
         var warnings: [String] = []
         var notAfter: Date?
+        /// The chain to serve, leaf first, each certificate once.
+        var certificates: [Certificate] = []
+
+        /// `certificates` as PEM text.
+        func chainPEM() throws -> String {
+            try certificates.map { try $0.serializeAsPEM().pemString }.joined(separator: "\n") + "\n"
+        }
     }
 
-    static func inspect(pem: String, file: String, hosts: [String], now: Date = Date()) -> Findings {
+    /// One certificate and where it came from, for messages that name the right file.
+    private struct Located {
+        let certificate: Certificate
+        let file: String
+        /// 1-based position in its file.
+        let position: Int
+
+        var name: String { "certificate \(position) of \(file)" }
+    }
+
+    /// Inspects the certificate file and, when set, the chain file (Apache's
+    /// `SSLCertificateChainFile`); an intermediate found in both is sent once.
+    static func inspect(pem: String, file: String, chainPEM: String? = nil, chainFile: String? = nil,
+                        hosts: [String], now: Date = Date()) -> Findings {
         var findings = Findings()
-        let certificates: [Certificate]
-        do {
-            certificates = try PEMDocument.parseMultiple(pemString: pem)
-                .filter { $0.discriminator == "CERTIFICATE" }
-                .map { try Certificate(pemDocument: $0) }
-        } catch {
-            findings.errors.append("certificate file \(file) cannot be parsed: \(error)")
-            return findings
+        var located: [Located] = []
+        for (text, source) in [(pem, file)] + (chainPEM.map { [($0, chainFile ?? file)] } ?? []) {
+            do {
+                let certificates = try PEMDocument.parseMultiple(pemString: text)
+                    .filter { $0.discriminator == "CERTIFICATE" }
+                    .map { try Certificate(pemDocument: $0) }
+                for (index, certificate) in certificates.enumerated() {
+                    if located.contains(where: { $0.certificate == certificate }) {
+                        findings.warnings.append("\(source) repeats a certificate already in \(file) (\(certificate.subject)); it is sent once")
+                        continue
+                    }
+                    located.append(Located(certificate: certificate, file: source, position: index + 1))
+                }
+                if source != file && certificates.isEmpty {
+                    findings.errors.append("chain file \(source) holds no certificate")
+                }
+            } catch {
+                findings.errors.append("certificate file \(source) cannot be parsed: \(error)")
+                return findings
+            }
         }
-        guard let leaf = certificates.first else {
+        findings.certificates = located.map(\.certificate)
+        guard let leaf = located.first?.certificate else {
             findings.errors.append("certificate file \(file) holds no certificate")
             return findings
         }
@@ -38,22 +71,47 @@ enum CertificateInspector {
 
         let names = (try? leaf.extensions.subjectAlternativeNames).flatMap { $0 }.map { alternatives in
             alternatives.compactMap { name -> String? in
-                if case .dnsName(let dns) = name { return dns.lowercased() }
-                return nil
+                switch name {
+                case .dnsName(let dns): return dns.lowercased()
+                case .ipAddress(let address): return ipText(Array(address.bytes))
+                default: return nil
+                }
             }
         } ?? []
         for host in hosts where host != "*" && !covers(names, host) {
-            findings.warnings.append("certificate \(file) does not cover '\(host)' (it names \(names.isEmpty ? "no DNS names" : names.joined(separator: ", "))); browsers will show a name error")
+            findings.warnings.append("certificate \(file) does not cover '\(host)' (it names \(names.isEmpty ? "no DNS names or addresses" : names.joined(separator: ", "))); browsers will show a name error")
         }
 
-        // Each certificate must be issued by the next one in the file.
-        for index in certificates.indices.dropLast() where certificates[index].issuer != certificates[index + 1].subject {
-            findings.errors.append("certificate file \(file): certificate \(index + 1) is not issued by certificate \(index + 2); put the leaf first, then its intermediates in order")
+        // Each certificate must be issued by the next one (the chain file's follow the certificate file's).
+        for index in located.indices.dropLast() where located[index].certificate.issuer != located[index + 1].certificate.subject {
+            let issued = located[index]
+            let next = located[index + 1]
+            let advice = next.file == issued.file
+                ? "put the leaf first, then its intermediates in order"
+                : "\(next.file) must start with the intermediate that issued \(issued.file)'s last certificate (\(issued.certificate.issuer))"
+            findings.errors.append("\(issued.name) is not issued by \(next.name); \(advice)")
         }
-        if certificates.count == 1 && leaf.issuer != leaf.subject {
+        if located.count == 1 && leaf.issuer != leaf.subject {
             findings.warnings.append("certificate file \(file) holds only the leaf and no intermediate: clients that do not have the intermediate will fail (use the full chain, e.g. Let's Encrypt's fullchain.pem, or set chain_file)")
         }
         return findings
+    }
+
+    /// An IP address SAN as text (`127.0.0.1`, `::1`), as hosts are written.
+    static func ipText(_ bytes: [UInt8]) -> String? {
+        switch bytes.count {
+        case 4:
+            return bytes.map(String.init).joined(separator: ".")
+        case 16:
+            var buffer = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
+            return bytes.withUnsafeBytes { raw -> String? in
+                guard inet_ntop(AF_INET6, raw.baseAddress, &buffer, socklen_t(buffer.count)) != nil else { return nil }
+                let text = buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
+                return String(decoding: text, as: UTF8.self)
+            }
+        default:
+            return nil
+        }
     }
 
     /// True when a SAN list covers `host`, with `*.` matching one label.
