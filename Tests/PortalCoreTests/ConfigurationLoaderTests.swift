@@ -71,6 +71,33 @@ struct ConfigurationLoaderTests {
         #expect(issue.message.contains("did you mean 'edge.https_port'"))
     }
 
+    @Test("a bad entry of a list is named, with its own line; an invalid IPv4 address is not taken for a host name")
+    func badListEntries() throws {
+        let yaml = """
+            edge:
+              sites:
+                - name: s1
+                  hosts: [s1.test]
+                  routes:
+                    - path: /
+                      upstreams: ["127.0.0.1:9000", "256.1.1.1:80"]
+                      access:
+                        allow: ["10.0.0.0/8", "10.0.0.0/33"]
+            """
+        let error = try #require(throws: ConfigurationError.self) {
+            try ConfigurationLoader.parse(yaml: yaml, source: "portal.yaml")
+        }
+        let messages = error.issues.map(\.description)
+        #expect(error.issues.count == 2, "\(messages)")
+        #expect(messages.contains { $0.hasPrefix("portal.yaml:7:") && $0.contains("upstreams[1]' is '256.1.1.1:80'") }, "\(messages)")
+        #expect(messages.contains { $0.hasPrefix("portal.yaml:9:") && $0.contains("allow[1]' is '10.0.0.0/33'") }, "\(messages)")
+        #expect(!messages.contains { $0.contains("needs at least one route") })
+        #expect(HostAndPort("256.1.1.1:80") == nil)
+        #expect(HostAndPort("bad host:80") == nil)
+        #expect(HostAndPort("app_1:9000") != nil)
+        #expect(HostAndPort("[::1]:9000") != nil)
+    }
+
     @Test("an unknown section is an error")
     func unknownSection() throws {
         let error = try #require(throws: ConfigurationError.self) {

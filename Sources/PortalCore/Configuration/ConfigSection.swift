@@ -181,6 +181,19 @@ struct ConfigSection {
         }
         guard let node = node(for: key) else { return nil }
         guard let value = Value(yaml: node), isValid(value) else {
+            // In a list, name the entries at fault, each at its own place in the file.
+            if case .sequence(let sequence) = node, Value.self == [String].self {
+                var reported = false
+                for (index, item) in sequence.enumerated() {
+                    guard let text = String(yaml: item), let single = [text] as? Value, isValid(single) else {
+                        diagnostics.report("'\(qualified(key))[\(index)]' is \(Self.describe(item)), which does not fit: "
+                                           + "'\(qualified(key))' must be \(expectation)", at: item.mark)
+                        reported = true
+                        continue
+                    }
+                }
+                if reported { return nil }
+            }
             diagnostics.report("'\(qualified(key))' must be \(expectation), got \(Self.describe(node))", at: node.mark)
             return nil
         }

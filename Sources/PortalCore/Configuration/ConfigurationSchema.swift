@@ -209,7 +209,8 @@ enum ConfigurationSchema {
         if (site.certificateFile == nil) != (site.keyFile == nil) {
             section.report("site '\(name)': certificate_file and key_file must be given together")
         }
-        for var item in section.sectionList("routes") {
+        let routeItems = section.sectionList("routes")
+        for var item in routeItems {
             let path: String = item.read("path", default: "", rule: "a path starting with /",
                                          isValid: { $0.hasPrefix("/") && !$0.contains(where: \.isWhitespace) })
             let upstreams: [String] = item.read("upstreams", default: [], rule: upstreamsRule,
@@ -249,7 +250,8 @@ enum ConfigurationSchema {
             item.finish()
             if !path.isEmpty && (!upstreams.isEmpty || root != nil || route.status || route.metrics) { site.routes.append(route) }
         }
-        if site.routes.isEmpty && !section.isEmpty {
+        // A site whose routes all have errors of their own gets no second message.
+        if site.routes.isEmpty && routeItems.isEmpty && !section.isEmpty {
             section.report("site '\(name)' needs at least one route, e.g. routes: [{path: /, upstreams: [\"127.0.0.1:9000\"]}]")
         }
         let paths = site.routes.map(\.path)

@@ -28,6 +28,14 @@ public struct HostAndPort: Sendable, Hashable, CustomStringConvertible {
             if host.contains(":") { return nil }
         }
         guard !host.isEmpty, let port = Int(portText), (1...65_535).contains(port) else { return nil }
+        // Digits and dots only is meant as an IPv4 address, and must be one (not `256.1.1.1`);
+        // anything else must look like a host name.
+        if host.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == ".") }) {
+            guard IPAddress(String(host)) != nil else { return nil }
+        } else if !rest.hasPrefix("[") {
+            guard host.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "." || $0 == "-" || $0 == "_") })
+            else { return nil }
+        }
         self.host = String(host)
         self.port = port
     }
