@@ -29,12 +29,15 @@ struct EdgeCommandsTests {
                     - path: /reports/
                       upstreams: ["127.0.0.1:\(closed)"]
                       access: {allow: ["10.0.0.0/8"]}
+                    - path: /legacy/
+                      upstreams: ["app.invalid:8080"]
             """.write(toFile: file, atomically: true, encoding: .utf8)
         let result = try await PortalProcess.run(["check", "--config", file, "--dump-sites", "--data-dir", directory.file("d")],
                                                  outputDirectory: directory.path)
         #expect(result.status == 0)
         #expect(result.stdout.contains("Syntax OK"))
         #expect(result.stderr.contains("warning: upstream 127.0.0.1:\(closed) (site 'portal', route /) refuses connections"))
+        #expect(result.stderr.contains("warning: upstream app.invalid:8080 (site 'portal', route /legacy/): the name does not resolve"))
         #expect(result.stderr.contains("127.0.0.1:9000"))
         #expect(result.stdout.contains("site portal"))
         #expect(result.stdout.contains("hosts: portal.jpcontabil.com.br"))
@@ -107,6 +110,15 @@ struct EdgeCommandsTests {
         let after = try await TestHTTPClient.request(port: ports[1], path: "/extra", tls: tls)
         #expect(after.body == "extra route")
 
+        // Another file than the one the edge reads: refused, since a reload would not apply it.
+        let other = directory.file("other.yaml")
+        try FileManager.default.copyItem(atPath: file, toPath: other)
+        let misdirected = try await PortalProcess.run(["edge", "reload", "--config", other, "--data-dir", data],
+                                                      outputDirectory: directory.path)
+        #expect(misdirected.status != 0)
+        #expect(misdirected.stderr.contains("reads \(EdgeFileName.absolute(file)), not \(EdgeFileName.absolute(other))"),
+                "\(misdirected.stderr)")
+
         // A broken file: `reload` itself refuses to parse it, and a SIGHUP leaves the edge as it was.
         try write(extraRoute: false, broken: true)
         let refused = try await PortalProcess.run(["edge", "reload", "--config", file, "--data-dir", data],
@@ -135,5 +147,12 @@ struct EdgeCommandsTests {
 
         up.signal(SIGTERM)
         #expect(await up.waitForExit(seconds: 30) == 0)
+    }
+}
+
+/// Paths as the edge records them (absolute, links resolved).
+enum EdgeFileName {
+    static func absolute(_ path: String) -> String {
+        URL(fileURLWithPath: path).standardizedFileURL.resolvingSymlinksInPath().path
     }
 }
