@@ -206,7 +206,11 @@ public final class EdgeServer: Service {
             }
         }
         let role = listener.tls ? "HTTPS" : "HTTP"
-        let flag = listener.tls ? "--https-port" : "--http-port"
+        // Listeners written in the file are changed there; the port flags only replace the default ones.
+        let settings = store.current.runtime.settings
+        let flag = listener.tls
+            ? (settings.httpsListeners == nil ? "--https-port" : "edge.https_listeners (in the configuration file)")
+            : (settings.httpListeners == nil ? "--http-port" : "edge.http_listeners (in the configuration file)")
         do {
             return try await bootstrap.bind(host: listener.address, port: listener.port).get()
         } catch let error as IOError where error.errnoCode == EADDRINUSE {

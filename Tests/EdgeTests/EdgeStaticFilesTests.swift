@@ -27,6 +27,8 @@ struct EdgeStaticFilesTests {
         try "a.pdf".write(toFile: root + "/empty/a.pdf", atomically: true, encoding: .utf8)
         try "admin:$2y$05$hash".write(toFile: root + "/css/.htpasswd", atomically: true, encoding: .utf8)
         try "font".write(toFile: root + "/css/site.ttf", atomically: true, encoding: .utf8)
+        try String(repeating: ".tabela td { padding: 4px; border: 1px solid #ccc; }\n", count: 200)
+            .write(toFile: root + "/css/tables.css", atomically: true, encoding: .utf8)
         try String(repeating: "0123456789", count: 30_000).write(toFile: root + "/big.txt", atomically: true, encoding: .utf8)
         try "senha do banco".write(toFile: directory.file("secret.txt"), atomically: true, encoding: .utf8)
         try manager.createSymbolicLink(atPath: root + "/escape.txt", withDestinationPath: directory.file("secret.txt"))
@@ -255,6 +257,48 @@ struct EdgeStaticFilesTests {
         await edge.stop()
         #expect(result.statuses == [200], "\(path)")
         #expect(result.response.contains("body { color: #1f4e79; }"), "\(path)")
+    }
+
+    @Test("a text file without a precompressed sibling is compressed on the way, over HTTP and HTTPS", arguments: [false, true])
+    func compressedOnTheWay(tls: Bool) async throws {
+        let directory = try TemporaryDirectory(prefix: "portal-static")
+        defer { directory.remove() }
+        let edge = try await Self.start(directory)
+        let original = String(repeating: ".tabela td { padding: 4px; border: 1px solid #ccc; }\n", count: 200)
+        func get(_ headers: [(String, String)], method: HTTPMethod = .GET) async throws -> HTTPTestBytesResponse {
+            tls ? try await TestHTTPClient.requestBytes(port: edge.httpsPort, method: method, path: "/static/css/tables.css",
+                                                        headers: headers, tls: edge.tls)
+                : try await TestHTTPClient.requestBytes(port: edge.httpPort, method: method, path: "/static/css/tables.css",
+                                                        headers: headers)
+        }
+        let gzip = try await get([("Accept-Encoding", "gzip")])
+        let again = try await get([("Accept-Encoding", "gzip")])
+        let brotli = try await get([("Accept-Encoding", "br, gzip")])
+        let identity = try await get([])
+        let range = try await get([("Accept-Encoding", "gzip"), ("Range", "bytes=0-5")])
+        let head = try await get([("Accept-Encoding", "gzip")], method: .HEAD)
+        await edge.stop()
+        for response in [gzip, again] {
+            #expect(response.status == 200)
+            #expect(response.header("Content-Encoding") == "gzip")
+            #expect(response.header("Vary") == "Accept-Encoding")
+            #expect(response.header("ETag")?.hasPrefix("W/") == true)
+            #expect(response.header("Accept-Ranges") == nil)
+            #expect(response.header("Content-Length") == String(response.bytes.count))
+            var buffer = ByteBuffer(bytes: response.bytes)
+            #expect(String(buffer: try buffer.decompress(with: .gzip())) == original)
+        }
+        #expect(gzip.bytes.count < original.utf8.count / 10)
+        #expect(brotli.header("Content-Encoding") == "br")
+        #expect(identity.header("Content-Encoding") == nil)
+        #expect(identity.header("Vary") == "Accept-Encoding")
+        #expect(identity.bytes.count == original.utf8.count)
+        #expect(range.status == 206)
+        #expect(range.header("Content-Encoding") == nil)
+        #expect(String(decoding: range.bytes, as: UTF8.self) == ".tabel")
+        #expect(head.header("Content-Encoding") == "gzip")
+        #expect(head.header("Content-Length") == String(gzip.bytes.count))
+        #expect(head.bytes.isEmpty)
     }
 
     @Test("a precompressed sibling is served to clients that accept gzip")

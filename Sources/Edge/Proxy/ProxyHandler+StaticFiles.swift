@@ -89,14 +89,24 @@ extension ProxyHandler {
         let found = currentSize == cached.size ? cached : OpenFileCache.Entry(
             file: cached.file, size: max(currentSize, 0), modified: cached.modified, contentType: cached.contentType,
             encoding: cached.encoding, varies: cached.varies, expires: cached.expires)
-        let etag = "\"\(String(found.size, radix: 16))-\(String(found.modified, radix: 16))\(found.encoding.map { "-\($0)" } ?? "")\""
+        var etag = "\"\(String(found.size, radix: 16))-\(String(found.modified, radix: 16))\(found.encoding.map { "-\($0)" } ?? "")\""
+        // A text file without a precompressed sibling is compressed on the way, as mod_deflate
+        // and nginx's gzip do; ranges are served from the file as it is.
+        let compressible = settings.compression && found.encoding == nil
+            && settings.compressTypes.contains(MediaTypes.essence(found.contentType))
+        var coding: String?
+        if compressible, found.size >= settings.compressionMinBytes, found.size <= Self.staticCompressionMaxBytes,
+           !exchange.head.headers.contains(name: "range") {
+            coding = CompressionDecision.coding(exchange.facts?.acceptEncoding, settings: settings)
+        }
+        if coding != nil { etag = "W/" + etag }
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: found.contentType)
         headers.add(name: "ETag", value: etag)
         headers.add(name: "Last-Modified", value: HTTPDate.format(found.modified))
-        headers.add(name: "Accept-Ranges", value: "bytes")
-        if let encoding = found.encoding { headers.add(name: "Content-Encoding", value: encoding) }
-        if found.varies || found.encoding != nil { headers.add(name: "Vary", value: "Accept-Encoding") }
+        if coding == nil { headers.add(name: "Accept-Ranges", value: "bytes") }
+        if let encoding = found.encoding ?? coding { headers.add(name: "Content-Encoding", value: encoding) }
+        if found.varies || found.encoding != nil || compressible { headers.add(name: "Vary", value: "Accept-Encoding") }
         if let lifetime = settings.expires[MediaTypes.essence(found.contentType)] {
             headers.add(name: "Cache-Control", value: "max-age=\(lifetime)")
             headers.add(name: "Expires", value: HTTPDate.format(Int(time(nil)) + lifetime))
@@ -129,6 +139,10 @@ extension ProxyHandler {
             length = requested.count
             headers.add(name: "Content-Range", value: "bytes \(requested.lowerBound)-\(requested.upperBound)/\(found.size)")
         case .full:
+            if let coding {
+                sendCompressedFile(exchange, entry: found, coding: coding, headers: headers, key: key)
+                return
+            }
             status = .ok
         }
         headers.add(name: "Content-Length", value: String(length))
@@ -185,6 +199,56 @@ extension ProxyHandler {
             case .failure(let error):
                 self.logger.error("static file read failed", metadata: ["error": "\(error)"])
                 self.context?.close(promise: nil)
+            }
+        }
+    }
+
+    /// Largest file compressed on the way (whole, on the thread pool); larger ones go as they are.
+    static let staticCompressionMaxBytes = 1024 * 1024
+
+    /// Sends a file compressed with `coding`: read and compressed whole on the thread pool,
+    /// kept with the open-file entry for the next clients of that second.
+    private func sendCompressedFile(_ exchange: Exchange, entry: OpenFileCache.Entry, coding: String,
+                                    headers: HTTPHeaders, key: String) {
+        guard let context else { return }
+        let finish: (ByteBuffer) -> Void = { [weak self] body in
+            guard let self, self.exchange === exchange else { return }
+            var headers = headers
+            headers.add(name: "Content-Length", value: String(body.readableBytes))
+            self.writeStaticHead(exchange, status: .ok, headers: headers)
+            exchange.closeFile()
+            if exchange.head.method != .HEAD {
+                exchange.bytesSent = body.readableBytes
+                self.context?.write(self.wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
+            }
+            self.finishExchange(exchange, trailers: nil)
+        }
+        if let compressed = entry.compressed, entry.compressedCoding == coding {
+            finish(compressed)
+            return
+        }
+        let file = entry.file
+        let size = entry.size
+        let content = entry.content
+        let allocator = context.channel.allocator
+        let gzipLevel = settings.compressionLevel
+        let brotliLevel = settings.brotliLevel
+        NIOThreadPool.singleton.runIfActive(eventLoop: context.eventLoop) { () throws -> ByteBuffer in
+            let whole = try content ?? file.read(at: 0, count: size, allocator: allocator)
+            let compressor: any BodyCompressor = coding == "br" ? try BrotliStream(level: brotliLevel) : try GzipStream(level: gzipLevel)
+            var body = try compressor.compress(whole, sync: false, allocator: allocator)
+            var tail = try compressor.finish(allocator: allocator)
+            body.writeBuffer(&tail)
+            return body
+        }.assumeIsolated().whenComplete { [weak self] result in
+            guard let self, self.exchange === exchange else { return }
+            switch result {
+            case .success(let body):
+                self.fileCache.remember(compressed: body, coding: coding, for: key)
+                finish(body)
+            case .failure(let error):
+                self.logger.error("static file compression failed", metadata: ["error": "\(error)"])
+                self.respondLocally(exchange, status: .internalServerError, close: false)
             }
         }
     }

@@ -61,6 +61,12 @@ final class OpenFileCache {
         /// The whole file, once read for a TLS or HTTP/2 client (small files only), so the next
         /// ones within the entry's second need no trip to the thread pool.
         var content: ByteBuffer?
+        /// The file compressed for clients that accept `compressedCoding`, once made.
+        var compressed: ByteBuffer?
+        var compressedCoding: String?
+
+        /// Bytes this entry holds in memory.
+        var heldBytes: Int { (content?.readableBytes ?? 0) + (compressed?.readableBytes ?? 0) }
     }
 
     private var entries: [String: Entry] = [:]
@@ -79,7 +85,7 @@ final class OpenFileCache {
     func lookup(_ key: String, now: NIODeadline = .now()) -> Entry? {
         guard let entry = entries[key] else { return nil }
         if entry.expires <= now {
-            contentBytes -= entry.content?.readableBytes ?? 0
+            contentBytes -= entry.heldBytes
             entries[key] = nil
             return nil
         }
@@ -95,6 +101,16 @@ final class OpenFileCache {
         entries[key] = entry
     }
 
+    /// Keeps the compressed form of the file under `key`, within the loop's budget.
+    func remember(compressed: ByteBuffer, coding: String, for key: String) {
+        guard var entry = entries[key], entry.compressed == nil,
+              contentBytes + compressed.readableBytes <= Self.contentBudget else { return }
+        entry.compressed = compressed
+        entry.compressedCoding = coding
+        contentBytes += compressed.readableBytes
+        entries[key] = entry
+    }
+
     func store(_ key: String, found: StaticFileLookup.Found, file: SharedFile) {
         if entries.count >= Self.capacity / 2 {
             let now = NIODeadline.now()
@@ -103,7 +119,7 @@ final class OpenFileCache {
         if entries.count >= Self.capacity { entries.removeAll() }
         entries[key] = Entry(file: file, size: found.size, modified: found.modified, contentType: found.contentType,
                              encoding: found.encoding, varies: found.varies, expires: .now() + Self.lifetime)
-        contentBytes = entries.values.reduce(0) { $0 + ($1.content?.readableBytes ?? 0) }
+        contentBytes = entries.values.reduce(0) { $0 + $1.heldBytes }
     }
 }
 
