@@ -47,16 +47,20 @@ struct EdgeAccessTests {
         let edge = try await EdgeFixture.start(upstreams: [], configure: Self.site([secret, open]))
         var statuses: [String: [Int]] = [:]
         for path in ["/private/", "//private/", "/./private/", "/x/../private/", "/%70rivate/", "/x/%2e%2e/private/a",
-                     "/private%2Findex.html", "/../private/", "/public/../a//b/./c?q=/../x"] {
+                     "/private;x=1", "/private%2Findex.html", "/../private/", "/private#", "/public/..;/private",
+                     "/public/../a//b/./c?q=/../x"] {
             let result = try await RawSocketClient.exchange(
                 port: edge.httpPort, chunks: ["GET \(path) HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"])
             statuses[path] = result.statuses
         }
         await edge.stop()
         await upstream.stop()
-        for path in ["/private/", "//private/", "/./private/", "/x/../private/", "/%70rivate/", "/x/%2e%2e/private/a"] {
+        for path in ["/private/", "//private/", "/./private/", "/x/../private/", "/%70rivate/", "/x/%2e%2e/private/a",
+                     "/private;x=1"] {
             #expect(statuses[path] == [403], "\(path)")
         }
+        #expect(statuses["/private#"] == [400])
+        #expect(statuses["/public/..;/private"] == [400])
         #expect(statuses["/private%2Findex.html"] == [404])
         #expect(statuses["/../private/"] == [400])
         #expect(statuses["/public/../a//b/./c?q=/../x"] == [200])

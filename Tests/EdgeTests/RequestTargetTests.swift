@@ -32,5 +32,13 @@ struct RequestTargetTests {
         #expect(RequestTarget.normalize("/a%00.png") == .refused(.badRequest, reason: "encoded NUL in the path"))
         #expect(RequestTarget.normalize("/../etc/passwd") == .refused(.badRequest, reason: "the path climbs above the root"))
         #expect(RequestTarget.normalize("/a/../../b") == .refused(.badRequest, reason: "the path climbs above the root"))
+        #expect(RequestTarget.normalize("/admin#") == .refused(.badRequest, reason: "fragment (#) in the request target"))
+        #expect(RequestTarget.normalize("/a?x#y") == .refused(.badRequest, reason: "fragment (#) in the request target"))
+        #expect(RequestTarget.normalize("/a\\admin") == .refused(.badRequest, reason: "backslash in the path"))
+        #expect(RequestTarget.normalize("/a%5Cadmin") == .refused(.badRequest, reason: "encoded backslash in the path"))
+        for uri in ["/public/..;/admin", "/public/.;x/admin", "/public/%2e%2e;/admin"] {
+            #expect(RequestTarget.normalize(uri) == .refused(.badRequest, reason: "a . or .. segment with ; parameters in the path"), "\(uri)")
+        }
+        #expect(RequestTarget.normalize("/a;jsessionid=1/b") == .unchanged)
     }
 }

@@ -150,9 +150,9 @@ struct EdgeCommandsTests {
     }
 }
 
-/// Paths as the edge records them (absolute, links resolved).
+/// Paths as the edge records them (absolute).
 enum EdgeFileName {
     static func absolute(_ path: String) -> String {
-        URL(fileURLWithPath: path).standardizedFileURL.resolvingSymlinksInPath().path
+        URL(fileURLWithPath: path).standardizedFileURL.path
     }
 }

@@ -1,5 +1,5 @@
 import Foundation
-import PortalCore
+@testable import PortalCore
 import PortalTestSupport
 import Testing
 
@@ -364,5 +364,17 @@ struct ConfigurationLoaderTests {
             try ConfigurationLoader.parse(yaml: yaml, source: "p.yaml")
         }
         #expect(error.issues.contains { $0.message.contains(message) }, "\(error)")
+    }
+}
+
+@Suite("Route paths in the file")
+struct RoutePathRuleTests {
+    @Test("a route path must be written as requests are matched", arguments: [
+        ("/", true), ("/api", true), ("/static/", true), ("/~user/", true),
+        ("api", false), ("/a//b", false), ("/a/./b", false), ("/a/../b", false), ("/%7Euser", false),
+        ("/a;b", false), ("/a?b", false), ("/a#b", false), ("/a b", false),
+    ])
+    func plainPaths(_ path: String, _ valid: Bool) {
+        #expect(ConfigurationSchema.isPlainRoutePath(path) == valid, "\(path)")
     }
 }

@@ -151,15 +151,19 @@ final class AccessPolicy: Sendable {
     var challenge: String { "Basic realm=\"\(realm)\", charset=\"UTF-8\"" }
 }
 
-/// What identifies a version of a file without reading it: size and modification time.
+/// What identifies a version of a file without reading it: inode, size and modification time.
 struct FileFingerprint: Equatable, Sendable {
+    let inode: UInt64
     let size: Int
     let modified: Double
 
-    /// nil when the file cannot be examined.
+    /// nil when the file cannot be examined. Symbolic links are followed (a mounted secret is
+    /// usually a link that is switched to a new file).
     init?(_ path: String) {
-        guard let attributes = try? FileManager.default.attributesOfItem(atPath: path) else { return nil }
-        size = (attributes[.size] as? NSNumber)?.intValue ?? 0
-        modified = (attributes[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        inode = UInt64(info.st_ino)
+        size = Int(info.st_size)
+        modified = Double(info.st_mtim.tv_sec) + Double(info.st_mtim.tv_nsec) / 1_000_000_000
     }
 }

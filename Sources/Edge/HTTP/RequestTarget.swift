@@ -20,8 +20,16 @@ enum RequestTarget {
     static func normalize(_ uri: String) -> Normalized {
         let bytes = uri.utf8
         guard bytes.first == UInt8(ascii: "/") else { return .unchanged }
-        let pathEnd = bytes.firstIndex(where: { $0 == UInt8(ascii: "?") || $0 == UInt8(ascii: "#") }) ?? bytes.endIndex
+        // A fragment never belongs in a request (RFC 9112 §3.2), and upstreams that drop it
+        // would serve a path the routes did not match.
+        if bytes.contains(UInt8(ascii: "#")) { return .refused(.badRequest, reason: "fragment (#) in the request target") }
+        let pathEnd = bytes.firstIndex(of: UInt8(ascii: "?")) ?? bytes.endIndex
         let path = bytes[..<pathEnd]
+        // Some servers read a backslash as a separator, or `..;x` as `..` (path parameters).
+        if path.contains(UInt8(ascii: "\\")) { return .refused(.badRequest, reason: "backslash in the path") }
+        if hasDotSegmentWithParameters(path) {
+            return .refused(.badRequest, reason: "a . or .. segment with ; parameters in the path")
+        }
         guard needsWork(path) else { return .unchanged }
 
         var decoded: [UInt8] = []
@@ -41,6 +49,7 @@ enum RequestTarget {
             let low = path.index(after: high)
             if value == UInt8(ascii: "/") { return .refused(.notFound, reason: "encoded slash in the path") }
             if value == 0 { return .refused(.badRequest, reason: "encoded NUL in the path") }
+            if value == UInt8(ascii: "\\") { return .refused(.badRequest, reason: "encoded backslash in the path") }
             if isUnreserved(value) {
                 decoded.append(value)
             } else {
@@ -78,6 +87,17 @@ enum RequestTarget {
         result.append(contentsOf: bytes[pathEnd...])
         let normalized = String(decoding: result, as: UTF8.self)
         return normalized == uri ? .unchanged : .normalized(normalized)
+    }
+
+    /// True when a segment is `.;…` or `..;…` (also with `%2e` for the dots).
+    private static func hasDotSegmentWithParameters(_ path: Substring.UTF8View) -> Bool {
+        guard path.contains(UInt8(ascii: ";")) else { return false }
+        for segment in path.split(separator: UInt8(ascii: "/")) {
+            guard let semicolon = segment.firstIndex(of: UInt8(ascii: ";")) else { continue }
+            let name = String(decoding: segment[..<semicolon], as: UTF8.self).lowercased()
+            if [".", "..", "%2e", "%2e%2e", ".%2e", "%2e."].contains(name) { return true }
+        }
+        return false
     }
 
     /// True when the path holds a `%`, a `//`, or a `.` / `..` segment.

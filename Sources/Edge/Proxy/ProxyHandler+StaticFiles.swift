@@ -31,11 +31,12 @@ extension ProxyHandler {
         let acceptsGzip = CompressionDecision.acceptsGzip(facts.acceptEncoding)
         // A `.br` sibling only when the client does not rank gzip above brotli.
         let acceptsBrotli = CompressionDecision.prefersBrotli(facts.acceptEncoding)
-        let key = OpenFileCache.key(root: root, segments: segments, acceptsGzip: acceptsGzip, acceptsBrotli: acceptsBrotli)
         let targetPath = exchange.target.prefix { $0 != "?" }
-        // Only files are kept open, and a file's name never ends with a slash.
+        // A folder's index (asked for with the slash) and a file are kept apart.
         let trailingSlash = targetPath.hasSuffix("/")
-        if !trailingSlash, let cached = fileCache.lookup(key) {
+        let key = OpenFileCache.key(root: root, segments: segments, acceptsGzip: acceptsGzip, acceptsBrotli: acceptsBrotli)
+            + (trailingSlash ? "/" : "")
+        if let cached = fileCache.lookup(key) {
             exchange.openFile = cached.file
             sendFile(exchange, file: cached, key: key)
             return
@@ -99,7 +100,8 @@ extension ProxyHandler {
            !exchange.head.headers.contains(name: "range") {
             coding = CompressionDecision.coding(exchange.facts?.acceptEncoding, settings: settings)
         }
-        if coding != nil { etag = "W/" + etag }
+        // Each coding is its own representation, with its own validator.
+        if let coding { etag = "W/" + etag.dropLast() + "-\(coding)\"" }
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: found.contentType)
         headers.add(name: "ETag", value: etag)
@@ -239,12 +241,15 @@ extension ProxyHandler {
             var body = try compressor.compress(whole, sync: false, allocator: allocator)
             var tail = try compressor.finish(allocator: allocator)
             body.writeBuffer(&tail)
-            return body
+            // Kept for a second: hold exactly the compressed bytes, not the input-sized buffer.
+            var exact = allocator.buffer(capacity: body.readableBytes)
+            exact.writeBuffer(&body)
+            return exact
         }.assumeIsolated().whenComplete { [weak self] result in
             guard let self, self.exchange === exchange else { return }
             switch result {
             case .success(let body):
-                self.fileCache.remember(compressed: body, coding: coding, for: key)
+                self.fileCache.remember(compressed: body, coding: coding, for: key, size: size, modified: entry.modified)
                 finish(body)
             case .failure(let error):
                 self.logger.error("static file compression failed", metadata: ["error": "\(error)"])

@@ -72,7 +72,6 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     let connections: ConnectionRegistry
     /// Recently opened static files of this event loop.
     let fileCache: OpenFileCache
-    private var handshakeDone = false
     /// This handler serves one HTTP/2 stream (no connection headers, one request).
     let http2: Bool
 
@@ -82,7 +81,6 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         self.http2 = http2
         self.scope = scope
         self.fileCache = fileCache
-        self.handshakeDone = http2
         self.stats = stats
         self.metrics = metrics
         self.connections = connections
@@ -179,9 +177,6 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if case TLSUserEvent.handshakeCompleted = event {
-            handshakeDone = true
-        }
         if event is ChannelShouldQuiesceEvent {
             // Graceful stop: finish the request in flight, then close.
             if exchange == nil {
@@ -313,10 +308,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             }
             return
         }
-        if listener.tls && !handshakeDone {
-            handshakeDone = true
-            metrics.tlsHandshake(succeeded: false)
-        }
+        // Failed handshakes are counted before this handler exists (HandshakeFailureCounter).
         logger.debug("client connection error", metadata: ["error": "\(error)"])
         context.close(promise: nil)
     }
@@ -369,7 +361,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             return
         }
         exchange.site = site
-        if listener.tls, let serverName = scope.serverName,
+        if listener.tls, host != nil, let serverName = scope.serverName,
            (runtime.router.tlsSite(for: serverName)?.tlsContext ?? runtime.fallbackTLSContext)
             !== (site.tlsContext ?? runtime.fallbackTLSContext) {
             // The connection was set up with another site's certificate (Apache answers the same).
@@ -801,6 +793,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         let entry = exchange.logEntry()
         runtime.accessLog?.record(entry)
         exchange.site?.accessLog?.record(entry)
+        endInFlight(exchange)
         self.exchange = nil
         deadlineTimer?.cancel()
         deadlineTimer = nil

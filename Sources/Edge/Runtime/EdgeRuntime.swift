@@ -61,6 +61,9 @@ public final class EdgeRuntime: Sendable {
         let responseCache = siteSettings.contains(where: { $0.routes.contains { $0.cache != nil } })
             ? ResponseCache(capacity: edge.cacheMemoryBytes) : nil
         var sites: [Site] = []
+        // Sites naming the same certificate files share one TLS context, so a connection set up
+        // for one of them may carry requests for the others (see the 421 check in ProxyHandler).
+        var contexts: [String: NIOSSLContext] = [:]
         for site in siteSettings {
             var context: NIOSSLContext?
             var notAfter: Date?
@@ -71,6 +74,12 @@ public final class EdgeRuntime: Sendable {
                     if let files {
                         (context, notAfter) = try loadContext(files: files, hosts: site.hosts, errors: &errors,
                                                               warnings: &warnings, http2: edge.http2)
+                        let identity = [files.certificate, files.key, files.chain ?? ""].joined(separator: "\u{0}")
+                        if let shared = contexts[identity] {
+                            context = shared
+                        } else if let context {
+                            contexts[identity] = context
+                        }
                     }
                 } catch {
                     errors.append("site '\(site.name)': \(error)")

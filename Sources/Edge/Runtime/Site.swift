@@ -18,14 +18,15 @@ struct Route: Sendable {
     /// Set when the route keeps upstream responses and answers from them.
     var cache: RouteCache? = nil
 
-    /// True when `path` is this route's prefix at a segment boundary (`/api` matches `/api/x`, not `/apix`).
+    /// True when `path` is this route's prefix at a segment boundary (`/api` matches `/api/x`, not
+    /// `/apix`); `;` starts path parameters, so `/api;v=1` is `/api` too (as Java servers read it).
     func matches(_ requestPath: Substring) -> Bool {
         let request = requestPath.utf8
         let prefix = path.utf8
         guard request.starts(with: prefix) else { return false }
         if prefix.last == UInt8(ascii: "/") || request.count == prefix.count { return true }
         let next = request[request.index(request.startIndex, offsetBy: prefix.count)]
-        return next == UInt8(ascii: "/") || next == UInt8(ascii: "?")
+        return next == UInt8(ascii: "/") || next == UInt8(ascii: "?") || next == UInt8(ascii: ";")
     }
 }
 

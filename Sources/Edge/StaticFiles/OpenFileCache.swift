@@ -101,9 +101,10 @@ final class OpenFileCache {
         entries[key] = entry
     }
 
-    /// Keeps the compressed form of the file under `key`, within the loop's budget.
-    func remember(compressed: ByteBuffer, coding: String, for key: String) {
-        guard var entry = entries[key], entry.compressed == nil,
+    /// Keeps the compressed form of the file under `key`, within the loop's budget, when the
+    /// entry is still the version (`size`, `modified`) that was compressed.
+    func remember(compressed: ByteBuffer, coding: String, for key: String, size: Int, modified: Int) {
+        guard var entry = entries[key], entry.compressed == nil, entry.size == size, entry.modified == modified,
               contentBytes + compressed.readableBytes <= Self.contentBudget else { return }
         entry.compressed = compressed
         entry.compressedCoding = coding

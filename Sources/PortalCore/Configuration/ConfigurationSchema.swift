@@ -211,8 +211,10 @@ enum ConfigurationSchema {
         }
         let routeItems = section.sectionList("routes")
         for var item in routeItems {
-            let path: String = item.read("path", default: "", rule: "a path starting with /",
-                                         isValid: { $0.hasPrefix("/") && !$0.contains(where: \.isWhitespace) })
+            // Requests are matched in normal form, so a route must be written in it to ever match.
+            let path: String = item.read("path", default: "",
+                                         rule: "a path starting with /, written plainly (no %, ?, #, ;, //, . or .. segments)",
+                                         isValid: isPlainRoutePath)
             let upstreams: [String] = item.read("upstreams", default: [], rule: upstreamsRule,
                                                 isValid: { !$0.isEmpty && $0.allSatisfy { HostAndPort($0) != nil } })
             let root: String? = item.readOptional("root", rule: "a folder path", isValid: { !$0.isEmpty })
@@ -374,6 +376,19 @@ enum ConfigurationSchema {
     }
 
     /// A host name or a `*.` wildcard over one.
+    /// A route path as requests are matched: `/`, then segments without encodings, queries,
+    /// parameters, empty, `.` or `..` segments.
+    static func isPlainRoutePath(_ value: String) -> Bool {
+        guard value.hasPrefix("/"), !value.contains(where: { $0.isWhitespace || "%?#;\\".contains($0) }) else { return false }
+        let segments = value.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
+        for (index, segment) in segments.enumerated() {
+            // Only the last segment may be empty (a trailing slash).
+            if segment.isEmpty && index != segments.count - 1 { return false }
+            if segment == "." || segment == ".." { return false }
+        }
+        return true
+    }
+
     static func isHostPattern(_ value: String) -> Bool {
         if value == "*" { return true }
         if value.hasPrefix("*.") { return isHostName(String(value.dropFirst(2))) }

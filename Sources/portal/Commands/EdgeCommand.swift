@@ -114,7 +114,8 @@ struct EdgeReloadCommand: AsyncParsableCommand {
         }
         // A reload re-reads the file the edge was started with; another file would be ignored.
         let running = files.runningConfigurationFile()
-        if let given = options.config.map(EdgeControlFiles.absolutePath), given != running {
+        if let given = options.config.map(EdgeControlFiles.absolutePath),
+           given != running, EdgeControlFiles.resolvingLinks(given) != running.map(EdgeControlFiles.resolvingLinks) {
             throw CommandFailure("""
                 the running edge (pid \(pid)) reads \(running ?? "no configuration file (defaults and environment)"), \
                 not \(given); a reload re-reads the edge's own file. Put the changes in that file and reload \
@@ -155,9 +156,15 @@ struct EdgeControlFiles: Sendable {
         configurationFile = (dataDirectory.path as NSString).appendingPathComponent("edge.config")
     }
 
-    /// `path` made absolute, with symbolic links resolved, so two spellings of one file compare equal.
+    /// `path` made absolute (links kept, so a `current -> release` link switched later still names
+    /// the file the edge re-reads).
     static func absolutePath(_ path: String) -> String {
-        URL(fileURLWithPath: path).standardizedFileURL.resolvingSymlinksInPath().path
+        URL(fileURLWithPath: path).standardizedFileURL.path
+    }
+
+    /// `path` with symbolic links resolved, so two spellings of one file compare equal.
+    static func resolvingLinks(_ path: String) -> String {
+        URL(fileURLWithPath: path).resolvingSymlinksInPath().path
     }
 
     /// Records this process as the running edge, and the configuration file it reads (nil: none).
@@ -174,7 +181,10 @@ struct EdgeControlFiles: Sendable {
     }
 
     func removePID() {
-        if runningPID() == getpid() { unlink(pidFile) }
+        if runningPID() == getpid() {
+            unlink(pidFile)
+            unlink(configurationFile)
+        }
     }
 
     /// The PID in the file, when that process is alive and is a portal edge.

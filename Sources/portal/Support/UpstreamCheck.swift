@@ -16,18 +16,19 @@ enum UpstreamCheck {
         for (site, path, upstreams) in sites {
             for text in upstreams {
                 guard let upstream = HostAndPort(text), checked.insert(upstream).inserted else { continue }
-                var address = upstream.host
+                var addresses = [upstream.host]
                 if IPAddress(upstream.host) == nil {
                     switch resolve(upstream.host) {
                     case .success(let resolved):
-                        address = resolved
+                        addresses = resolved
                     case .failure(let reason):
                         warnings.append("upstream \(upstream) (site '\(site)', route \(path)): the name does not resolve "
                                         + "(\(reason)); every request to it would get 502. Fix the name or use an IP address")
                         continue
                     }
                 }
-                if SocketProbe.accepts(address: address, port: upstream.port) { continue }
+                // The edge tries each address of a name (`localhost` is ::1, then 127.0.0.1).
+                if addresses.contains(where: { SocketProbe.accepts(address: $0, port: upstream.port) }) { continue }
                 var message = "upstream \(upstream) (site '\(site)', route \(path)) refuses connections"
                 if upstream != appAddress, IPAddress(upstream.host)?.isLoopback == true {
                     message += "; the app is configured on \(appAddress) (app.port): if this route is meant for the app, point it at \(appAddress)"
@@ -44,19 +45,27 @@ enum UpstreamCheck {
         let description: String
     }
 
-    /// The first address `name` resolves to, as text (the check may block: it is a command).
-    static func resolve(_ name: String) -> Result<String, ResolutionFailure> {
+    /// The addresses `name` resolves to, as text (the check may block: it is a command).
+    static func resolve(_ name: String) -> Result<[String], ResolutionFailure> {
         var hints = addrinfo()
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
         var list: UnsafeMutablePointer<addrinfo>?
         let status = getaddrinfo(name, nil, &hints, &list)
         defer { if let list { freeaddrinfo(list) } }
-        guard status == 0, let first = list, let socketAddress = first.pointee.ai_addr else {
+        guard status == 0, let first = list else {
             return .failure(ResolutionFailure(description: status == 0 ? "no address" : String(cString: gai_strerror(status))))
         }
-        var buffer = [CChar](repeating: 0, count: Int(NI_MAXHOST))
-        guard getnameinfo(socketAddress, first.pointee.ai_addrlen, &buffer, socklen_t(buffer.count), nil, 0, NI_NUMERICHOST) == 0
-        else { return .failure(ResolutionFailure(description: "no usable address")) }
-        return .success(String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
+        var addresses: [String] = []
+        var current: UnsafeMutablePointer<addrinfo>? = first
+        while let entry = current {
+            var buffer = [CChar](repeating: 0, count: Int(NI_MAXHOST))
+            if let address = entry.pointee.ai_addr,
+               getnameinfo(address, entry.pointee.ai_addrlen, &buffer, socklen_t(buffer.count), nil, 0, NI_NUMERICHOST) == 0 {
+                let text = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+                if !addresses.contains(text) { addresses.append(text) }
+            }
+            current = entry.pointee.ai_next
+        }
+        return addresses.isEmpty ? .failure(ResolutionFailure(description: "no usable address")) : .success(addresses)
     }
 }
