@@ -42,21 +42,8 @@ struct EdgeHTTP2AuthorityTests {
             site.redirectToHTTPS = false
             edge.sites = [site]
         }
-        var configuration = TLSConfiguration.makeClientConfiguration()
-        configuration.trustRoots = .file(edge.certificateFile)
-        configuration.applicationProtocols = ["h2"]
-        let context = try NIOSSLContext(configuration: configuration)
         let recorder = StatusRecorder()
-        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    let operations = channel.pipeline.syncOperations
-                    try operations.addHandler(try NIOSSLClientHandler(context: context, serverHostname: "localhost"))
-                    try operations.addHandler(NIOHTTP2Handler(mode: .client))
-                    try operations.addHandler(recorder)
-                }
-            }
-            .connect(host: "127.0.0.1", port: edge.httpsPort).get()
+        let channel = try await edge.rawHTTP2Connection(handler: recorder)
         let requests: [(Int, [(String, String)])] = [
             (1, [(":method", "GET"), (":path", "/host-only"), (":scheme", "https"), ("host", "localhost")]),
             (3, [(":method", "GET"), (":path", "/authority-wins"), (":scheme", "https"), (":authority", "localhost"),

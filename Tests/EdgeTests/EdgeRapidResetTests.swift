@@ -37,21 +37,8 @@ struct EdgeRapidResetTests {
     func rapidReset() async throws {
         let upstream = try await RecordingUpstream.start(delay: .seconds(1))
         let edge = try await EdgeFixture.start(upstreams: [HostAndPort(host: "127.0.0.1", port: upstream.port)])
-        var configuration = TLSConfiguration.makeClientConfiguration()
-        configuration.trustRoots = .file(edge.certificateFile)
-        configuration.applicationProtocols = ["h2"]
-        let context = try NIOSSLContext(configuration: configuration)
         let recorder = FrameRecorder()
-        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    let operations = channel.pipeline.syncOperations
-                    try operations.addHandler(try NIOSSLClientHandler(context: context, serverHostname: "localhost"))
-                    try operations.addHandler(NIOHTTP2Handler(mode: .client))
-                    try operations.addHandler(recorder)
-                }
-            }
-            .connect(host: "127.0.0.1", port: edge.httpsPort).get()
+        let channel = try await edge.rawHTTP2Connection(handler: recorder)
         let headers = HPACKHeaders([(":method", "GET"), (":path", "/"), (":scheme", "https"), (":authority", "localhost")])
         var sent = 0
         for index in 0..<2_000 {
