@@ -39,23 +39,6 @@ struct EdgeHTTP2KeepAliveTests {
         }
     }
 
-    static func connect(port: Int, certificate: String, recorder: Recorder) async throws -> any Channel {
-        var configuration = TLSConfiguration.makeClientConfiguration()
-        configuration.trustRoots = .file(certificate)
-        configuration.applicationProtocols = ["h2"]
-        let context = try NIOSSLContext(configuration: configuration)
-        return try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    let operations = channel.pipeline.syncOperations
-                    try operations.addHandler(try NIOSSLClientHandler(context: context, serverHostname: "localhost"))
-                    try operations.addHandler(NIOHTTP2Handler(mode: .client))
-                    try operations.addHandler(recorder)
-                }
-            }
-            .connect(host: "127.0.0.1", port: port).get()
-    }
-
     static func request(_ path: String, stream: Int, on channel: any Channel) async throws {
         let headers = HPACKHeaders([(":method", "GET"), (":path", path), (":scheme", "https"), (":authority", "localhost")])
         try await channel.writeAndFlush(HTTP2Frame(streamID: HTTP2StreamID(stream),
@@ -81,10 +64,10 @@ struct EdgeHTTP2KeepAliveTests {
             $0.drainTimeoutSeconds = 20
         }
         let idleRecorder = Recorder()
-        let idle = try await Self.connect(port: edge.httpsPort, certificate: edge.certificateFile, recorder: idleRecorder)
+        let idle = try await edge.rawHTTP2Connection(handler: idleRecorder)
         try await Self.request("/fast", stream: 1, on: idle)
         let busyRecorder = Recorder()
-        let busy = try await Self.connect(port: edge.httpsPort, certificate: edge.certificateFile, recorder: busyRecorder)
+        let busy = try await edge.rawHTTP2Connection(handler: busyRecorder)
         for _ in 0..<50 where idleRecorder.statuses.withLockedValue({ $0 }).isEmpty {
             try await Task.sleep(for: .milliseconds(20))
         }
@@ -112,11 +95,11 @@ struct EdgeHTTP2KeepAliveTests {
         }
         // One quick request, then silence: GOAWAY and close about a second after the answer.
         let idleRecorder = Recorder()
-        let idle = try await Self.connect(port: edge.httpsPort, certificate: edge.certificateFile, recorder: idleRecorder)
+        let idle = try await edge.rawHTTP2Connection(handler: idleRecorder)
         try await Self.request("/fast", stream: 1, on: idle)
         // A request the upstream sits on for 2.5 s: the connection must outlive the 1 s limit.
         let busyRecorder = Recorder()
-        let busy = try await Self.connect(port: edge.httpsPort, certificate: edge.certificateFile, recorder: busyRecorder)
+        let busy = try await edge.rawHTTP2Connection(handler: busyRecorder)
         let busySent = NIODeadline.now()
         try await Self.request("/slow", stream: 1, on: busy)
         for _ in 0..<100 {
