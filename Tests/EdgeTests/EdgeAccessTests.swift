@@ -1,6 +1,8 @@
+import CompressNIO
 @testable import Edge
 import Foundation
 import HummingbirdBcrypt
+import NIOCore
 import NIOSSL
 import PortalCore
 import PortalTestSupport
@@ -66,6 +68,41 @@ struct EdgeAccessTests {
         #expect(statuses["/public/../a//b/./c?q=/../x"] == [200])
         // Only the open request reached the upstream, in the normalized form, query untouched.
         #expect(upstream.requests.map(\.uri) == ["/a/b/c?q=/../x"])
+    }
+
+    @Test("allow_encoded_slashes passes %2F to the upstream as sent; files and other sites still refuse it")
+    func encodedSlashes() async throws {
+        let upstream = try await RecordingUpstream.start()
+        let root = try TemporaryDirectory(prefix: "portal-slashes")
+        defer { root.remove() }
+        try "a".write(toFile: root.file("a.txt"), atomically: true, encoding: .utf8)
+        var files = RouteSettings(path: "/files", upstreams: [])
+        files.root = root.path
+        let open = RouteSettings(path: "/", upstreams: ["127.0.0.1:\(upstream.port)"])
+        let edge = try await EdgeFixture.start(upstreams: []) { edge in
+            var allowing = SiteSettings(name: "git", hosts: ["git.test"], routes: [files, open])
+            allowing.redirectToHTTPS = false
+            allowing.allowEncodedSlashes = true
+            var strict = SiteSettings(name: "other", hosts: ["other.test"], routes: [open])
+            strict.redirectToHTTPS = false
+            edge.sites = [allowing, strict]
+        }
+        func status(_ path: String, host: String) async throws -> [Int] {
+            try await RawSocketClient.exchange(
+                port: edge.httpPort, chunks: ["GET \(path) HTTP/1.1\r\nHost: \(host)\r\nConnection: close\r\n\r\n"]).statuses
+        }
+        let passed = try await status("/group%2Fproject/-/raw?ref=main", host: "git.test")
+        let file = try await status("/files%2Fa.txt", host: "git.test")
+        let fileInside = try await status("/files/x%2F..%2Fa.txt", host: "git.test")
+        let strict = try await status("/group%2Fproject", host: "other.test")
+        await edge.stop()
+        await upstream.stop()
+        #expect(passed == [200])
+        #expect(file == [200])
+        #expect(fileInside == [404])
+        #expect(strict == [404])
+        // `/files%2Fa.txt` is not under `/files`: it went to the upstream, encoded, like the first one.
+        #expect(upstream.requests.map(\.uri) == ["/group%2Fproject/-/raw?ref=main", "/files%2Fa.txt"])
     }
 
     @Test("local_only admits loopback clients and nobody else")
@@ -147,10 +184,18 @@ struct EdgeAccessTests {
         _ = try await TestHTTPClient.request(port: edge.httpPort, path: "/down")
         let html = try await TestHTTPClient.request(port: edge.httpPort, path: "/server-status")
         let json = try await TestHTTPClient.request(port: edge.httpPort, path: "/server-status?json")
+        let gzipped = try await TestHTTPClient.requestBytes(port: edge.httpPort, path: "/server-status",
+                                                            headers: [("Accept-Encoding", "gzip")])
         await edge.stop()
         await upstream.stop()
         #expect(html.status == 200)
         #expect(html.body.contains("Estado do Portal"))
+        // Compressed like any HTML page when the client asks.
+        #expect(gzipped.header("Content-Encoding") == "gzip")
+        #expect(gzipped.header("Vary") == "Accept-Encoding")
+        #expect(gzipped.header("Content-Length") == String(gzipped.bytes.count))
+        var compressed = ByteBuffer(bytes: gzipped.bytes)
+        #expect(String(buffer: try compressed.decompress(with: .gzip())).contains("Estado do Portal"))
         let object = try #require(try JSONSerialization.jsonObject(with: Data(json.body.utf8)) as? [String: Any])
         #expect((object["requests"] as? Int ?? 0) >= 4)
         let responses = try #require(object["responses"] as? [String: Int])
@@ -204,9 +249,14 @@ struct EdgeMetricsTests {
         // Plain HTTP on the HTTPS port: a 400 that names the mistake, not a silent close.
         let plain = try await RawSocketClient.exchange(port: edge.httpsPort, chunks: ["GET / HTTP/1.1\r\nHost: x\r\n\r\n"])
         let response = try await TestHTTPClient.request(port: edge.httpsPort, path: "/metrics", tls: edge.tls)
+        let gzipped = try await TestHTTPClient.requestBytes(port: edge.httpsPort, path: "/metrics",
+                                                            headers: [("Accept-Encoding", "gzip")], tls: edge.tls)
         await edge.stop()
         await upstream.stop()
         let text = response.body
+        #expect(gzipped.header("Content-Encoding") == "gzip")
+        var compressed = ByteBuffer(bytes: gzipped.bytes)
+        #expect(String(buffer: try compressed.decompress(with: .gzip())).contains("portal_edge_requests_total"))
         #expect(response.status == 200)
         #expect(response.header("Content-Type")?.hasPrefix("text/plain; version=0.0.4") == true)
         #expect(text.contains("portal_edge_requests_total{site=\"portal\",code=\"200\"} 2"))

@@ -41,4 +41,13 @@ struct RequestTargetTests {
         }
         #expect(RequestTarget.normalize("/a;jsessionid=1/b") == .unchanged)
     }
+
+    @Test("with allow_encoded_slashes, an encoded slash stays encoded and is no separator")
+    func encodedSlashesAllowed() {
+        #expect(RequestTarget.normalize("/group%2Fproject/raw", allowEncodedSlashes: true) == .unchanged)
+        #expect(RequestTarget.normalize("/a%2fb/./c", allowEncodedSlashes: true) == .normalized("/a%2fb/c"))
+        // `..%2F..` is one segment, not two climbs.
+        #expect(RequestTarget.normalize("/x/..%2F..%2Fetc", allowEncodedSlashes: true) == .unchanged)
+        #expect(RequestTarget.normalize("/a%2F%00", allowEncodedSlashes: true) == .refused(.badRequest, reason: "encoded NUL in the path"))
+    }
 }

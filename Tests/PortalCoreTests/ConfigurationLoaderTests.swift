@@ -333,6 +333,7 @@ struct ConfigurationLoaderTests {
                 - name: blog
                   hosts: [blog.jpcontabil.com.br]
                   redirect_to_https: false
+                  allow_encoded_slashes: true
                   routes: [{path: /, upstreams: ["127.0.0.1:8081"]}]
             """
         let configuration = try ConfigurationLoader.parse(yaml: yaml, source: "p.yaml")
@@ -347,6 +348,8 @@ struct ConfigurationLoaderTests {
         #expect(edge.sites[0].routes[1].maxBodyBytes == 512 * 1024)
         #expect(edge.sites[0].routes[1].preserveHost == false)
         #expect(edge.sites[1].redirectToHTTPS == false)
+        #expect(edge.sites[0].allowEncodedSlashes == false)
+        #expect(edge.sites[1].allowEncodedSlashes == true)
     }
 
     @Test("site mistakes are reported where they are", arguments: [

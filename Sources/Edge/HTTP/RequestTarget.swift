@@ -7,7 +7,8 @@ import NIOHTTP1
 /// characters (RFC 3986 §2.3: letters, digits, `-._~`) are decoded, `.` and `..` segments are
 /// resolved (§5.2.4) and runs of slashes merged. Other percent-encodings stay as they are, so a
 /// reserved character keeps its meaning upstream. An encoded slash is refused with `404`
-/// (Apache's `AllowEncodedSlashes Off`); a malformed escape, an encoded NUL, or a `..` that
+/// (Apache's `AllowEncodedSlashes Off`) unless the site allows it, in which case it stays
+/// encoded and is no separator (`NoDecode`); a malformed escape, an encoded NUL, or a `..` that
 /// climbs above the root is a `400`. The query string is passed on untouched.
 enum RequestTarget {
     enum Normalized: Equatable {
@@ -17,7 +18,7 @@ enum RequestTarget {
         case refused(HTTPResponseStatus, reason: String)
     }
 
-    static func normalize(_ uri: String) -> Normalized {
+    static func normalize(_ uri: String, allowEncodedSlashes: Bool = false) -> Normalized {
         let bytes = uri.utf8
         guard bytes.first == UInt8(ascii: "/") else { return .unchanged }
         // A fragment never belongs in a request (RFC 9112 §3.2), and upstreams that drop it
@@ -47,7 +48,9 @@ enum RequestTarget {
                   let value = hexValue(path[high], path[path.index(after: high)])
             else { return .refused(.badRequest, reason: "malformed percent-encoding in the path") }
             let low = path.index(after: high)
-            if value == UInt8(ascii: "/") { return .refused(.notFound, reason: "encoded slash in the path") }
+            if value == UInt8(ascii: "/") && !allowEncodedSlashes {
+                return .refused(.notFound, reason: "encoded slash in the path")
+            }
             if value == 0 { return .refused(.badRequest, reason: "encoded NUL in the path") }
             if value == UInt8(ascii: "\\") { return .refused(.badRequest, reason: "encoded backslash in the path") }
             if isUnreserved(value) {

@@ -237,14 +237,9 @@ extension ProxyHandler {
         let brotliLevel = settings.brotliLevel
         NIOThreadPool.singleton.runIfActive(eventLoop: context.eventLoop) { () throws -> ByteBuffer in
             let whole = try content ?? file.read(at: 0, count: size, allocator: allocator)
-            let compressor: any BodyCompressor = coding == "br" ? try BrotliStream(level: brotliLevel) : try GzipStream(level: gzipLevel)
-            var body = try compressor.compress(whole, sync: false, allocator: allocator)
-            var tail = try compressor.finish(allocator: allocator)
-            body.writeBuffer(&tail)
-            // Kept for a second: hold exactly the compressed bytes, not the input-sized buffer.
-            var exact = allocator.buffer(capacity: body.readableBytes)
-            exact.writeBuffer(&body)
-            return exact
+            // Kept for a second: exactly the compressed bytes, not an input-sized buffer.
+            return try BodyCompressors.compressWhole(whole, coding: coding, gzipLevel: gzipLevel,
+                                                     brotliLevel: brotliLevel, allocator: allocator)
         }.assumeIsolated().whenComplete { [weak self] result in
             guard let self, self.exchange === exchange else { return }
             switch result {

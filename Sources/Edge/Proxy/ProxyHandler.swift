@@ -377,7 +377,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             redirect(exchange, to: forwarded.scheme, host: canonical, port: listener.port)
             return
         }
-        switch RequestTarget.normalize(head.uri) {
+        switch RequestTarget.normalize(head.uri, allowEncodedSlashes: site.allowEncodedSlashes) {
         case .unchanged:
             break
         case .normalized(let target):
@@ -621,9 +621,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 if exchange.head.method == .HEAD {
                     // No body to compress, but the same fields a GET would get.
                     CompressionDecision.compressedHeaders(&headers, coding: coding)
-                } else if let compressor: any BodyCompressor = coding == "br"
-                    ? try? BrotliStream(level: settings.brotliLevel)
-                    : try? GzipStream(level: settings.compressionLevel) {
+                } else if let compressor = try? BodyCompressors.make(coding: coding, gzipLevel: settings.compressionLevel,
+                                                                     brotliLevel: settings.brotliLevel) {
                     exchange.gzip = compressor
                     CompressionDecision.compressedHeaders(&headers, coding: coding)
                     if !http2 && exchange.head.version.minor == 0 { exchange.keepAlive = false }
@@ -883,7 +882,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         if let customBody {
             headers = extraHeaders
             headers.add(name: "Content-Length", value: String(customBody.utf8.count))
-            body = context.channel.allocator.buffer(string: customBody)
+            body = compressedLocalBody(context.channel.allocator.buffer(string: customBody), status: status,
+                                       headers: &headers, exchange: exchange)
         } else if status == .ok {
             headers = extraHeaders
             headers.add(name: "Content-Length", value: "0")
@@ -912,6 +912,25 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
         if logAsMalformed { exchange.status = status.code }
         finishExchange(exchange, trailers: nil)
+    }
+
+    /// A page of the edge's own (status page, metrics) compressed like an upstream's answer would
+    /// be; `headers` get the matching `Content-Encoding`, `Content-Length` and `Vary`.
+    private func compressedLocalBody(_ body: ByteBuffer, status: HTTPResponseStatus, headers: inout HTTPHeaders,
+                                     exchange: Exchange) -> ByteBuffer {
+        guard let context else { return body }
+        let acceptEncoding = exchange.facts?.acceptEncoding ?? exchange.head.headers.first(name: "accept-encoding")
+        let decision = CompressionDecision.decide(status: status, method: exchange.head.method, headers: headers,
+                                                  acceptEncoding: acceptEncoding, settings: settings)
+        if decision.vary { CompressionDecision.addVary(&headers) }
+        guard decision.compress, let coding = CompressionDecision.coding(acceptEncoding, settings: settings),
+              let compressed = try? BodyCompressors.compressWhole(body, coding: coding, gzipLevel: settings.compressionLevel,
+                                                                  brotliLevel: settings.brotliLevel,
+                                                                  allocator: context.channel.allocator)
+        else { return body }
+        CompressionDecision.compressedHeaders(&headers, coding: coding)
+        headers.add(name: "Content-Length", value: String(compressed.readableBytes))
+        return compressed
     }
 
     private func endInFlight(_ exchange: Exchange) {

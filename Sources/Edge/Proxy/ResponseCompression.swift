@@ -108,6 +108,26 @@ protocol BodyCompressor: AnyObject {
     func finish(allocator: ByteBufferAllocator) throws -> ByteBuffer
 }
 
+/// Makes the compressor for a coding the client accepts, at the configured level.
+enum BodyCompressors {
+    /// A streaming compressor for `coding` (`br` or `gzip`).
+    static func make(coding: String, gzipLevel: Int, brotliLevel: Int) throws -> any BodyCompressor {
+        coding == "br" ? try BrotliStream(level: brotliLevel) : try GzipStream(level: gzipLevel)
+    }
+
+    /// A whole body compressed in one go, held in a buffer of exactly its size.
+    static func compressWhole(_ body: ByteBuffer, coding: String, gzipLevel: Int, brotliLevel: Int,
+                              allocator: ByteBufferAllocator) throws -> ByteBuffer {
+        let compressor = try make(coding: coding, gzipLevel: gzipLevel, brotliLevel: brotliLevel)
+        var compressed = try compressor.compress(body, sync: false, allocator: allocator)
+        var tail = try compressor.finish(allocator: allocator)
+        var exact = allocator.buffer(capacity: compressed.readableBytes + tail.readableBytes)
+        exact.writeBuffer(&compressed)
+        exact.writeBuffer(&tail)
+        return exact
+    }
+}
+
 /// gzip through zlib.
 final class GzipStream: BodyCompressor {
     private let compressor: ZlibCompressor

@@ -130,7 +130,7 @@ public final class EdgeRuntime: Sendable {
             let primary = site.canonicalHost ?? site.hosts.first { !$0.contains("*") } ?? edge.serverName
             sites.append(Site(name: site.name, hosts: site.hosts, primaryHost: primary,
                               redirectToHTTPS: site.redirectToHTTPS && needsTLS, canonicalHost: site.canonicalHost,
-                              routes: routes, tlsContext: context, accessLog: siteLog,
+                              allowEncodedSlashes: site.allowEncodedSlashes, routes: routes, tlsContext: context, accessLog: siteLog,
                               httpsHeaders: HeaderPolicy(edge: edge, site: site, tls: true),
                               httpHeaders: HeaderPolicy(edge: edge, site: site, tls: false)))
             sites.last?.certificateDaysLeft = notAfter.map { $0.timeIntervalSinceNow / 86_400 }

@@ -40,6 +40,8 @@ final class Site: @unchecked Sendable {
     let primaryHost: String
     let redirectToHTTPS: Bool
     let canonicalHost: String?
+    /// `%2F` in a path is kept encoded rather than refused (`allow_encoded_slashes`).
+    let allowEncodedSlashes: Bool
     /// Longest path first, so the first match is the longest prefix.
     let routes: [Route]
     let tlsContext: NIOSSLContext?
@@ -51,8 +53,9 @@ final class Site: @unchecked Sendable {
     let httpHeaders: HeaderPolicy
 
     init(name: String, hosts: [String], primaryHost: String, redirectToHTTPS: Bool, canonicalHost: String?,
-         routes: [Route], tlsContext: NIOSSLContext?, accessLog: AccessLog?,
+         allowEncodedSlashes: Bool = false, routes: [Route], tlsContext: NIOSSLContext?, accessLog: AccessLog?,
          httpsHeaders: HeaderPolicy, httpHeaders: HeaderPolicy) {
+        self.allowEncodedSlashes = allowEncodedSlashes
         self.httpsHeaders = httpsHeaders
         self.httpHeaders = httpHeaders
         self.name = name

@@ -206,6 +206,7 @@ enum ConfigurationSchema {
         site.accessLog = section.readOptional("access_log", rule: "a file path", isValid: { !$0.isEmpty })
         site.headers = readHeaderRules(&section)
         site.hsts = section.readOptional("hsts", rule: "a Strict-Transport-Security value or off", isValid: isHSTS)
+        site.allowEncodedSlashes = section.read("allow_encoded_slashes", default: site.allowEncodedSlashes)
         if (site.certificateFile == nil) != (site.keyFile == nil) {
             section.report("site '\(name)': certificate_file and key_file must be given together")
         }

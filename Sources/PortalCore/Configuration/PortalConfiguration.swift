@@ -221,6 +221,9 @@ public struct SiteSettings: Sendable, Equatable {
     public var headers = HeaderRules()
     /// Overrides `edge.hsts` for this site; `off` turns it off.
     public var hsts: String?
+    /// Keep `%2F` in paths, encoded, instead of refusing it with `404` (Apache's
+    /// `AllowEncodedSlashes NoDecode`), for applications that put encoded slashes in their URLs.
+    public var allowEncodedSlashes = false
 
     public init(name: String, hosts: [String], routes: [RouteSettings]) {
         self.name = name

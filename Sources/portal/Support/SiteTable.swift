@@ -17,6 +17,7 @@ enum SiteTable {
             lines.append("    certificate: \(certificate)\(site.certificateFile == nil ? " (development)" : "")")
             lines.append("    plain HTTP: \(site.redirectToHTTPS ? "301 to HTTPS" : "served")")
             if let canonical = site.canonicalHost { lines.append("    canonical host: \(canonical)") }
+            if site.allowEncodedSlashes { lines.append("    encoded slashes (%2F): kept and passed on") }
             for route in site.routes.sorted(by: { $0.path.count > $1.path.count }) {
                 let access = accessSummary(route.access).map { " [\($0)]" } ?? ""
                 if let root = route.root {
