@@ -229,27 +229,37 @@ extension ProxyHandler {
             finish(compressed)
             return
         }
-        let file = entry.file
-        let size = entry.size
-        let content = entry.content
-        let allocator = context.channel.allocator
-        let gzipLevel = settings.compressionLevel
-        let brotliLevel = settings.brotliLevel
-        NIOThreadPool.singleton.runIfActive(eventLoop: context.eventLoop) { () throws -> ByteBuffer in
-            let whole = try content ?? file.read(at: 0, count: size, allocator: allocator)
-            // Kept for a second: exactly the compressed bytes, not an input-sized buffer.
-            return try BodyCompressors.compressWhole(whole, coding: coding, gzipLevel: gzipLevel,
-                                                     brotliLevel: brotliLevel, allocator: allocator)
-        }.assumeIsolated().whenComplete { [weak self] result in
+        // Clients asking for the same version while it is being compressed wait for that result.
+        let tag = "\(key)|\(coding)|\(entry.size)|\(entry.modified)"
+        let delivered: (Result<ByteBuffer, any Error>) -> Void = { [weak self] result in
             guard let self, self.exchange === exchange else { return }
             switch result {
             case .success(let body):
-                self.fileCache.remember(compressed: body, coding: coding, for: key, size: size, modified: entry.modified)
                 finish(body)
             case .failure(let error):
                 self.logger.error("static file compression failed", metadata: ["error": "\(error)"])
                 self.respondLocally(exchange, status: .internalServerError, close: false)
             }
+        }
+        guard fileCache.joinCompression(tag, waiter: delivered) else { return }
+        let file = entry.file
+        let size = entry.size
+        let modified = entry.modified
+        let content = entry.content
+        let allocator = context.channel.allocator
+        let gzipLevel = settings.compressionLevel
+        let brotliLevel = settings.brotliLevel
+        let fileCache = self.fileCache
+        NIOThreadPool.singleton.runIfActive(eventLoop: context.eventLoop) { () throws -> ByteBuffer in
+            let whole = try content ?? file.read(at: 0, count: size, allocator: allocator)
+            // Kept for a second: exactly the compressed bytes, not an input-sized buffer.
+            return try BodyCompressors.compressWhole(whole, coding: coding, gzipLevel: gzipLevel,
+                                                     brotliLevel: brotliLevel, allocator: allocator)
+        }.assumeIsolated().whenComplete { result in
+            if case .success(let body) = result {
+                fileCache.remember(compressed: body, coding: coding, for: key, size: size, modified: modified)
+            }
+            fileCache.finishCompression(tag, result: result)
         }
     }
 

@@ -70,6 +70,8 @@ final class OpenFileCache {
     }
 
     private var entries: [String: Entry] = [:]
+    /// Compressions running on the thread pool, with the clients waiting for each.
+    private var compressionsUnderWay: [String: [(Result<ByteBuffer, any Error>) -> Void]] = [:]
     /// Bytes of file content held by the entries.
     private var contentBytes = 0
     /// Most file content held per event loop.
@@ -99,6 +101,26 @@ final class OpenFileCache {
         entry.content = content
         contentBytes += content.readableBytes
         entries[key] = entry
+    }
+
+    /// Registers `waiter` for the compressed form of one version of a file (`tag`). True when the
+    /// caller must start the compression; false when one is already under way, whose result
+    /// `waiter` will receive too, so a burst of first requests compresses the file once.
+    func joinCompression(_ tag: String, waiter: @escaping (Result<ByteBuffer, any Error>) -> Void) -> Bool {
+        if var waiters = compressionsUnderWay.removeValue(forKey: tag) {
+            waiters.append(waiter)
+            compressionsUnderWay[tag] = waiters
+            return false
+        }
+        compressionsUnderWay[tag] = [waiter]
+        return true
+    }
+
+    /// Hands the result of the compression `tag` to everyone waiting for it.
+    func finishCompression(_ tag: String, result: Result<ByteBuffer, any Error>) {
+        for waiter in compressionsUnderWay.removeValue(forKey: tag) ?? [] {
+            waiter(result)
+        }
     }
 
     /// Keeps the compressed form of the file under `key`, within the loop's budget, when the
