@@ -68,6 +68,44 @@ struct EdgeHeadersTests {
         #expect(response.header("Strict-Transport-Security") == "max-age=63072000; includeSubDomains; preload")
     }
 
+    @Test("the expires table covers proxied answers that say nothing about their lifetime",
+          arguments: [
+            ("text/css", [] as [(String, String)], "max-age=2592000", true),
+            ("image/png", [], "max-age=31536000", true),
+            ("text/css", [("Cache-Control", "no-cache")], "no-cache", false),
+            ("text/css", [("Expires", "Thu, 01 Jan 1970 00:00:00 GMT")], nil, false),
+            ("text/html; charset=utf-8", [], nil, false),
+          ] as [(String, [(String, String)], String?, Bool)])
+    func proxiedExpires(_ example: (String, [(String, String)], String?, Bool)) async throws {
+        let (type, upstreamHeaders, cacheControl, expiresAdded) = example
+        let upstream = try await RecordingUpstream.start(contentType: type, extraHeaders: upstreamHeaders)
+        let edge = try await EdgeFixture.start(upstreams: [HostAndPort(host: "127.0.0.1", port: upstream.port)])
+        let response = try await TestHTTPClient.request(port: edge.httpsPort, path: "/app.css", tls: edge.tls)
+        await edge.stop()
+        await upstream.stop()
+        #expect(response.status == 200)
+        #expect(response.headers("Cache-Control") == (cacheControl.map { [$0] } ?? []), "\(type) \(upstreamHeaders)")
+        if expiresAdded {
+            let expires = try #require(response.header("Expires"))
+            #expect(expires.hasSuffix(" GMT") && expires != "Thu, 01 Jan 1970 00:00:00 GMT")
+        } else {
+            #expect(response.headers("Expires") == upstreamHeaders.filter { $0.0 == "Expires" }.map(\.1))
+        }
+    }
+
+    @Test("expires_proxied: false keeps the table to files")
+    func proxiedExpiresOff() async throws {
+        let upstream = try await RecordingUpstream.start(contentType: "text/css")
+        let edge = try await EdgeFixture.start(upstreams: [HostAndPort(host: "127.0.0.1", port: upstream.port)]) {
+            $0.expiresProxied = false
+        }
+        let response = try await TestHTTPClient.request(port: edge.httpsPort, path: "/app.css", tls: edge.tls)
+        await edge.stop()
+        await upstream.stop()
+        #expect(response.header("Cache-Control") == nil)
+        #expect(response.header("Expires") == nil)
+    }
+
     @Test("header rules are read from the file with their places checked")
     func configuration() throws {
         let yaml = """

@@ -96,6 +96,26 @@ struct EdgeProxyTests {
         #expect(response.status == 504)
     }
 
+    @Test("an upload that keeps flowing for longer than proxy_timeout is not cut off")
+    func slowUploadWithinTimeout() async throws {
+        let upstream = try await RecordingUpstream.start()
+        let edge = try await EdgeFixture.start(upstreams: []) { edge in
+            edge.proxyTimeoutSeconds = 1
+            var site = SiteSettings(name: "p", hosts: ["*"], routes: [RouteSettings(path: "/", upstreams: ["127.0.0.1:\(upstream.port)"])])
+            site.redirectToHTTPS = false
+            edge.sites = [site]
+        }
+        // Eight pieces 0.3 s apart: 2.4 s of steady upload against a 1 s proxy_timeout.
+        let piece = String(repeating: "x", count: 1000)
+        let head = "POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: \(8 * piece.utf8.count)\r\nConnection: close\r\n\r\n"
+        let result = try await RawSocketClient.exchange(port: edge.httpPort, chunks: [head] + Array(repeating: piece, count: 8),
+                                                        gap: .milliseconds(300), timeout: .seconds(8))
+        await edge.stop()
+        await upstream.stop()
+        #expect(result.statuses == [200])
+        #expect(upstream.requests.first?.body.count == 8000)
+    }
+
     @Test("proxy_timeout also holds for a later request on a kept-alive connection")
     func gatewayTimeoutOnReusedConnection() async throws {
         let upstream = try await RecordingUpstream.start { request, _ in

@@ -218,6 +218,9 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             }
             if let upstream = exchange.upstream {
                 upstream.write(.body(.byteBuffer(buffer)))
+                // An upload in progress is not a silent upstream: proxy_timeout counts from the
+                // last byte handed on (an upstream that stops reading stops the uploads too).
+                exchange.touch()
                 exchange.streamedBody = true
                 exchange.upstreamNeedsFlush = true
                 if !upstream.channel.isWritable { pauseReads() }
@@ -240,6 +243,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 upstream.flush()
                 exchange.upstreamNeedsFlush = false
                 exchange.upstreamSentAt = .now()
+                exchange.touch()
             }
         }
     }
@@ -600,7 +604,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             exchange.status = head.status.code
             exchange.upstreamKeepAlive = head.isKeepAlive
             if exchange.cacheUse != nil { cacheResponseStarted(exchange, head: head) }
-            var headers = responseHeaders(head.headers, exchange: exchange)
+            var headers = responseHeaders(head.headers, status: head.status, exchange: exchange)
             if let cacheStatus = exchange.cacheStatus { headers.replaceOrAdd(name: "X-Cache", value: cacheStatus) }
             if !exchange.requestEnded && (exchange.facts?.hasBody ?? true) {
                 // The upstream answered before reading the whole body: the client connection cannot be reused.
@@ -738,7 +742,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// the site's header rules applied (`Server` without a version, the security headers), and an
     /// absolute `Location` that points at the upstream rewritten to the address the client used
     /// (Apache's `ProxyPassReverse`).
-    private func responseHeaders(_ upstreamHeaders: HTTPHeaders, exchange: Exchange) -> HTTPHeaders {
+    private func responseHeaders(_ upstreamHeaders: HTTPHeaders, status: HTTPResponseStatus, exchange: Exchange) -> HTTPHeaders {
         let policy = headerPolicy(exchange)
         var listed: [String] = []
         for header in upstreamHeaders where header.name.utf8.count == 10 && ASCII.equalsIgnoringCase(header.name, "connection") {
@@ -750,9 +754,17 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         var kept: [(String, String)] = []
         kept.reserveCapacity(upstreamHeaders.count + policy.set.count + policy.append.count + 1)
         var hasDate = false
+        var hasFreshness = false
+        var contentType: String?
         for header in upstreamHeaders {
             let name = header.name
-            if name.utf8.count == 4 && ASCII.equalsIgnoringCase(name, "date") { hasDate = true }
+            switch name.utf8.count {
+            case 4 where ASCII.equalsIgnoringCase(name, "date"): hasDate = true
+            case 7 where ASCII.equalsIgnoringCase(name, "expires"): hasFreshness = true
+            case 12 where ASCII.equalsIgnoringCase(name, "content-type"): contentType = header.value
+            case 13 where ASCII.equalsIgnoringCase(name, "cache-control"): hasFreshness = true
+            default: break
+            }
             if HopByHopHeaders.isHopByHop(name) || policy.removes(name) { continue }
             if !listed.isEmpty, listed.contains(where: { ASCII.equalsIgnoringCase(name, $0) }) { continue }
             if (name.utf8.count == 8 && ASCII.equalsIgnoringCase(name, "location"))
@@ -764,6 +776,12 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
         // A proxy with a clock adds the Date an upstream left out (RFC 9110 §6.6.1).
         if !hasDate { kept.append(("Date", httpDate())) }
+        // mod_expires: the lifetime of the type, unless the upstream said how long to keep it.
+        if !hasFreshness, settings.expiresProxied, let contentType, status == .ok || status == .partialContent,
+           let lifetime = settings.expires[MediaTypes.essence(contentType)] {
+            kept.append(("Cache-Control", "max-age=\(lifetime)"))
+            kept.append(("Expires", HTTPDate.format(Int(time(nil)) + lifetime)))
+        }
         policy.finish(&kept)
         return HTTPHeaders(kept)
     }

@@ -160,6 +160,7 @@ enum ConfigurationSchema {
         var expires = section.section("expires")
         for (type, seconds) in expires.readDurations() { edge.expires[type] = seconds }
         expires.finishAsMap()
+        edge.expiresProxied = section.read("expires_proxied", default: edge.expiresProxied)
         edge.compressionLevel = count(&section, "compression_level", edge.compressionLevel, 1...9)
         edge.brotli = section.read("brotli", default: edge.brotli)
         edge.brotliLevel = count(&section, "brotli_level", edge.brotliLevel, 0...11)

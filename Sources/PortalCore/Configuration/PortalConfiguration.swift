@@ -175,6 +175,9 @@ public struct EdgeSettings: Sendable, Equatable {
         "image/avif": 365 * 86_400, "image/vnd.microsoft.icon": 365 * 86_400,
         "font/woff2": 365 * 86_400, "font/woff": 365 * 86_400, "font/ttf": 365 * 86_400, "font/otf": 365 * 86_400,
     ]
+    /// The `expires` lifetimes also go on proxied answers that carry neither `Cache-Control` nor
+    /// `Expires` (the seed's Apache proxies everything, so its table acts on the app's answers).
+    public var expiresProxied = true
     /// Response headers for every site (sites add their own on top).
     public var headers = HeaderRules()
     /// `Strict-Transport-Security` on HTTPS responses; nil turns it off.
