@@ -57,6 +57,21 @@ struct EdgeHTTP2Tests {
                           body: (try? String(contentsOfFile: directory + "/body", encoding: .utf8)) ?? "")
     }
 
+    @Test("an upstream 204 that claims a length ends its stream cleanly; the connection serves the next request")
+    func noContentWithLength() async throws {
+        let upstream = try await ScriptedUpstream.start(.raw("HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\n"))
+        let edge = try await EdgeFixture.start(upstreams: [HostAndPort(host: "127.0.0.1", port: upstream.port)])
+        let url = "https://localhost:\(edge.httpsPort)/nc"
+        let output = try await Self.curlOutput([
+            "--http2", "--cacert", edge.certificateFile, "--resolve", "localhost:\(edge.httpsPort):127.0.0.1",
+            "-o", "/dev/null", "-w", "%{http_code} %{http_version} %{num_connects}\n", url, url,
+        ])
+        await edge.stop()
+        await upstream.stop()
+        // Both answered over one HTTP/2 connection: the second transfer made no new connection.
+        #expect(output.split(separator: "\n") == ["204 2 1", "204 2 0"])
+    }
+
     @Test("clients that offer h2 get HTTP/2; proxying, headers, compression, static files and errors work over it")
     func http2() async throws {
         let upstream = try await RecordingUpstream.start(responseBody: String(repeating: "<p>olá</p>", count: 200),

@@ -29,6 +29,21 @@ struct EdgeUnitTests {
         #expect(!upstream.headers.contains(name: "Upgrade"))
     }
 
+    @Test("cookies sent as separate fields (HTTP/2) reach the upstream as one line; a client's Forwarded is dropped unless the edge sets its own")
+    func cookiesAndForwarded() {
+        var head = HTTPRequestHead(version: .init(major: 2, minor: 0), method: .GET, uri: "/")
+        head.headers.add(name: "cookie", value: "session=abc123")
+        head.headers.add(name: "accept", value: "*/*")
+        head.headers.add(name: "cookie", value: "csrf=xyz")
+        head.headers.add(name: "forwarded", value: "for=198.51.100.9;proto=https")
+        let plain = ForwardedRequest(scheme: "https", localPort: 443).upstreamHead(for: head, clientAddress: "203.0.113.7")
+        #expect(plain.headers["cookie"] == ["session=abc123; csrf=xyz"])
+        #expect(!plain.headers.contains(name: "forwarded"))
+        let withForwarded = ForwardedRequest(scheme: "https", localPort: 443, forwardedHeader: true)
+            .upstreamHead(for: head, clientAddress: "203.0.113.7")
+        #expect(withForwarded.headers["forwarded"] == ["for=198.51.100.9;proto=https, for=203.0.113.7;proto=https"])
+    }
+
     @Test("Accept-Encoding q-values rank the codings: brotli only when named and not ranked below gzip")
     func codingPreference() {
         var settings = EdgeSettings()

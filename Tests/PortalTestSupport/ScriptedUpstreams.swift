@@ -17,6 +17,8 @@ public final class ScriptedUpstream: Sendable {
         case largeBody(bytes: Int)
         /// Reads `bytes` of request body, then answers `200 ok`.
         case sink(bytes: Int)
+        /// Answers the request head with these exact bytes, keeping the connection open.
+        case raw(String)
     }
 
     public let port: Int
@@ -68,6 +70,15 @@ final class ScriptHandler: ChannelInboundHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var buffer = unwrapInboundIn(data)
+        if case .raw(let response) = script {
+            // Every request head (kept-alive connections send several) gets the same bytes.
+            head += buffer.readString(length: buffer.readableBytes) ?? ""
+            while let end = head.range(of: "\r\n\r\n") {
+                head = String(head[end.upperBound...])
+                context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: response)), promise: nil)
+            }
+            return
+        }
         if headDone {
             if case .upgradeEcho = script {
                 let text = String(buffer: buffer).uppercased()
@@ -103,6 +114,8 @@ final class ScriptHandler: ChannelInboundHandler {
             context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: head)), promise: nil)
             sendEvents(events[...], gap: gap, context: context)
         case .sink:
+            break
+        case .raw:
             break
         case .largeBody(let bytes):
             remaining = bytes

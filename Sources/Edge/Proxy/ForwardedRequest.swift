@@ -28,6 +28,7 @@ struct ForwardedRequest {
         var forwardedFor: String?
         var forwarded: String?
         var originalHost: String?
+        var cookie: String?
         for header in head.headers {
             let name = header.name
             switch name.utf8.count {
@@ -36,8 +37,15 @@ struct ForwardedRequest {
                 if !preserveHost { continue }
             case 6 where ASCII.equalsIgnoringCase(name, "expect"):
                 continue
-            case 9 where forwardedHeader && ASCII.equalsIgnoringCase(name, "forwarded"):
-                forwarded = forwarded.map { "\($0), \(header.value)" } ?? header.value
+            case 6 where ASCII.equalsIgnoringCase(name, "cookie"):
+                // HTTP/2 clients send each cookie as its own field; an HTTP/1.1 upstream expects
+                // one line joined with "; " (RFC 9113 §8.2.3).
+                cookie = cookie.map { "\($0); \(header.value)" } ?? header.value
+                continue
+            case 9 where ASCII.equalsIgnoringCase(name, "forwarded"):
+                // Only the edge's own element is vouched for; without `forwarded_header` the
+                // client's claim is dropped, as its X-Forwarded-Proto/-Host/-Port are.
+                if forwardedHeader { forwarded = forwarded.map { "\($0), \(header.value)" } ?? header.value }
                 continue
             case 15 where ASCII.equalsIgnoringCase(name, "x-forwarded-for"):
                 forwardedFor = forwardedFor.map { "\($0), \(header.value)" } ?? header.value
@@ -54,6 +62,7 @@ struct ForwardedRequest {
             }
             headers.append((name, header.value))
         }
+        if let cookie { headers.append(("Cookie", cookie)) }
         if !preserveHost, let upstream {
             headers.append(("Host", upstream.description))
         }

@@ -763,6 +763,9 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             case 7 where ASCII.equalsIgnoringCase(name, "expires"): hasFreshness = true
             case 12 where ASCII.equalsIgnoringCase(name, "content-type"): contentType = header.value
             case 13 where ASCII.equalsIgnoringCase(name, "cache-control"): hasFreshness = true
+            // A 204 has no body, whatever length the upstream claims (RFC 9110 §8.6); passing
+            // the claim on would break the stream's framing over HTTP/2.
+            case 14 where status == .noContent && ASCII.equalsIgnoringCase(name, "content-length"): continue
             default: break
             }
             if HopByHopHeaders.isHopByHop(name) || policy.removes(name) { continue }
