@@ -239,6 +239,20 @@ struct EdgeStaticFilesTests {
         return result
     }
 
+    @Test("HTTP/1.0 clients asking for keep-alive are told the connection stays open, and can use it again")
+    func http10KeepAlive() async throws {
+        let directory = try TemporaryDirectory(prefix: "portal-static")
+        defer { directory.remove() }
+        let edge = try await Self.start(directory)
+        let request = "GET /static/css/app.css HTTP/1.0\r\nHost: x\r\nConnection: keep-alive\r\n\r\n"
+        let missing = "GET /static/none.css HTTP/1.0\r\nHost: x\r\nConnection: keep-alive\r\n\r\n"
+        let result = try await RawSocketClient.exchange(port: edge.httpPort, chunks: [request, missing, request],
+                                                        gap: .milliseconds(100), timeout: .seconds(2))
+        await edge.stop()
+        #expect(result.statuses == [200, 404, 200])
+        #expect(result.response.components(separatedBy: "Connection: keep-alive").count == 4)
+    }
+
     @Test("every way out of the document root is refused", arguments: [
         "/static/../secret.txt", "/static/%2e%2e/secret.txt", "/static/%2E%2E/secret.txt", "/static/..%2fsecret.txt",
         "/static/css/..%2f..%2f..%2fsecret.txt", "/static/%252e%252e/secret.txt", "/static/..%5csecret.txt",

@@ -920,6 +920,9 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             || !exchange.keepAlive {
             exchange.keepAlive = false
             if !http2 { headers.add(name: "Connection", value: "close") }
+        } else if !http2 && exchange.head.version.minor == 0 {
+            // An HTTP/1.0 client keeps the connection only when told so.
+            headers.add(name: "Connection", value: "keep-alive")
         }
         headers.add(name: "Date", value: httpDate())
         // On a cached route every answer says how the cache took part, the edge's own errors too.
