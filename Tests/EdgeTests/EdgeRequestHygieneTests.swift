@@ -37,6 +37,7 @@ struct EdgeRequestHygieneTests {
         ("invalid header name", "GET / HTTP/1.1\r\nHost: x\r\nBad Header: 1\r\n\r\n", 400),
         ("absolute-form target", "GET http://elsewhere.test/ HTTP/1.1\r\nHost: x\r\n\r\n", 400),
         ("CONNECT", "CONNECT elsewhere.test:443 HTTP/1.1\r\nHost: elsewhere.test:443\r\n\r\n", 405),
+        ("TRACE", "TRACE / HTTP/1.1\r\nHost: x\r\n\r\n", 405),
         ("HTTP/1.1 without Host", "GET / HTTP/1.1\r\nAccept: */*\r\n\r\n", 400),
         ("two Host headers", "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400),
         ("unknown Transfer-Encoding", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", 400),
@@ -57,6 +58,7 @@ struct EdgeRequestHygieneTests {
         #expect(result.statuses.count == 1, "\(name): exactly one response")
         #expect(result.closedByServer, "\(name): connection closed")
         #expect(!upstream.requests.contains { $0.uri.contains("smuggled") }, "\(name): nothing smuggled")
+        if status == 405 { #expect(result.response.contains("\r\nAllow: GET, HEAD"), "\(name): a 405 names what is allowed") }
     }
 
     @Test("whitespace around a header value and a host name's final dot are accepted, as by Apache and nginx")

@@ -340,7 +340,11 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             phase = .responding
             logger.info("request refused", metadata: ["client": "\(clientAddress)", "reason": "\(reason)",
                                                       "status": "\(status.code)"])
-            respondLocally(exchange, status: status, close: true)
+            var headers = HTTPHeaders()
+            // A 405 names what is allowed (RFC 9110 §15.5.6): everything the upstream may serve
+            // but TRACE and CONNECT; the list is the common methods, not a promise of the app's.
+            if status == .methodNotAllowed { headers.add(name: "Allow", value: "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS") }
+            respondLocally(exchange, status: status, extraHeaders: headers, close: true)
             return
         }
         exchange.facts = facts
