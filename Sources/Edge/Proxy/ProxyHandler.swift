@@ -588,6 +588,18 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 exchange.upgradeHead = head
                 return
             }
+            if head.status.code < 100 || head.status.code > 599 {
+                // Not an HTTP status (RFC 9110 §15): the upstream is broken, not slow.
+                logger.error("upstream sent an invalid status", metadata: [
+                    "upstream": "\(exchange.upstreamAddress.map(String.init(describing:)) ?? "-")",
+                    "status": "\(head.status.code)",
+                ])
+                let upstream = exchange.upstream
+                exchange.upstream = nil
+                upstream?.close()
+                respondLocally(exchange, status: .badGateway, close: false)
+                return
+            }
             if head.status.code < 200 {
                 exchange.skippingInformational = true
                 return
@@ -610,6 +622,12 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             if exchange.cacheUse != nil { cacheResponseStarted(exchange, head: head) }
             var headers = responseHeaders(head.headers, status: head.status, exchange: exchange)
             if let cacheStatus = exchange.cacheStatus { headers.replaceOrAdd(name: "X-Cache", value: cacheStatus) }
+            if head.status == .notModified, let etag = headers.first(name: "etag"), !etag.hasPrefix("W/"),
+               exchange.head.headers[canonicalForm: "if-none-match"].contains(where: { $0.contains("W/" + etag) }) {
+                // The client holds the compressed form, whose ETag the edge weakened: the 304
+                // confirms that validator, not the upstream's strong one (RFC 9110 §15.4.5).
+                headers.replaceOrAdd(name: "ETag", value: "W/" + etag)
+            }
             if !exchange.requestEnded && (exchange.facts?.hasBody ?? true) {
                 // The upstream answered before reading the whole body: the client connection cannot be reused.
                 exchange.keepAlive = false

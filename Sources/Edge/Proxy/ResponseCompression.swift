@@ -78,9 +78,11 @@ enum CompressionDecision {
     }
 
     /// Headers of a response that is about to be compressed: length dropped (the body is
-    /// re-framed), encoding set, strong ETag weakened.
+    /// re-framed), encoding set, strong ETag weakened, and no `Accept-Ranges` (ranges of the
+    /// compressed form cannot be asked for).
     static func compressedHeaders(_ headers: inout HTTPHeaders, coding: String) {
         headers.remove(name: "content-length")
+        headers.remove(name: "accept-ranges")
         headers.replaceOrAdd(name: "Content-Encoding", value: coding)
         if let etag = headers.first(name: "etag"), !etag.hasPrefix("W/") {
             headers.replaceOrAdd(name: "ETag", value: "W/" + etag)

@@ -25,7 +25,7 @@ enum ConditionalRequest {
         }
         guard let range = headers.first(name: "range") else { return .full }
         if let ifRange = headers.first(name: "if-range") {
-            let stillValid = ifRange.hasPrefix("\"") ? ifRange == etag : HTTPDate.parse(ifRange).map { lastModified <= $0 } ?? false
+            let stillValid = ifRange.hasPrefix("\"") ? ifRange == etag : HTTPDate.parse(ifRange).map { lastModified == $0 } ?? false
             if !stillValid { return .full }
         }
         return parseRange(range, size: size)
@@ -62,7 +62,9 @@ enum ConditionalRequest {
         let first = parts[0].isEmpty ? nil : Int(parts[0])
         let last = parts[1].isEmpty ? nil : Int(parts[1])
         if !parts[0].isEmpty && first == nil || !parts[1].isEmpty && last == nil { return .full }
-        guard size > 0 else { return .unsatisfiable }
+        // An empty file has no bytes to pick: the whole (empty) file answers, as nginx does
+        // (RFC 9110 §14.1.1 makes a suffix range on it satisfiable; a server may ignore others).
+        guard size > 0 else { return .full }
         switch (first, last) {
         case (let start?, let end?):
             guard start <= end else { return .full }

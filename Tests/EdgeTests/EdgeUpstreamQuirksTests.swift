@@ -1,0 +1,53 @@
+import Edge
+import Foundation
+import NIOCore
+import PortalCore
+import PortalTestSupport
+import Testing
+
+/// Upstream answers that are odd but real: what the client gets for each.
+@Suite("Edge: odd upstream answers", .serialized)
+struct EdgeUpstreamQuirksTests {
+    /// The raw answer the edge gives for `request` when the upstream answers `response`.
+    static func exchange(upstreamSends response: String, request: String) async throws -> RawSocketClient.Result {
+        let upstream = try await ScriptedUpstream.start(.raw(response))
+        let edge = try await EdgeFixture.start(upstreams: []) { edge in
+            var site = SiteSettings(name: "p", hosts: ["*"], routes: [RouteSettings(path: "/", upstreams: ["127.0.0.1:\(upstream.port)"])])
+            site.redirectToHTTPS = false
+            edge.sites = [site]
+        }
+        let result = try await RawSocketClient.exchange(port: edge.httpPort, chunks: [request], timeout: .seconds(3))
+        await edge.stop()
+        await upstream.stop()
+        return result
+    }
+
+    @Test("a status below 100 is a broken upstream: 502 at once, not a wait for a final answer")
+    func invalidStatus() async throws {
+        let started = ContinuousClock.now
+        let result = try await Self.exchange(upstreamSends: "HTTP/1.1 099 Weird\r\n\r\n",
+                                             request: "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        #expect(result.statuses == [502])
+        #expect(ContinuousClock.now - started < .seconds(2))
+    }
+
+    @Test("a compressed answer drops Accept-Ranges (its ranges cannot be asked for)")
+    func compressedDropsAcceptRanges() async throws {
+        let body = String(repeating: "<p>balancete</p>", count: 200)
+        let result = try await Self.exchange(
+            upstreamSends: "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nAccept-Ranges: bytes\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)",
+            request: "GET / HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\nConnection: close\r\n\r\n")
+        let head = result.response.components(separatedBy: "\r\n\r\n").first ?? ""
+        #expect(head.contains("Content-Encoding: gzip"))
+        #expect(!head.lowercased().contains("accept-ranges"))
+    }
+
+    @Test("a 304 confirming the compressed form carries its weak ETag")
+    func notModifiedKeepsWeakETag() async throws {
+        let result = try await Self.exchange(
+            upstreamSends: "HTTP/1.1 304 Not Modified\r\nETag: \"abc\"\r\n\r\n",
+            request: "GET / HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\nIf-None-Match: W/\"abc\"\r\nConnection: close\r\n\r\n")
+        #expect(result.statuses == [304])
+        #expect(result.response.contains("ETag: W/\"abc\"\r\n"))
+    }
+}
