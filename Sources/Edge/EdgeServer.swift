@@ -310,7 +310,12 @@ struct ConnectionHandlers: Sendable {
         limits.maxHeaderFieldCount = settings.maxHeaderCount + 1
         // Response fields come from NIO's parser (upstream) or from the edge itself, so they are
         // already valid; checking them again on the way out would cost every response.
-        try operations.configureHTTPServerPipeline(withPipeliningAssistance: false, withErrorHandling: false,
+        // An upgrade configuration without upgraders upgrades nothing (the proxy handler passes
+        // WebSocket upgrades to the upstream), but makes the decoder hand on the bytes a client
+        // sends right after its upgrade request, so the tunnel carries them.
+        try operations.configureHTTPServerPipeline(withPipeliningAssistance: false,
+                                                   withServerUpgrade: (upgraders: [], completionHandler: { _ in }),
+                                                   withErrorHandling: false,
                                                    withOutboundHeaderValidation: false,
                                                    withEncoderConfiguration: .init(),
                                                    withDecoderLimitConfiguration: limits)

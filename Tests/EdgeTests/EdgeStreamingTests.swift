@@ -32,6 +32,23 @@ struct EdgeStreamingTests {
         #expect(result.response.hasSuffix("readyHELLO TUNNEL"))
     }
 
+    @Test("bytes that come with the 101 or with the upgrade request go through the tunnel at once")
+    func webSocketFirstBytes() async throws {
+        let upstream = try await ScriptedUpstream.start(.upgradeEcho(greeting: "ready"))
+        let edge = try await EdgeFixture.start(upstreams: [], configure: Self.plain(upstream.port))
+        let upgrade = "GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+            + "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+        // The upstream speaks first, in the same write as its 101; the client says nothing.
+        let silent = try await RawSocketClient.exchange(port: edge.httpPort, chunks: [upgrade], timeout: .seconds(1))
+        // The client sends its first frame in the same write as the upgrade request.
+        let eager = try await RawSocketClient.exchange(port: edge.httpPort, chunks: [upgrade + "hello"], timeout: .seconds(1))
+        await edge.stop()
+        await upstream.stop()
+        #expect(silent.response.hasPrefix("HTTP/1.1 101 Switching Protocols\r\n"))
+        #expect(silent.response.hasSuffix("ready"))
+        #expect(eager.response.hasSuffix("readyHELLO"))
+    }
+
     @Test("a request that does not ask for WebSocket gets no upgrade headers upstream")
     func noUpgradeWithoutConnection() async throws {
         let upstream = try await RecordingUpstream.start()

@@ -856,20 +856,33 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         clientEnd.peer = upstreamEnd
         upstreamEnd.peer = clientEnd
         do {
+            let clientChannel = context.channel
             let clientPipeline = context.pipeline.syncOperations
-            try clientPipeline.addHandler(clientEnd)
-            clientPipeline.removeHandler(try clientPipeline.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self), promise: nil)
-            clientPipeline.removeHandler(try clientPipeline.handler(type: HTTPResponseEncoder.self), promise: nil)
             let upstreamPipeline = upstream.channel.pipeline.syncOperations
+            // First every HTTP handler between the tunnel's ends and the sockets goes ...
             try upstreamPipeline.addHandler(upstreamEnd)
             upstream.handler.owner = nil
             upstreamPipeline.removeHandler(upstream.handler, promise: nil)
             upstreamPipeline.removeHandler(try upstreamPipeline.handler(type: HTTPRequestEncoder.self), promise: nil)
-            upstreamPipeline.removeHandler(try upstreamPipeline.handler(type: ByteToMessageHandler<HTTPResponseDecoder>.self), promise: nil)
+            try clientPipeline.addHandler(clientEnd)
+            clientPipeline.removeHandler(try clientPipeline.handler(type: HTTPResponseEncoder.self), promise: nil)
+            let clientDecoder = try clientPipeline.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)
+            let upstreamDecoder = try upstreamPipeline.handler(type: ByteToMessageHandler<HTTPResponseDecoder>.self)
             upstream.setAutoRead(true)
             // Reads were held after the upgrade request; the tunnel takes them from here.
             resumeReads()
             clientPipeline.removeHandler(self, promise: nil)
+            // ... then the decoders, which hand the bytes they hold (read together with the 101 or
+            // with the upgrade request) to the tunnel. The upstream's decoder is still in the read
+            // that delivered the 101, so it does so once that read unwinds: flush both ways on
+            // the next turn of the loop, not at the next read.
+            upstreamPipeline.removeHandler(upstreamDecoder, promise: nil)
+            clientPipeline.removeHandler(clientDecoder, promise: nil)
+            let upstreamChannel = upstream.channel
+            clientChannel.eventLoop.assumeIsolated().execute {
+                clientChannel.flush()
+                upstreamChannel.flush()
+            }
         } catch {
             logger.error("cannot switch to a WebSocket tunnel", metadata: ["error": "\(error)"])
             upstream.close()
