@@ -145,6 +145,38 @@ struct EdgeProxyTests {
         #expect(waited >= 0.9 && waited < 3.0, "\(waited)")
     }
 
+    @Test("upstreams written as Apache URLs map the route's path onto theirs, and Location back")
+    func prefixMapping() async throws {
+        let upstream = try await RecordingUpstream.start(responder: { request, _ in
+            ScriptedResponse(status: 302, headers: [("Location", "http://127.0.0.1:\(request.header("X-Test-Port") ?? "")/login?next=%2F")],
+                             body: "")
+        })
+        let edge = try await EdgeFixture.start(upstreams: []) { edge in
+            var site = SiteSettings(name: "p", hosts: ["*"], routes: [
+                RouteSettings(path: "/api", upstreams: ["http://127.0.0.1:\(upstream.port)/"]),
+                RouteSettings(path: "/legacy/", upstreams: ["http://127.0.0.1:\(upstream.port)/app/v1/"]),
+                RouteSettings(path: "/", upstreams: ["127.0.0.1:\(upstream.port)"]),
+            ])
+            site.routes[0].upstreamPath = "/"
+            site.routes[1].upstreamPath = "/app/v1/"
+            site.redirectToHTTPS = false
+            edge.sites = [site]
+        }
+        var locations: [String] = []
+        for path in ["/api/tasks?page=2", "/api", "/legacy/x/y", "/plain/z"] {
+            let response = try await TestHTTPClient.request(port: edge.httpPort, path: path,
+                                                            headers: [("X-Test-Port", String(upstream.port))])
+            locations.append(response.header("Location") ?? "")
+        }
+        await edge.stop()
+        await upstream.stop()
+        #expect(upstream.requests.map(\.uri) == ["/tasks?page=2", "/", "/app/v1/x/y", "/plain/z"])
+        let port = edge.httpPort
+        // `/login` is outside `/app/v1/`, so the legacy route leaves that Location as it is.
+        #expect(locations == ["http://127.0.0.1:\(port)/api/login?next=%2F", "http://127.0.0.1:\(port)/api/login?next=%2F",
+                              "http://127.0.0.1:\(upstream.port)/login?next=%2F", "http://127.0.0.1:\(port)/login?next=%2F"])
+    }
+
     @Test("plain HTTP answers 301 to HTTPS with path and query kept")
     func redirect() async throws {
         let edge = try await EdgeFixture.start(upstreams: [HostAndPort(host: "127.0.0.1", port: 9)])

@@ -311,6 +311,27 @@ struct ConfigurationLoaderTests {
         #expect(configuration.app.port == 9555)
     }
 
+    @Test("upstreams written as Apache ProxyPass URLs give the route an upstream path; mixed forms are refused")
+    func upstreamURLs() throws {
+        func route(_ upstreams: String, path: String = "/api") throws -> RouteSettings {
+            let yaml = """
+                edge:
+                  sites:
+                    - name: p
+                      hosts: ["*"]
+                      routes: [{path: \(path), upstreams: \(upstreams)}]
+                """
+            return try ConfigurationLoader.parse(yaml: yaml, source: "p.yaml").edge.sites[0].routes[0]
+        }
+        #expect(try route(#"["http://127.0.0.1:3000/"]"#).upstreamPath == "/")
+        #expect(try route(#"["http://127.0.0.1:3000/v1/", "http://127.0.0.1:3001/v1/"]"#).upstreamPath == "/v1/")
+        #expect(try route(#"["http://127.0.0.1:3000"]"#).upstreamPath == "")
+        #expect(try route(#"["127.0.0.1:3000"]"#).upstreamPath == nil)
+        #expect(HostAndPort("http://127.0.0.1:3000/v1/") == HostAndPort(host: "127.0.0.1", port: 3000))
+        #expect(throws: ConfigurationError.self) { try route(#"["http://127.0.0.1:3000/", "127.0.0.1:3001"]"#) }
+        #expect(throws: ConfigurationError.self) { try route(#"["http://127.0.0.1:3000/a/../b"]"#) }
+    }
+
     @Test("sites, routes and limits are read")
     func sites() throws {
         let yaml = """

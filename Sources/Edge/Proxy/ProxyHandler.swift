@@ -469,7 +469,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
         exchange.attempts += 1
         exchange.upstreamAddress = address
-        exchange.upstreamHead = forwarded.upstreamHead(for: exchange.head, target: exchange.target,
+        exchange.upstreamHead = forwarded.upstreamHead(for: exchange.head, target: route.upstreamTarget(for: exchange.target),
                                                        clientAddress: exchange.clientAddress,
                                                        preserveHost: route.preserveHost, upstream: address,
                                                        connectionTokens: exchange.facts?.connectionTokens ?? [],
@@ -818,8 +818,10 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             guard value.hasPrefix(prefix) else { continue }
             let rest = value.dropFirst(prefix.count)
             guard rest.isEmpty || rest.hasPrefix("/") || rest.hasPrefix("?") else { return value }
+            // A route that maps its path onto another upstream path maps it back here.
+            guard let publicRest = route.publicPath(forUpstreamPath: rest) else { return value }
             let host = exchange.facts?.rawHost ?? exchange.site?.primaryHost ?? "localhost"
-            return "\(forwarded.scheme)://\(host)\(rest)"
+            return "\(forwarded.scheme)://\(host)\(publicRest)"
         }
         return value
     }

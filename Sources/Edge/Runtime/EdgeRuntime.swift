@@ -88,6 +88,7 @@ public final class EdgeRuntime: Sendable {
             let routes = site.routes.map { route in
                 var resolved = Route(path: route.path, upstreams: route.upstreams.compactMap(HostAndPort.init),
                                      maxBodyBytes: route.maxBodyBytes ?? edge.maxBodyBytes, preserveHost: route.preserveHost)
+                resolved.upstreamPath = route.upstreamPath
                 if let root = route.root {
                     var isDirectory: ObjCBool = false
                     if let real = realpath(root, nil) {

@@ -17,6 +17,33 @@ struct Route: Sendable {
     var isMetrics = false
     /// Set when the route keeps upstream responses and answers from them.
     var cache: RouteCache? = nil
+    /// Replaces the route's path on the way to the upstream (`ProxyPass /api/ http://host/`).
+    var upstreamPath: String? = nil
+
+    /// `target` (in normal form, under this route) as the upstream is to receive it.
+    func upstreamTarget(for target: String) -> String {
+        guard let upstreamPath else { return target }
+        let remainder = target.dropFirst(Self.trimmed(path).count)
+        let mapped = String(Self.trimmed(upstreamPath) + remainder)
+        return mapped.hasPrefix("/") ? mapped : "/" + mapped
+    }
+
+    /// An upstream's own path (`/x` of `http://upstream/x`) as the client sees it, for
+    /// `Location` rewriting; nil when it lies outside what this route maps.
+    func publicPath(forUpstreamPath upstreamTarget: Substring) -> String? {
+        guard let upstreamPath else { return String(upstreamTarget) }
+        let base = Self.trimmed(upstreamPath)
+        guard upstreamTarget.hasPrefix(base) else { return nil }
+        let remainder = upstreamTarget.dropFirst(base.count)
+        guard remainder.isEmpty || remainder.hasPrefix("/") || remainder.hasPrefix("?") else { return nil }
+        let mapped = String(Self.trimmed(path) + remainder)
+        return mapped.hasPrefix("/") ? mapped : "/" + mapped
+    }
+
+    /// A path without its final slash (`/` becomes empty), for joining.
+    private static func trimmed(_ path: String) -> Substring {
+        path.hasSuffix("/") ? path.dropLast() : Substring(path)
+    }
 
     /// True when `path` is this route's prefix at a segment boundary (`/api` matches `/api/x`, not
     /// `/apix`); `;` starts path parameters, so `/api;v=1` is `/api` too (as Java servers read it).

@@ -188,7 +188,7 @@ enum ConfigurationSchema {
         return edge
     }
 
-    static let upstreamsRule = "a list of host:port addresses, e.g. [\"127.0.0.1:9000\"]"
+    static let upstreamsRule = "a list of host:port addresses, e.g. [\"127.0.0.1:9000\"], or of http:// URLs as in Apache's ProxyPass"
 
     private static func readSite(_ section: inout ConfigSection) -> SiteSettings? {
         let name: String = section.read("name", default: "", rule: "a site name (letters, digits, - and _)",
@@ -227,6 +227,15 @@ enum ConfigurationSchema {
             }
             if item.has("upstreams") && item.has("root") { item.report("route '\(path)' has both 'upstreams' and 'root'; choose one") }
             var route = RouteSettings(path: path, upstreams: upstreams)
+            let upstreamPaths = Set(upstreams.map { HostAndPort.urlPath(of: $0) })
+            if upstreamPaths.count > 1 {
+                item.report("route '\(path)': its upstreams must all be host:port, or URLs with the same path (the route's path is replaced by it, as in Apache's ProxyPass)")
+            } else if let upstreamPath = upstreamPaths.first ?? nil {
+                if !upstreamPath.isEmpty && !isPlainRoutePath(upstreamPath) {
+                    item.report("route '\(path)': the upstream URL's path '\(upstreamPath)' must be written plainly (no %, ?, #, ;, //, . or .. segments)")
+                }
+                route.upstreamPath = upstreamPath
+            }
             route.root = root
             route.index = item.read("index", default: route.index, rule: "a list of file names",
                                     isValid: { $0.allSatisfy { !$0.isEmpty && !$0.contains("/") } })

@@ -315,6 +315,9 @@ public struct RouteSettings: Sendable, Equatable {
     public var path: String
     /// Upstream addresses (`host:port`), used round-robin.
     public var upstreams: [String]
+    /// Set when the upstreams are written as URLs (`http://host:port/path`): the route's path is
+    /// replaced by this one on the way up (Apache's `ProxyPass /api/ http://host:3000/`).
+    public var upstreamPath: String?
     /// Largest request body for this route; the edge-wide limit when unset.
     public var maxBodyBytes: Int?
     /// Send the client's `Host` upstream (Apache's `ProxyPreserveHost On`); otherwise the upstream's address.

@@ -8,11 +8,14 @@ public struct HostAndPort: Sendable, Hashable, CustomStringConvertible {
         self.port = port
     }
 
-    /// Parses `host:port`; nil when the port is missing or out of range.
+    /// Parses `host:port`, also written as an Apache `ProxyPass` URL (`http://host:port/path`,
+    /// whose path `urlPath(of:)` gives); nil when the port is missing or out of range.
     public init?(_ text: String) {
         var rest = Substring(text)
-        if rest.hasPrefix("http://") { rest = rest.dropFirst("http://".count) }
-        while rest.hasSuffix("/") { rest = rest.dropLast() }
+        if rest.hasPrefix("http://") {
+            rest = rest.dropFirst("http://".count)
+            if let slash = rest.firstIndex(of: "/") { rest = rest[..<slash] }
+        }
         let host: Substring
         let portText: Substring
         if rest.hasPrefix("[") {
@@ -38,6 +41,16 @@ public struct HostAndPort: Sendable, Hashable, CustomStringConvertible {
         }
         self.host = String(host)
         self.port = port
+    }
+
+    /// The path of an upstream written as a URL (`http://127.0.0.1:3000/` gives `/`,
+    /// `http://127.0.0.1:3000` gives an empty path); nil for the plain `host:port` form. As in
+    /// Apache's `ProxyPass /api/ http://host:3000/`, the route's path is replaced by it.
+    public static func urlPath(of text: String) -> String? {
+        guard text.hasPrefix("http://") else { return nil }
+        let rest = text.dropFirst("http://".count)
+        guard let slash = rest.firstIndex(of: "/") else { return "" }
+        return String(rest[slash...])
     }
 
     public var description: String {

@@ -30,7 +30,8 @@ enum SiteTable {
                 }
                 let limit = route.maxBodyBytes ?? edge.maxBodyBytes
                 let cache = route.cache.map { ", cached up to \($0.maxEntryBytes) bytes per response" } ?? ""
-                lines.append("    route \(route.path) -> \(route.upstreams.joined(separator: ", ")) (max body \(limit) bytes\(route.preserveHost ? "" : ", Host rewritten")\(cache))\(access)")
+                let mapping = route.upstreamPath.map { ", \(route.path) sent as \($0.isEmpty ? "/" : $0)" } ?? ""
+                lines.append("    route \(route.path) -> \(route.upstreams.joined(separator: ", ")) (max body \(limit) bytes\(route.preserveHost ? "" : ", Host rewritten")\(mapping)\(cache))\(access)")
             }
         }
         if edge.sites.isEmpty == false, edge.defaultSite == nil {
