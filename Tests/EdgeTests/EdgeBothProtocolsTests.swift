@@ -140,6 +140,8 @@ struct EdgeBothProtocolsTests {
         let small = try await curl(["-X", "POST", "--data-binary", "pequeno", base + "/upload/arquivo"])
         let office = try await curl([base + "/office/"])
         let metrics = try await curl([base + "/metrics"])
+        let unknownMethod = try await curl(["-X", "FROB", base + "/tarefas"])
+        let webDAV = try await curl(["-X", "PROPFIND", base + "/tarefas"])
         await edge.stop()
         await upstream.stop()
 
@@ -172,6 +174,9 @@ struct EdgeBothProtocolsTests {
         #expect(plainPage.body == String(repeating: "<li>tarefa</li>", count: 100))
         #expect(tooLarge.status == 413)
         #expect(small.status == 200)
+        // A method the edge does not know gets 501 over both protocols; a registered one is proxied.
+        #expect(unknownMethod.status == 501)
+        #expect(webDAV.status == 200)
         #expect(office.status == 403)
         #expect(metrics.status == 200)
         #expect(metrics.body.contains("portal_edge_requests_total") || metrics.body.contains("# TYPE"))

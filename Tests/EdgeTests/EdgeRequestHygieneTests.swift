@@ -38,6 +38,7 @@ struct EdgeRequestHygieneTests {
         ("absolute-form target", "GET http://elsewhere.test/ HTTP/1.1\r\nHost: x\r\n\r\n", 400),
         ("CONNECT", "CONNECT elsewhere.test:443 HTTP/1.1\r\nHost: elsewhere.test:443\r\n\r\n", 405),
         ("TRACE", "TRACE / HTTP/1.1\r\nHost: x\r\n\r\n", 405),
+        ("chunked HTTP/1.0 body", "POST / HTTP/1.0\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", 400),
         ("HTTP/1.1 without Host", "GET / HTTP/1.1\r\nAccept: */*\r\n\r\n", 400),
         ("two Host headers", "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400),
         ("unknown Transfer-Encoding", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", 400),
@@ -59,6 +60,25 @@ struct EdgeRequestHygieneTests {
         #expect(result.closedByServer, "\(name): connection closed")
         #expect(!upstream.requests.contains { $0.uri.contains("smuggled") }, "\(name): nothing smuggled")
         if status == 405 { #expect(result.response.contains("\r\nAllow: GET, HEAD"), "\(name): a 405 names what is allowed") }
+    }
+
+    @Test("Expect: 100-continue gets 100 Continue over HTTP/1.1 only (HTTP/1.0 has no such thing)")
+    func expectContinue() async throws {
+        let upstream = try await RecordingUpstream.start()
+        let edge = try await EdgeFixture.start(upstreams: [], configure: Self.plainSite(upstream))
+        func send(_ version: String) async throws -> RawSocketClient.Result {
+            try await RawSocketClient.exchange(
+                port: edge.httpPort,
+                chunks: ["POST /form \(version)\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n", "hello"],
+                gap: .milliseconds(300))
+        }
+        let current = try await send("HTTP/1.1")
+        let old = try await send("HTTP/1.0")
+        await edge.stop()
+        await upstream.stop()
+        #expect(current.statuses == [100, 200])
+        #expect(old.statuses == [200])
+        #expect(upstream.requests.map(\.body) == ["hello", "hello"])
     }
 
     @Test("whitespace around a header value and a host name's final dot are accepted, as by Apache and nginx")

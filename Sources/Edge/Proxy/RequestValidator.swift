@@ -56,6 +56,10 @@ enum RequestValidator {
         switch head.method {
         case .CONNECT, .TRACE:
             return .reject(.methodNotAllowed, "\(head.method.rawValue) is not served by a reverse proxy")
+        case .RAW(let name) where head.version.major == 2 && name != "QUERY":
+            // HTTP/1.1's parser knows a fixed list of methods and the edge answers 501 to others;
+            // HTTP/2 gets the same answer, so an application behaves alike over both.
+            return .reject(.notImplemented, "unknown method \(name)")
         default:
             break
         }
@@ -117,6 +121,11 @@ enum RequestValidator {
         if encodingCount > 1 { return .reject(.badRequest, "unsupported Transfer-Encoding") }
         if lengthCount > 0 && encodingCount > 0 {
             return .reject(.badRequest, "both Content-Length and Transfer-Encoding")
+        }
+        if head.version == .http1_0 {
+            // HTTP/1.0 has no chunked framing (RFC 9112 §6.1) and no 100-continue (RFC 9110 §10.1.1).
+            if encodingCount > 0 { return .reject(.badRequest, "Transfer-Encoding in an HTTP/1.0 request") }
+            facts.expectContinue = false
         }
         facts.resolveUpgrade()
         return .accept(facts)
