@@ -2,6 +2,7 @@
 import Foundation
 import NIOHTTP1
 import PortalCore
+import PortalTestSupport
 import Testing
 import SwiftASN1
 import X509
@@ -152,5 +153,19 @@ struct EdgeUnitTests {
 
     private func parsed(_ certificate: DevelopmentCertificate) throws -> Certificate {
         try Certificate(pemEncoded: String(contentsOfFile: certificate.certificateFile, encoding: .utf8))
+    }
+}
+
+@Suite("Edge: configuration check")
+struct EdgeCheckTests {
+    @Test("a check without the development certificate warns that `portal edge` alone would not start")
+    func missingDevelopmentCertificate() throws {
+        let directory = try TemporaryDirectory(prefix: "portal-check")
+        defer { directory.remove() }
+        var configuration = PortalConfiguration(dataDirectory: directory.path)
+        configuration.edge.upstreams = ["127.0.0.1:9000"]
+        let runtime = try EdgeRuntime.resolve(configuration, checkOnly: true)
+        #expect(runtime.warnings.contains { $0.contains("no certificate yet") && $0.contains("certificate_file and key_file") })
+        #expect(throws: (any Error).self) { try EdgeRuntime.resolve(configuration) }
     }
 }

@@ -71,6 +71,13 @@ public final class EdgeRuntime: Sendable {
                 do {
                     let files = try certificateFiles(for: site, dataDirectory: dataDirectory,
                                                      allowMissingDevelopment: checkOnly)
+                    if files == nil {
+                        // Only a check gets here: say what starting would run into.
+                        let development = DevelopmentCertificate(directory: dataDirectory.tlsDirectory).certificateFile
+                        warnings.append("site '\(site.name)': no certificate yet: `portal up` makes the development "
+                            + "certificate (\(development)) on its first start, but `portal edge` alone will not start "
+                            + "without it; set certificate_file and key_file")
+                    }
                     if let files {
                         (context, notAfter) = try loadContext(files: files, hosts: site.hosts, errors: &errors,
                                                               warnings: &warnings, http2: edge.http2)
