@@ -1,5 +1,6 @@
 import Edge
 import Foundation
+import HummingbirdBcrypt
 import NIOCore
 import NIOHTTP1
 import NIOSSL
@@ -234,5 +235,42 @@ struct EdgeProxyTests {
         let line = try #require(text.split(separator: "\n").first { $0.contains("/tasks?x=1") })
         let pattern = #"^127\.0\.0\.1 - - \[\d{2}/\w{3}/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4}\] "GET /tasks\?x=1 HTTP/1\.1" 200 19 "https://r/" "test-agent \\"quoted\\""$"#
         #expect(line.range(of: pattern, options: .regularExpression) != nil, "\(line)")
+    }
+
+    @Test("the access log names the basic-auth user, logs refused request lines as sent, and invents nothing")
+    func accessLogDetails() async throws {
+        let upstream = try await RecordingUpstream.start()
+        let directory = try TemporaryDirectory(prefix: "portal-log")
+        defer { directory.remove() }
+        let passwords = directory.file("htpasswd")
+        try "alice:\(Bcrypt.hash("segredo", cost: 4))\n".write(toFile: passwords, atomically: true, encoding: .utf8)
+        let edge = try await EdgeFixture.start(upstreams: []) { edge in
+            var admin = RouteSettings(path: "/admin", upstreams: ["127.0.0.1:\(upstream.port)"])
+            admin.access.basicAuthFile = passwords
+            var small = RouteSettings(path: "/small", upstreams: ["127.0.0.1:\(upstream.port)"])
+            small.maxBodyBytes = 10
+            var site = SiteSettings(name: "p", hosts: ["*"], routes: [admin, small,
+                                                                     RouteSettings(path: "/", upstreams: ["127.0.0.1:\(upstream.port)"])])
+            site.redirectToHTTPS = false
+            edge.sites = [site]
+        }
+        let credentials = Data("alice:segredo".utf8).base64EncodedString()
+        _ = try await TestHTTPClient.request(port: edge.httpPort, path: "/admin/x", headers: [("Authorization", "Basic \(credentials)")])
+        _ = try await RawSocketClient.exchange(port: edge.httpPort, chunks: ["GARBAGE\r\n\r\n"])
+        _ = try await RawSocketClient.exchange(
+            port: edge.httpPort, chunks: ["POST /small/x HTTP/1.1\r\nHost: x\r\nContent-Length: 2048\r\n\r\n" + String(repeating: "z", count: 2048)])
+        // A client that connects and leaves, or leaves in the middle of its head: nothing to log.
+        _ = try await RawSocketClient.exchange(port: edge.httpPort, chunks: [], timeout: .milliseconds(100))
+        _ = try await RawSocketClient.exchange(port: edge.httpPort, chunks: ["GET /half HTTP/1.1\r\nHo"], timeout: .milliseconds(100))
+        let logPath = DataDirectory(edge.directory.path).accessLogFile
+        await edge.group.triggerGracefulShutdown()
+        _ = try? await edge.task.value
+        let lines = try String(contentsOfFile: logPath, encoding: .utf8).split(separator: "\n").map(String.init)
+        edge.directory.remove()
+        await upstream.stop()
+        #expect(lines.count == 3, "\(lines)")
+        #expect(lines.contains { $0.hasPrefix("127.0.0.1 - alice [") && $0.contains("\"GET /admin/x HTTP/1.1\" 200") })
+        #expect(lines.contains { $0.contains("\"GARBAGE\" 400") })
+        #expect(lines.contains { $0.contains("\"POST /small/x HTTP/1.1\" 413") })
     }
 }

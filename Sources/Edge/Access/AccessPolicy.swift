@@ -117,6 +117,19 @@ final class AccessPolicy: Sendable {
         return users
     }
 
+    /// The route asks for a password (an htpasswd file is configured).
+    var requiresPassword: Bool { passwordFile != nil }
+
+    /// The user name of a `Basic` `Authorization` value, for the access log's `%u`.
+    static func basicUser(_ authorization: String?) -> String? {
+        guard let authorization, authorization.lowercased().hasPrefix("basic "),
+              let decoded = Data(base64Encoded: String(authorization.dropFirst(6)).trimmingASCIISpaces()),
+              let credentials = String(data: decoded, encoding: .utf8),
+              let colon = credentials.firstIndex(of: ":"), colon > credentials.startIndex
+        else { return nil }
+        return String(credentials[..<colon])
+    }
+
     func check(client: String, authorization: String?) -> Decision {
         let address = IPAddress(client)
         if let address, deny.contains(where: { $0.contains(address) }) { return .forbidden }

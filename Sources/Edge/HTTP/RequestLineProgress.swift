@@ -11,6 +11,15 @@ struct RequestLineProgress {
     private var methodLength = 0
     private var methodEnded = false
     private var methodBroken = false
+    /// The line's first bytes (without its CR), for logging a request the parser refused.
+    private var captured: [UInt8] = []
+    /// Most bytes of the line kept for the log.
+    static let capturedLimit = 1024
+
+    /// The line as received so far (bytes that are not UTF-8 logged escaped), for the log.
+    var text: String {
+        String(decoding: captured.last == UInt8(ascii: "\r") ? captured.dropLast() : captured[...], as: UTF8.self)
+    }
 
     mutating func add(_ bytes: ByteBufferView) {
         guard !ended else { return }
@@ -19,6 +28,7 @@ struct RequestLineProgress {
                 ended = true
                 return
             }
+            if captured.count < Self.capturedLimit { captured.append(byte) }
             length += 1
             guard !methodEnded, !methodBroken else { continue }
             if byte == UInt8(ascii: " ") {

@@ -20,6 +20,11 @@ struct AccessLogEntry: Sendable {
     var upstreamNanoseconds: Int64? = nil
     /// `HIT`, `MISS` or `BYPASS` on caching routes (nginx's `$upstream_cache_status`).
     var cache: String? = nil
+    /// The user named in HTTP basic auth (Apache's `%u`).
+    var user: String? = nil
+    /// The request line as received, for a request that was refused before it could be parsed
+    /// (Apache logs `%r` as sent); empty when nothing of it arrived.
+    var rawRequestLine: String? = nil
 }
 
 /// Access log formats: Apache's `combined`, or JSON lines with timings.
@@ -134,8 +139,9 @@ final class QueueConfined<Value>: @unchecked Sendable {
 enum CombinedLogFormat {
     static func line(for entry: AccessLogEntry, timestamp stamp: String? = nil) -> String {
         let bytes = entry.bytesSent == 0 ? "-" : String(entry.bytesSent)
-        let request = "\(entry.method) \(entry.uri) \(entry.version)"
-        return "\(entry.clientAddress) - - [\(stamp ?? timestamp(entry.time))] \"\(escape(request))\" \(entry.status) \(bytes) "
+        let request = entry.rawRequestLine.map { $0.isEmpty ? "-" : $0 } ?? "\(entry.method) \(entry.uri) \(entry.version)"
+        let user = entry.user.map { $0.isEmpty ? "-" : escape($0) } ?? "-"
+        return "\(entry.clientAddress) - \(user) [\(stamp ?? timestamp(entry.time))] \"\(escape(request))\" \(entry.status) \(bytes) "
             + "\"\(escape(entry.referer ?? "-"))\" \"\(escape(entry.userAgent ?? "-"))\""
     }
 
@@ -144,7 +150,7 @@ enum CombinedLogFormat {
         TimeFormat.format(seconds, "%d/%b/%Y:%H:%M:%S %z", utc: false)
     }
 
-    /// Escapes quotes, backslashes and control bytes the way Apache does (`\"`, `\\`, `\xhh`).
+    /// Escapes quotes, backslashes and control bytes the way Apache does (`\"`, `\\`, `\t`, `\xhh`).
     static func escape(_ text: String) -> String {
         let needsEscape = text.utf8.contains { $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") || $0 < 0x20 || $0 >= 0x7F }
         guard needsEscape else { return text }
@@ -154,6 +160,11 @@ enum CombinedLogFormat {
             switch byte {
             case UInt8(ascii: "\""): result += "\\\""
             case UInt8(ascii: "\\"): result += "\\\\"
+            case 0x08: result += "\\b"
+            case 0x09: result += "\\t"
+            case 0x0A: result += "\\n"
+            case 0x0B: result += "\\v"
+            case 0x0D: result += "\\r"
             case 0..<0x20, 0x7F...:
                 result += "\\x" + String(byte, radix: 16, uppercase: false).leftPadded(to: 2)
             default: result.unicodeScalars.append(Unicode.Scalar(byte))
@@ -182,6 +193,8 @@ enum JSONLogFormat {
         fields.append("\"upstream_ms\":\(entry.upstreamNanoseconds.map { milliseconds($0) } ?? "null")")
         fields.append("\"total_ms\":\(milliseconds(entry.durationNanoseconds))")
         fields.append("\"cache\":\(entry.cache.map(quote) ?? "null")")
+        fields.append("\"user\":\(entry.user.map(quote) ?? "null")")
+        if let raw = entry.rawRequestLine { fields.append("\"request\":\(quote(raw))") }
         return "{" + fields.joined(separator: ",") + "}"
     }
 

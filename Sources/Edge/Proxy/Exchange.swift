@@ -80,6 +80,11 @@ final class Exchange {
         self.keepAlive = keepAlive
     }
 
+    /// The basic-auth user name, for the access log.
+    var user: String?
+    /// Set for a request refused before it could be parsed: the request line as received.
+    var rawRequestLine: String?
+
     func touch() {
         lastUpstreamActivity = .now()
     }
@@ -104,7 +109,9 @@ final class Exchange {
             durationNanoseconds: (NIODeadline.now() - started).nanoseconds,
             site: site?.name,
             upstreamNanoseconds: upstreamTime,
-            cache: cacheStatus
+            cache: cacheStatus,
+            user: user,
+            rawRequestLine: rawRequestLine
         )
     }
 }

@@ -276,6 +276,14 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if let parserError = error as? HTTPParserError, exchange == nil,
+           closing || parserError == .invalidEOFState {
+            // The connection is ending after its last answer, or the client left in the middle of
+            // a request: there is nobody to answer and no request to log.
+            logger.debug("client connection ended mid-request", metadata: ["error": "\(parserError)"])
+            context.close(promise: nil)
+            return
+        }
         if let parserError = error as? HTTPParserError {
             let status: HTTPResponseStatus
             switch parserError {
@@ -307,6 +315,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             } else {
                 let bare = Exchange(head: HTTPRequestHead(version: .http1_1, method: .GET, uri: "-"),
                                     clientAddress: context.channel.remoteAddress?.ipAddress ?? "-", keepAlive: false)
+                // Logged as it arrived, as Apache logs `%r`: not as a request nobody sent.
+                bare.rawRequestLine = requestLine.text
                 self.exchange = bare
                 respondLocally(bare, status: status, close: true, logAsMalformed: true)
             }
@@ -406,7 +416,9 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             continueRoute(exchange, route: route, facts: facts, context: context)
             return
         }
-        switch access.check(client: clientAddress, authorization: exchange.head.headers.first(name: "authorization")) {
+        let authorization = exchange.head.headers.first(name: "authorization")
+        if access.requiresPassword { exchange.user = AccessPolicy.basicUser(authorization) }
+        switch access.check(client: clientAddress, authorization: authorization) {
         case .allow:
             continueRoute(exchange, route: route, facts: facts, context: context)
         case .forbidden:
@@ -1129,8 +1141,10 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
         switch phase {
         case .idle:
+            closing = true
             context.close(promise: nil)
         case .readingHead:
+            closing = true
             logger.info("request head not received in time", metadata: [
                 "client": "\(context.channel.remoteAddress?.ipAddress ?? "-")"])
             if exchange == nil, let observer {
@@ -1140,7 +1154,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 runtime.accessLog?.record(AccessLogEntry(
                     clientAddress: context.channel.remoteAddress?.ipAddress ?? "-", time: time(nil), method: "-",
                     uri: "-", version: "-", status: 408, bytesSent: body.utf8.count, referer: nil, userAgent: nil,
-                    upstream: nil, durationNanoseconds: 0))
+                    upstream: nil, durationNanoseconds: 0, rawRequestLine: requestLine.text))
             } else {
                 context.close(promise: nil)
             }
