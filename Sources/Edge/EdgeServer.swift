@@ -138,6 +138,9 @@ public final class EdgeServer: Service {
         let previous = store.replace(with: next)
         recordCertificates(next)
         for warning in next.warnings { logger.warning("\(warning)") }
+        if next.settings.workers != previous.settings.workers {
+            logger.warning("edge.workers changed from \(previous.settings.workers) to \(next.settings.workers): the event-loop threads are set at start, so this takes effect on the next restart")
+        }
         for (listener, channel) in current where !wanted.contains(listener) {
             try? await channel.close()
             bound.withLockedValue { _ = $0.removeValue(forKey: listener) }

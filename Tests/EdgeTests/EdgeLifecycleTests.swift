@@ -80,6 +80,48 @@ struct EdgeLifecycleTests {
         #expect(!listeners.contains(edge.httpPort))
     }
 
+    @Test("a reload applies new upstream pool limits to the next requests")
+    func reloadPoolLimits() async throws {
+        let slow = try await RecordingUpstream.start(delay: .milliseconds(1500))
+        let limit = NIOLockedValueBox(1)
+        @Sendable func configuration(_ directory: TemporaryDirectory, _ http: Int, _ https: Int) -> PortalConfiguration {
+            var configuration = PortalConfiguration(dataDirectory: directory.path)
+            configuration.edge.listen = ["127.0.0.1"]
+            configuration.edge.httpPort = http
+            configuration.edge.httpsPort = https
+            configuration.edge.workers = 1
+            configuration.edge.upstreamMaxConnections = limit.withLockedValue { $0 }
+            configuration.edge.poolAcquireTimeoutSeconds = 1
+            var site = SiteSettings(name: "plain", hosts: ["*"], routes: [RouteSettings(path: "/", upstreams: ["127.0.0.1:\(slow.port)"])])
+            site.redirectToHTTPS = false
+            configuration.edge.sites = [site]
+            configuration.edge.drainTimeoutSeconds = 2
+            return configuration
+        }
+        let edge = try await EdgeFixture.start(upstreams: [], configure: { edge in
+            edge.workers = 1
+            edge.upstreamMaxConnections = 1
+            edge.poolAcquireTimeoutSeconds = 1
+            var site = SiteSettings(name: "plain", hosts: ["*"], routes: [RouteSettings(path: "/", upstreams: ["127.0.0.1:\(slow.port)"])])
+            site.redirectToHTTPS = false
+            edge.sites = [site]
+        }, reloader: { directory, http, https in configuration(directory, http, https) })
+        func twoAtOnce() async throws -> [Int] {
+            async let first = TestHTTPClient.request(port: edge.httpPort, path: "/a")
+            async let second = TestHTTPClient.request(port: edge.httpPort, path: "/b")
+            return try await [first.status, second.status].sorted()
+        }
+        let limited = try await twoAtOnce()
+        limit.withLockedValue { $0 = 0 }
+        await edge.server.reload()
+        let unlimited = try await twoAtOnce()
+        await edge.stop()
+        await slow.stop()
+        // One connection at a time: the second request waited a second for it, then got 503.
+        #expect(limited == [200, 503])
+        #expect(unlimited == [200, 200])
+    }
+
     @Test("no request fails while the configuration is reloaded repeatedly under load")
     func reloadUnderLoad() async throws {
         let (first, second, plan, edge) = try await Self.reloadableEdge()

@@ -335,6 +335,10 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             (runtimeGeneration, runtime) = store.current
             forwarded.forwardedHeader = runtime.settings.forwardedHeader
         }
+        // The loop's pool follows a reload's limits from the first request that sees it.
+        if pool.settingsGeneration < runtimeGeneration {
+            pool.adopt(UpstreamPoolSettings(runtime.settings), generation: runtimeGeneration)
+        }
         // An HTTP/2 stream carries one exchange; "keep-alive" there means ending the stream
         // normally rather than resetting it (NIO reports version 2 heads as not keep-alive).
         let exchange = Exchange(head: head, clientAddress: clientAddress,

@@ -5,7 +5,7 @@ import NIOPosix
 import PortalCore
 
 /// Settings shared by every upstream pool.
-struct UpstreamPoolSettings: Sendable {
+struct UpstreamPoolSettings: Sendable, Equatable {
     var connectTimeout: TimeAmount
     var maxIdlePerAddress: Int
     var idleTimeout: TimeAmount
@@ -32,7 +32,9 @@ struct UpstreamPoolError: Error, CustomStringConvertible {
 /// so a client connection and its upstream connection share a thread and need no locks.
 final class UpstreamPool {
     private let eventLoop: any EventLoop
-    private let settings: UpstreamPoolSettings
+    private var settings: UpstreamPoolSettings
+    /// The runtime generation `settings` came from; a reload brings a newer one.
+    private(set) var settingsGeneration: Int
     private var idle: [HostAndPort: [IdleEntry]] = [:]
     private var nextAddressIndex = 0
     /// Open or opening connections per address, busy or idle.
@@ -53,9 +55,18 @@ final class UpstreamPool {
     /// Closes connections idle longer than the idle timeout; runs only while some are idle.
     private var sweeper: Scheduled<Void>?
 
-    init(eventLoop: any EventLoop, settings: UpstreamPoolSettings) {
+    init(eventLoop: any EventLoop, settings: UpstreamPoolSettings, generation: Int = 0) {
         self.eventLoop = eventLoop
         self.settings = settings
+        self.settingsGeneration = generation
+    }
+
+    /// Takes the pool settings of a reloaded configuration; connections and waiters already
+    /// there keep going, the next acquisitions follow the new limits.
+    func adopt(_ settings: UpstreamPoolSettings, generation: Int) {
+        guard generation > settingsGeneration else { return }
+        self.settings = settings
+        settingsGeneration = generation
     }
 
     /// Picks the next address round-robin.
