@@ -169,3 +169,23 @@ struct EdgeCheckTests {
         #expect(throws: (any Error).self) { try EdgeRuntime.resolve(configuration) }
     }
 }
+
+@Suite("Edge: log retention")
+struct LogRetentionTests {
+    @Test("only the edge's own rotated files are deleted when old; other files beside the log stay")
+    func ownFilesOnly() throws {
+        let directory = try TemporaryDirectory(prefix: "portal-logs")
+        defer { directory.remove() }
+        let names = ["access.log.20200101-000000", "access.log.20200101-000000-2", "access.log.bak",
+                     "access.log.20200101-000000.gz", "access.log.keepme", "access.log.2020"]
+        let old = Date(timeIntervalSince1970: 1_577_836_800)
+        for name in names {
+            try "x".write(toFile: directory.file(name), atomically: true, encoding: .utf8)
+            try FileManager.default.setAttributes([.modificationDate: old], ofItemAtPath: directory.file(name))
+        }
+        let log = try LogFile(path: directory.file("access.log"), rotation: LogRotation(maxBytes: 0, daily: true, keepDays: 1))
+        log.removeExpired()
+        let left = Set(try FileManager.default.contentsOfDirectory(atPath: directory.path))
+        #expect(left == ["access.log", "access.log.bak", "access.log.20200101-000000.gz", "access.log.keepme", "access.log.2020"])
+    }
+}

@@ -89,20 +89,32 @@ final class LogFile {
         removeExpired(now: now)
     }
 
-    /// Deletes rotated siblings (`<name>.<stamp>`) older than `keepDays`.
+    /// Deletes rotated siblings (`<name>.YYYYMMDD-HHMMSS`, maybe with `-N`) older than `keepDays`;
+    /// other files beside the log (`access.log.bak`, archives) are not the edge's to delete.
     func removeExpired(now: Date = Date()) {
         let directory = (path as NSString).deletingLastPathComponent
         let name = (path as NSString).lastPathComponent
         let folder = directory.isEmpty ? "." : directory
         guard let entries = try? FileManager.default.contentsOfDirectory(atPath: folder) else { return }
         let cutoff = now.addingTimeInterval(-Double(rotation.keepDays) * 86_400)
-        for entry in entries where entry.hasPrefix(name + ".") {
+        for entry in entries where Self.isRotatedName(entry, of: name) {
             let full = (folder as NSString).appendingPathComponent(entry)
             if let modified = (try? FileManager.default.attributesOfItem(atPath: full))?[.modificationDate] as? Date,
                modified < cutoff {
                 try? FileManager.default.removeItem(atPath: full)
             }
         }
+    }
+
+    /// True for the names rotation gives: `<name>.` then 8 digits, `-`, 6 digits, and an
+    /// optional `-` with more digits for a second rotation within the same second.
+    static func isRotatedName(_ entry: String, of name: String) -> Bool {
+        guard entry.hasPrefix(name + ".") else { return false }
+        let stamp = Array(entry.utf8.dropFirst(name.utf8.count + 1))
+        guard stamp.count >= 15, stamp[8] == UInt8(ascii: "-"),
+              stamp[0..<8].allSatisfy(ASCII.isDigit), stamp[9..<15].allSatisfy(ASCII.isDigit) else { return false }
+        let rest = stamp[15...]
+        return rest.isEmpty || (rest.first == UInt8(ascii: "-") && rest.count > 1 && rest.dropFirst().allSatisfy(ASCII.isDigit))
     }
 
     static func dayNumber(_ date: Date) -> Int {
