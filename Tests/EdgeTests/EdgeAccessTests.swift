@@ -184,12 +184,21 @@ struct EdgeAccessTests {
         _ = try await TestHTTPClient.request(port: edge.httpPort, path: "/down")
         let html = try await TestHTTPClient.request(port: edge.httpPort, path: "/server-status")
         let json = try await TestHTTPClient.request(port: edge.httpPort, path: "/server-status?json")
+        let auto = try await TestHTTPClient.request(port: edge.httpPort, path: "/server-status?auto")
         let gzipped = try await TestHTTPClient.requestBytes(port: edge.httpPort, path: "/server-status",
                                                             headers: [("Accept-Encoding", "gzip")])
         await edge.stop()
         await upstream.stop()
         #expect(html.status == 200)
         #expect(html.body.contains("Estado do Portal"))
+        // mod_status's machine-readable form, as monitoring set up against Apache reads it.
+        #expect(auto.header("Content-Type")?.hasPrefix("text/plain") == true)
+        let autoFields = Dictionary(auto.body.split(separator: "\n").compactMap { line -> (String, String)? in
+            let parts = line.split(separator: ":", maxSplits: 1)
+            return parts.count == 2 ? (String(parts[0]), parts[1].trimmingCharacters(in: .whitespaces)) : nil
+        }, uniquingKeysWith: { $1 })
+        #expect(Int(autoFields["Total Accesses"] ?? "") ?? 0 >= 4)
+        #expect(autoFields["BusyWorkers"] != nil && autoFields["IdleWorkers"] != nil && autoFields["Uptime"] != nil)
         // Compressed like any HTML page when the client asks.
         #expect(gzipped.header("Content-Encoding") == "gzip")
         #expect(gzipped.header("Vary") == "Accept-Encoding")

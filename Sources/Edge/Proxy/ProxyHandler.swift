@@ -912,8 +912,16 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private func serveStatus(_ exchange: Exchange) {
         let snapshot = stats.snapshot(openConnections: connections.count)
         let cacheUsage = runtime.responseCache?.usage
-        let wantsJSON = exchange.head.uri.hasSuffix("?json") || exchange.head.uri.contains("?json&")
-            || ErrorPage.prefersJSON(exchange.head.headers.first(name: "accept"))
+        let query = exchange.head.uri.split(separator: "?", maxSplits: 1).dropFirst().first
+            .map { $0.split(separator: "&") } ?? []
+        if query.contains("auto") {
+            var headers = HTTPHeaders()
+            headers.add(name: "Content-Type", value: "text/plain; charset=utf-8")
+            headers.add(name: "Cache-Control", value: "no-store")
+            respondLocally(exchange, status: .ok, extraHeaders: headers, body: StatusPage.auto(snapshot), close: false)
+            return
+        }
+        let wantsJSON = query.contains("json") || ErrorPage.prefersJSON(exchange.head.headers.first(name: "accept"))
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: wantsJSON ? "application/json" : "text/html; charset=utf-8")
         headers.add(name: "Cache-Control", value: "no-store")

@@ -2,8 +2,26 @@ import Foundation
 
 /// The edge's status page (mod_status): uptime, rates, connections, answers by class, and each
 /// upstream's requests, failures and average response time. HTML, or JSON with `?json` or
-/// `Accept: application/json`.
+/// `Accept: application/json`, or Apache's machine-readable `?auto` text for monitoring tools
+/// set up against mod_status.
 enum StatusPage {
+    /// mod_status's `?auto` keys that monitoring tools read (apache_exporter, Zabbix, Munin).
+    static func auto(_ snapshot: EdgeStats.Snapshot) -> String {
+        let uptime = max(snapshot.uptime, 1)
+        let idle = max(snapshot.openConnections - snapshot.busyConnections, 0)
+        let perRequest = snapshot.requests > 0 ? Double(snapshot.bytesOut) / Double(snapshot.requests) : 0
+        return [
+            "ServerVersion: Portal", "ServerUptimeSeconds: \(Int(snapshot.uptime))",
+            "Total Accesses: \(snapshot.requests)", "Total kBytes: \(snapshot.bytesOut / 1024)",
+            "Uptime: \(Int(snapshot.uptime))",
+            "ReqPerSec: \(String(format: "%.6f", Double(snapshot.requests) / uptime))",
+            "BytesPerSec: \(String(format: "%.3f", Double(snapshot.bytesOut) / uptime))",
+            "BytesPerReq: \(String(format: "%.3f", perRequest))",
+            "BusyWorkers: \(snapshot.busyConnections)", "IdleWorkers: \(idle)",
+            "ConnsTotal: \(snapshot.openConnections)",
+        ].joined(separator: "\n") + "\n"
+    }
+
     static func json(_ snapshot: EdgeStats.Snapshot, cache: ResponseCache.Usage? = nil) -> String {
         let uptime = max(snapshot.uptime, 1)
         var upstreams: [String] = []
