@@ -82,7 +82,7 @@ struct EdgeLifecycleTests {
 
     @Test("a reload applies new upstream pool limits to the next requests")
     func reloadPoolLimits() async throws {
-        let slow = try await RecordingUpstream.start(delay: .milliseconds(1500))
+        let slow = try await RecordingUpstream.start(delay: .milliseconds(2500))
         let limit = NIOLockedValueBox(1)
         @Sendable func configuration(_ directory: TemporaryDirectory, _ http: Int, _ https: Int) -> PortalConfiguration {
             var configuration = PortalConfiguration(dataDirectory: directory.path)

@@ -24,11 +24,12 @@ struct EdgeUpstreamQuirksTests {
 
     @Test("a status below 100 is a broken upstream: 502 at once, not a wait for a final answer")
     func invalidStatus() async throws {
-        let started = ContinuousClock.now
+        // The upstream keeps its connection open and says nothing more: a wait for a final answer
+        // would outlast the client's 3 s and leave it with no status at all.
         let result = try await Self.exchange(upstreamSends: "HTTP/1.1 099 Weird\r\n\r\n",
                                              request: "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         #expect(result.statuses == [502])
-        #expect(ContinuousClock.now - started < .seconds(2))
+        #expect(result.closedByServer)
     }
 
     @Test("a compressed answer drops Accept-Ranges (its ranges cannot be asked for)")
