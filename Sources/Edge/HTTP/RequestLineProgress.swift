@@ -21,6 +21,17 @@ struct RequestLineProgress {
         String(decoding: captured.last == UInt8(ascii: "\r") ? captured.dropLast() : captured[...], as: UTF8.self)
     }
 
+    /// Starts over for the next request, keeping the capture's storage (one per connection).
+    mutating func reset() {
+        length = 0
+        ended = false
+        methodIsToken = false
+        methodLength = 0
+        methodEnded = false
+        methodBroken = false
+        captured.removeAll(keepingCapacity: true)
+    }
+
     mutating func add(_ bytes: ByteBufferView) {
         guard !ended else { return }
         for byte in bytes {

@@ -137,7 +137,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         switch phase {
         case .idle:
             phase = .readingHead(since: .now(), bytes: buffer.readableBytes)
-            requestLine = RequestLineProgress()
+            requestLine.reset()
             requestLine.add(buffer.readableBytesView)
             armDeadline()
         case .readingHead(let since, let bytes):
