@@ -270,12 +270,7 @@ extension ProxyHandler {
         exchange.responseEnded = true
         exchange.answeredLocally = true
         exchange.status = status.code
-        if !exchange.keepAlive && !http2 {
-            headers.add(name: "Connection", value: "close")
-        } else if !http2 && exchange.head.version.minor == 0 {
-            // An HTTP/1.0 client keeps the connection only when told so.
-            headers.add(name: "Connection", value: "keep-alive")
-        }
+        addConnectionField(&headers, exchange: exchange)
         headers.add(name: "Date", value: httpDate())
         headerPolicy(exchange).apply(to: &headers)
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: responseVersion(exchange), status: status,

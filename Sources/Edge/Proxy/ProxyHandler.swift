@@ -977,14 +977,10 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             body = page.1
         }
         // A body still on its way cannot be skipped reliably: close after answering.
-        if close || (!exchange.requestEnded && (exchange.facts?.hasBody ?? RequestValidator.hasBody(exchange.head)))
-            || !exchange.keepAlive {
+        if close || (!exchange.requestEnded && (exchange.facts?.hasBody ?? RequestValidator.hasBody(exchange.head))) {
             exchange.keepAlive = false
-            if !http2 { headers.add(name: "Connection", value: "close") }
-        } else if !http2 && exchange.head.version.minor == 0 {
-            // An HTTP/1.0 client keeps the connection only when told so.
-            headers.add(name: "Connection", value: "keep-alive")
         }
+        addConnectionField(&headers, exchange: exchange)
         headers.add(name: "Date", value: httpDate())
         // On a cached route every answer says how the cache took part, the edge's own errors too.
         if let cacheStatus = exchange.cacheStatus { headers.add(name: "X-Cache", value: cacheStatus) }
@@ -997,6 +993,17 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
         if logAsMalformed { exchange.status = status.code }
         finishExchange(exchange, trailers: nil)
+    }
+
+    /// `Connection: close` when the connection ends with this answer; `keep-alive` for an
+    /// HTTP/1.0 client that keeps it, since HTTP/1.0 persists only when told so. HTTP/2 has neither.
+    func addConnectionField(_ headers: inout HTTPHeaders, exchange: Exchange) {
+        guard !http2 else { return }
+        if !exchange.keepAlive {
+            headers.add(name: "Connection", value: "close")
+        } else if exchange.head.version.minor == 0 {
+            headers.add(name: "Connection", value: "keep-alive")
+        }
     }
 
     /// A page of the edge's own (status page, metrics) compressed like an upstream's answer would
