@@ -330,6 +330,12 @@ struct ConfigurationLoaderTests {
         #expect(HostAndPort("http://127.0.0.1:3000/v1/") == HostAndPort(host: "127.0.0.1", port: 3000))
         #expect(throws: ConfigurationError.self) { try route(#"["http://127.0.0.1:3000/", "127.0.0.1:3001"]"#) }
         #expect(throws: ConfigurationError.self) { try route(#"["http://127.0.0.1:3000/a/../b"]"#) }
+        // The edge-wide list feeds the implicit `/` route: a path there would be ignored, so it is refused.
+        #expect(throws: ConfigurationError.self) {
+            try ConfigurationLoader.parse(yaml: "edge:\n  upstreams: [\"http://127.0.0.1:9000/app/\"]\n", source: "p.yaml")
+        }
+        #expect(try ConfigurationLoader.parse(yaml: "edge:\n  upstreams: [\"http://127.0.0.1:9000/\"]\n", source: "p.yaml")
+            .edge.upstreams == ["http://127.0.0.1:9000/"])
     }
 
     @Test("sites, routes and limits are read")

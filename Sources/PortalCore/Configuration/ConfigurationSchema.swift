@@ -120,8 +120,10 @@ enum ConfigurationSchema {
                                        isValid: isHostName)
         edge.certificateFile = section.readOptional("certificate_file", rule: "a file path", isValid: { !$0.isEmpty })
         edge.keyFile = section.readOptional("key_file", rule: "a file path", isValid: { !$0.isEmpty })
-        edge.upstreams = section.read("upstreams", default: edge.upstreams, rule: upstreamsRule,
-                                      isValid: { $0.allSatisfy { HostAndPort($0) != nil } })
+        // These feed the implicit site's `/` route, where a URL's path could only be `/`.
+        edge.upstreams = section.read("upstreams", default: edge.upstreams,
+                                      rule: "a list of host:port addresses, e.g. [\"127.0.0.1:9000\"] (URLs without a path; map paths in a site's routes)",
+                                      isValid: { $0.allSatisfy { HostAndPort($0) != nil && ["", "/", nil].contains(HostAndPort.urlPath(of: $0)) } })
         edge.defaultSite = section.readOptional("default_site", rule: "the name of a site", isValid: { !$0.isEmpty })
         edge.unknownHostStatus = section.read("unknown_host_status", default: edge.unknownHostStatus,
                                               rule: "421 or 404", isValid: { $0 == 421 || $0 == 404 })
