@@ -10,14 +10,6 @@ import Testing
 
 @Suite("Edge: access rules and the status page", .serialized)
 struct EdgeAccessTests {
-    static func site(_ routes: [RouteSettings]) -> (inout EdgeSettings) -> Void {
-        { edge in
-            var site = SiteSettings(name: "p", hosts: ["*"], routes: routes)
-            site.redirectToHTTPS = false
-            edge.sites = [site]
-        }
-    }
-
     @Test("deny and allow lists by client address")
     func addressLists() async throws {
         let upstream = try await RecordingUpstream.start()
@@ -25,7 +17,7 @@ struct EdgeAccessTests {
         denied.access.deny = ["127.0.0.3"]
         var allowed = RouteSettings(path: "/allow", upstreams: ["127.0.0.1:\(upstream.port)"])
         allowed.access.allow = ["127.0.0.1/32"]
-        let edge = try await EdgeFixture.start(upstreams: [], configure: Self.site([denied, allowed]))
+        let edge = try await EdgeFixture.start(upstreams: [], configure: EdgeFixture.plainSite([denied, allowed]))
         let request: (String) -> [String] = { ["GET \($0) HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"] }
         let deniedFromThree = try await RawSocketClient.exchange(port: edge.httpPort, chunks: request("/deny"), from: "127.0.0.3")
         let deniedFromOne = try await RawSocketClient.exchange(port: edge.httpPort, chunks: request("/deny"), from: "127.0.0.1")
@@ -46,7 +38,7 @@ struct EdgeAccessTests {
         var secret = RouteSettings(path: "/private", upstreams: ["127.0.0.1:\(upstream.port)"])
         secret.access.deny = ["127.0.0.0/8"]
         let open = RouteSettings(path: "/", upstreams: ["127.0.0.1:\(upstream.port)"])
-        let edge = try await EdgeFixture.start(upstreams: [], configure: Self.site([secret, open]))
+        let edge = try await EdgeFixture.start(upstreams: [], configure: EdgeFixture.plainSite([secret, open]))
         var statuses: [String: [Int]] = [:]
         for path in ["/private/", "//private/", "/./private/", "/x/../private/", "/%70rivate/", "/x/%2e%2e/private/a",
                      "/private;x=1", "/private%2Findex.html", "/../private/", "/private#", "/public/..;/private",
@@ -126,7 +118,7 @@ struct EdgeAccessTests {
         var route = RouteSettings(path: "/", upstreams: ["127.0.0.1:\(upstream.port)"])
         route.access.basicAuthFile = file
         route.access.basicAuthRealm = "phpMyAdmin"
-        let edge = try await EdgeFixture.start(upstreams: [], configure: Self.site([route]))
+        let edge = try await EdgeFixture.start(upstreams: [], configure: EdgeFixture.plainSite([route]))
         let authorization: (String) -> (String, String) = { ("Authorization", "Basic " + Data($0.utf8).base64EncodedString()) }
         let none = try await TestHTTPClient.request(port: edge.httpPort, path: "/")
         let wrong = try await TestHTTPClient.request(port: edge.httpPort, path: "/", headers: [authorization("contador:errada")])
@@ -176,7 +168,7 @@ struct EdgeAccessTests {
         var status = RouteSettings(path: "/server-status", upstreams: [])
         status.status = true
         status.access.localOnly = true
-        let edge = try await EdgeFixture.start(upstreams: [], configure: Self.site([
+        let edge = try await EdgeFixture.start(upstreams: [], configure: EdgeFixture.plainSite([
             status, RouteSettings(path: "/", upstreams: ["127.0.0.1:\(upstream.port)"]),
             RouteSettings(path: "/down", upstreams: ["127.0.0.1:\(closed)"]),
         ]))

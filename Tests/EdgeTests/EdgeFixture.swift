@@ -21,6 +21,23 @@ struct EdgeFixture {
 
     var tls: TestTLS { TestTLS(trustedCertificateFile: certificateFile) }
 
+    /// One site for every host, served over plain HTTP too (no redirect to HTTPS), with `routes`.
+    static func plainSite(_ routes: [RouteSettings], configure: @escaping (inout EdgeSettings) -> Void = { _ in })
+        -> (inout EdgeSettings) -> Void {
+        { edge in
+            var site = SiteSettings(name: "plain", hosts: ["*"], routes: routes)
+            site.redirectToHTTPS = false
+            edge.sites = [site]
+            configure(&edge)
+        }
+    }
+
+    /// `plainSite` with one route, `/`, to the upstream on `port` of 127.0.0.1.
+    static func plainSite(proxyingTo port: Int, configure: @escaping (inout EdgeSettings) -> Void = { _ in })
+        -> (inout EdgeSettings) -> Void {
+        plainSite([RouteSettings(path: "/", upstreams: ["127.0.0.1:\(port)"])], configure: configure)
+    }
+
     /// Starts an edge; `configure` may change anything, `upstreams` feed the implicit site.
     static func start(upstreams: [HostAndPort], configure: (inout EdgeSettings) -> Void = { _ in },
                       reloader: (@Sendable (TemporaryDirectory, Int, Int) throws -> PortalConfiguration)? = nil)

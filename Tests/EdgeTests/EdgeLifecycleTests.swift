@@ -98,13 +98,10 @@ struct EdgeLifecycleTests {
             configuration.edge.drainTimeoutSeconds = 2
             return configuration
         }
-        let edge = try await EdgeFixture.start(upstreams: [], configure: { edge in
+        let edge = try await EdgeFixture.start(upstreams: [], configure: EdgeFixture.plainSite(proxyingTo: slow.port) { edge in
             edge.workers = 1
             edge.upstreamMaxConnections = 1
             edge.poolAcquireTimeoutSeconds = 1
-            var site = SiteSettings(name: "plain", hosts: ["*"], routes: [RouteSettings(path: "/", upstreams: ["127.0.0.1:\(slow.port)"])])
-            site.redirectToHTTPS = false
-            edge.sites = [site]
         }, reloader: { directory, http, https in configuration(directory, http, https) })
         func twoAtOnce() async throws -> [Int] {
             async let first = TestHTTPClient.request(port: edge.httpPort, path: "/a")

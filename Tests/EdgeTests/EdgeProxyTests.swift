@@ -100,12 +100,9 @@ struct EdgeProxyTests {
     @Test("an upload that keeps flowing for longer than proxy_timeout is not cut off")
     func slowUploadWithinTimeout() async throws {
         let upstream = try await RecordingUpstream.start()
-        let edge = try await EdgeFixture.start(upstreams: []) { edge in
-            edge.proxyTimeoutSeconds = 1
-            var site = SiteSettings(name: "p", hosts: ["*"], routes: [RouteSettings(path: "/", upstreams: ["127.0.0.1:\(upstream.port)"])])
-            site.redirectToHTTPS = false
-            edge.sites = [site]
-        }
+        let edge = try await EdgeFixture.start(upstreams: [], configure: EdgeFixture.plainSite(proxyingTo: upstream.port) {
+            $0.proxyTimeoutSeconds = 1
+        })
         // Eight pieces 0.3 s apart: 2.4 s of steady upload against a 1 s proxy_timeout.
         let piece = String(repeating: "x", count: 1000)
         let head = "POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: \(8 * piece.utf8.count)\r\nConnection: close\r\n\r\n"

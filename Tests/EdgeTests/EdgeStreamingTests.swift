@@ -7,20 +7,10 @@ import Testing
 
 @Suite("Edge: WebSocket, server-sent events, streaming", .serialized)
 struct EdgeStreamingTests {
-    static func plain(_ port: Int, configure: @escaping (inout EdgeSettings) -> Void = { _ in })
-        -> (inout EdgeSettings) -> Void {
-        { edge in
-            var site = SiteSettings(name: "plain", hosts: ["*"], routes: [RouteSettings(path: "/", upstreams: ["127.0.0.1:\(port)"])])
-            site.redirectToHTTPS = false
-            edge.sites = [site]
-            configure(&edge)
-        }
-    }
-
     @Test("a WebSocket upgrade becomes a byte tunnel both ways")
     func webSocket() async throws {
         let upstream = try await ScriptedUpstream.start(.upgradeEcho(greeting: "ready"))
-        let edge = try await EdgeFixture.start(upstreams: [], configure: Self.plain(upstream.port))
+        let edge = try await EdgeFixture.start(upstreams: [], configure: EdgeFixture.plainSite(proxyingTo: upstream.port))
         let upgrade = "GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
             + "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
         let result = try await RawSocketClient.exchange(port: edge.httpPort, chunks: [upgrade, "hello", " tunnel"],
@@ -35,7 +25,7 @@ struct EdgeStreamingTests {
     @Test("bytes that come with the 101 or with the upgrade request go through the tunnel at once")
     func webSocketFirstBytes() async throws {
         let upstream = try await ScriptedUpstream.start(.upgradeEcho(greeting: "ready"))
-        let edge = try await EdgeFixture.start(upstreams: [], configure: Self.plain(upstream.port))
+        let edge = try await EdgeFixture.start(upstreams: [], configure: EdgeFixture.plainSite(proxyingTo: upstream.port))
         let upgrade = "GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
             + "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
         // The upstream speaks first, in the same write as its 101; the client says nothing.
@@ -52,7 +42,7 @@ struct EdgeStreamingTests {
     @Test("a request that does not ask for WebSocket gets no upgrade headers upstream")
     func noUpgradeWithoutConnection() async throws {
         let upstream = try await RecordingUpstream.start()
-        let edge = try await EdgeFixture.start(upstreams: [], configure: Self.plain(upstream.port))
+        let edge = try await EdgeFixture.start(upstreams: [], configure: EdgeFixture.plainSite(proxyingTo: upstream.port))
         _ = try await TestHTTPClient.request(port: edge.httpPort, path: "/", headers: [("Upgrade", "websocket")])
         await edge.stop()
         await upstream.stop()
@@ -62,7 +52,7 @@ struct EdgeStreamingTests {
     @Test("server-sent events reach the client as each one is sent")
     func serverSentEvents() async throws {
         let upstream = try await ScriptedUpstream.start(.events(["data: one\n\n", "data: two\n\n"], gap: .seconds(2)))
-        let edge = try await EdgeFixture.start(upstreams: [], configure: Self.plain(upstream.port))
+        let edge = try await EdgeFixture.start(upstreams: [], configure: EdgeFixture.plainSite(proxyingTo: upstream.port))
         let (channel, collector) = try await RawSocketClient.open(port: edge.httpPort)
         try await channel.writeAndFlush(ByteBuffer(string: "GET /events HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n"))
         var sawFirst = false
@@ -88,7 +78,7 @@ struct EdgeStreamingTests {
     func largeDownload() async throws {
         let size = 64 * 1024 * 1024
         let upstream = try await ScriptedUpstream.start(.largeBody(bytes: size))
-        let edge = try await EdgeFixture.start(upstreams: [], configure: Self.plain(upstream.port))
+        let edge = try await EdgeFixture.start(upstreams: [], configure: EdgeFixture.plainSite(proxyingTo: upstream.port))
         let result = try await RawSocketClient.countingExchange(port: edge.httpPort,
                                                                 request: "GET /big HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
                                                                 timeout: .seconds(60))
@@ -103,7 +93,7 @@ struct EdgeStreamingTests {
     func largeUpload() async throws {
         let size = 32 * 1024 * 1024
         let upstream = try await ScriptedUpstream.start(.sink(bytes: size))
-        let edge = try await EdgeFixture.start(upstreams: [], configure: Self.plain(upstream.port))
+        let edge = try await EdgeFixture.start(upstreams: [], configure: EdgeFixture.plainSite(proxyingTo: upstream.port))
         let channel = try await RawSocketClient.open(port: edge.httpPort).0
         try await channel.writeAndFlush(ByteBuffer(string: "POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: \(size)\r\n\r\n"))
         let piece = ByteBuffer(repeating: UInt8(ascii: "u"), count: 1024 * 1024)

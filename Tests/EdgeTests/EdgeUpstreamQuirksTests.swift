@@ -11,11 +11,7 @@ struct EdgeUpstreamQuirksTests {
     /// The raw answer the edge gives for `request` when the upstream answers `response`.
     static func exchange(upstreamSends response: String, request: String) async throws -> RawSocketClient.Result {
         let upstream = try await ScriptedUpstream.start(.raw(response))
-        let edge = try await EdgeFixture.start(upstreams: []) { edge in
-            var site = SiteSettings(name: "p", hosts: ["*"], routes: [RouteSettings(path: "/", upstreams: ["127.0.0.1:\(upstream.port)"])])
-            site.redirectToHTTPS = false
-            edge.sites = [site]
-        }
+        let edge = try await EdgeFixture.start(upstreams: [], configure: EdgeFixture.plainSite(proxyingTo: upstream.port))
         let result = try await RawSocketClient.exchange(port: edge.httpPort, chunks: [request], timeout: .seconds(3))
         await edge.stop()
         await upstream.stop()
