@@ -62,12 +62,15 @@ let package = Package(
         ),
         // Brotli compression from Debian's libbrotli-dev (the streaming encoder).
         .systemLibrary(name: "CBrotli", pkgConfig: "libbrotlienc", providers: [.apt(["libbrotli-dev"])]),
+        // BoringSSL settings swift-nio-ssl does not expose (cipher order, OCSP stapling).
+        .target(name: "CTLSContextTuning"),
         // The reverse proxy (the Apache role).
         .target(
             name: "Edge",
             dependencies: [
                 "PortalCore",
                 "CBrotli",
+                "CTLSContextTuning",
                 product("NIOCore", "swift-nio"),
                 product("NIOPosix", "swift-nio"),
                 product("NIOHTTP1", "swift-nio"),

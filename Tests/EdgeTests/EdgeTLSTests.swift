@@ -41,6 +41,28 @@ struct EdgeTLSTests {
         #expect(modern.contains("TLSv1.3"))
     }
 
+    @Test("the server's cipher order wins by default (AES-128-GCM first); clients choose when it is off")
+    func serverCipherOrder() async throws {
+        // The client lists AES-256 first, as OpenSSL does by default.
+        let clientOrder = ["-ciphersuites", "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256"]
+        let tls12Order = ["-tls1_2", "-cipher", "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-ECDSA-AES128-GCM-SHA256"]
+        var printed: [Bool: (String, String)] = [:]
+        for prefer in [true, false] {
+            let edge = try await EdgeFixture.start(upstreams: [HostAndPort(host: "127.0.0.1", port: 9)],
+                                                   configure: { $0.tlsPreferServerCiphers = prefer })
+            let certificate = edge.certificateFile
+            let port = edge.httpsPort
+            let tls13 = try await Task.detached { try Self.sClient(port: port, arguments: ["-tls1_3"] + clientOrder, certificate: certificate) }.value
+            let tls12 = try await Task.detached { try Self.sClient(port: port, arguments: tls12Order, certificate: certificate) }.value
+            await edge.stop()
+            printed[prefer] = (tls13, tls12)
+        }
+        #expect(printed[true]?.0.contains("Cipher is TLS_AES_128_GCM_SHA256") == true, "\(printed[true]?.0.prefix(600) ?? "")")
+        #expect(printed[true]?.1.contains("Cipher is ECDHE-ECDSA-AES128-GCM-SHA256") == true, "\(printed[true]?.1.prefix(600) ?? "")")
+        #expect(printed[false]?.0.contains("Cipher is TLS_AES_256_GCM_SHA384") == true, "\(printed[false]?.0.prefix(600) ?? "")")
+        #expect(printed[false]?.1.contains("Cipher is ECDHE-ECDSA-CHACHA20-POLY1305") == true, "\(printed[false]?.1.prefix(600) ?? "")")
+    }
+
     @Test("a certificate replaced on disk is served after a reload, without a restart")
     func certificateReplacedOnReload() async throws {
         let edge = try await EdgeFixture.start(upstreams: [HostAndPort(host: "127.0.0.1", port: 9)],

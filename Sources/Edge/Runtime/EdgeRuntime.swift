@@ -80,7 +80,8 @@ public final class EdgeRuntime: Sendable {
                     }
                     if let files {
                         (context, notAfter) = try loadContext(files: files, hosts: site.hosts, errors: &errors,
-                                                              warnings: &warnings, http2: edge.http2)
+                                                              warnings: &warnings, http2: edge.http2,
+                                                              preferServerCiphers: edge.tlsPreferServerCiphers)
                         let identity = [files.certificate, files.key, files.chain ?? ""].joined(separator: "\u{0}")
                         if let shared = contexts[identity] {
                             context = shared
@@ -210,7 +211,8 @@ public final class EdgeRuntime: Sendable {
     }
 
     static func loadContext(files: CertificateFiles, hosts: [String], errors: inout [String],
-                            warnings: inout [String], http2: Bool) throws -> (NIOSSLContext?, Date?) {
+                            warnings: inout [String], http2: Bool,
+                            preferServerCiphers: Bool) throws -> (NIOSSLContext?, Date?) {
         let pem: String
         var chainPEM: String?
         do {
@@ -231,7 +233,8 @@ public final class EdgeRuntime: Sendable {
         warnings += findings.warnings
         guard findings.errors.isEmpty else { return (nil, findings.notAfter) }
         return (try ServerTLS.makeContext(certificatePEM: try findings.chainPEM(), certificateFile: files.certificate,
-                                          keyFile: files.key, http2: http2),
+                                          keyFile: files.key, http2: http2, preferServerCiphers: preferServerCiphers,
+                                          warnings: &warnings),
                 findings.notAfter)
     }
 }

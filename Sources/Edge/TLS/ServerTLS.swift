@@ -1,3 +1,4 @@
+import CTLSContextTuning
 import Foundation
 public import NIOSSL
 import SwiftASN1
@@ -27,9 +28,18 @@ public enum ServerTLS {
         return try makeContext(certificatePEM: pem, certificateFile: certificateFile, keyFile: keyFile)
     }
 
-    /// Makes a context from PEM text already read (certificate file plus any chain file).
+    /// Makes a context from PEM text already read (certificate file plus any chain file). With
+    /// `preferServerCiphers` the server's suite order wins over the client's (nginx's
+    /// `ssl_prefer_server_ciphers on`); a note goes to `warnings` when that cannot be applied.
     static func makeContext(certificatePEM: String, certificateFile: String, keyFile: String,
-                            http2: Bool = false) throws -> NIOSSLContext {
+                            http2: Bool = false, preferServerCiphers: Bool = true) throws -> NIOSSLContext {
+        var warnings: [String] = []
+        return try makeContext(certificatePEM: certificatePEM, certificateFile: certificateFile, keyFile: keyFile,
+                               http2: http2, preferServerCiphers: preferServerCiphers, warnings: &warnings)
+    }
+
+    static func makeContext(certificatePEM: String, certificateFile: String, keyFile: String,
+                            http2: Bool, preferServerCiphers: Bool, warnings: inout [String]) throws -> NIOSSLContext {
         let chain: [NIOSSLCertificate]
         do {
             chain = try NIOSSLCertificate.fromPEMBytes(Array(certificatePEM.utf8))
@@ -55,13 +65,37 @@ public enum ServerTLS {
         configuration.maximumTLSVersion = .tlsv13
         configuration.cipherSuiteValues = tls12CipherSuites
         configuration.applicationProtocols = http2 ? ["h2", "http/1.1"] : ["http/1.1"]
+        let context: NIOSSLContext
         do {
-            return try NIOSSLContext(configuration: configuration)
+            context = try NIOSSLContext(configuration: configuration)
         } catch NIOSSLError.failedToLoadPrivateKey {
             throw TLSSetupError("private key \(keyFile) does not match certificate \(certificateFile) (or cannot be used with it)")
         } catch {
             throw TLSSetupError("cannot use certificate \(certificateFile) with key \(keyFile): \(Self.describe(error))")
         }
+        if preferServerCiphers, !preferServerCipherOrder(context) {
+            warnings.append("certificate \(certificateFile): the server cipher order could not be applied; clients choose the suite")
+        }
+        return context
+    }
+
+    /// TLS 1.3 suites in the order the server picks them when `tls_prefer_server_ciphers` is on: AES-128-GCM
+    /// first (its SHA-256 transcript hash runs on the CPU's SHA extensions), then AES-256-GCM, then ChaCha20.
+    public static let tls13ServerOrder = ["TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384",
+                                         "TLS_CHACHA20_POLY1305_SHA256"]
+
+    /// Makes the server's order decide the cipher suite, for TLS 1.2 (`tls12CipherSuites`) and TLS 1.3
+    /// (`tls13ServerOrder`). Must run before the context serves a connection. False when it could not.
+    static func preferServerCipherOrder(_ context: NIOSSLContext) -> Bool {
+        guard let handle = boringSSLContext(of: context) else { return false }
+        return portal_tls_prefer_server_ciphers(UnsafeMutableRawPointer(handle)) == 1
+    }
+
+    /// BoringSSL's `SSL_CTX` behind a context. swift-nio-ssl keeps it in a stored property without
+    /// public access and offers no setting for the TLS 1.3 suite order, so reflection reads the
+    /// property. Nil if a later swift-nio-ssl stores it differently; callers then keep the defaults.
+    static func boringSSLContext(of context: NIOSSLContext) -> OpaquePointer? {
+        Mirror(reflecting: context).children.first { $0.label == "sslContext" }?.value as? OpaquePointer
     }
 
     /// Compares the public key in the certificate with the one derived from the private key.

@@ -157,6 +157,7 @@ enum ConfigurationSchema {
         edge.workers = count(&section, "workers", edge.workers, 0...256)
         edge.headers = readHeaderRules(&section)
         edge.http2 = section.read("http2", default: edge.http2)
+        edge.tlsPreferServerCiphers = section.read("tls_prefer_server_ciphers", default: edge.tlsPreferServerCiphers)
         edge.http2MaxConcurrentStreams = count(&section, "http2_max_concurrent_streams", edge.http2MaxConcurrentStreams, 1...10_000)
         edge.compression = section.read("compression", default: edge.compression)
         var expires = section.section("expires")

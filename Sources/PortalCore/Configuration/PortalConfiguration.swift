@@ -147,6 +147,9 @@ public struct EdgeSettings: Sendable, Equatable {
     public var cacheMemoryBytes: Int = 64 * 1024 * 1024
     /// Also send RFC 7239 `Forwarded` to upstreams.
     public var forwardedHeader: Bool = false
+    /// The server's cipher-suite order wins over the client's (nginx's `ssl_prefer_server_ciphers`),
+    /// in TLS 1.2 and TLS 1.3: AES-128-GCM, then AES-256-GCM, then ChaCha20-Poly1305.
+    public var tlsPreferServerCiphers: Bool = true
     /// Offer HTTP/2 on HTTPS listeners (ALPN `h2`, then `http/1.1`).
     public var http2: Bool = true
     /// Streams a client may have open at once on one HTTP/2 connection.
