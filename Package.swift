@@ -71,6 +71,7 @@ let package = Package(
                 "PortalCore",
                 "CBrotli",
                 "CTLSContextTuning",
+                product("AsyncHTTPClient", "async-http-client"),
                 product("NIOCore", "swift-nio"),
                 product("NIOPosix", "swift-nio"),
                 product("NIOHTTP1", "swift-nio"),

@@ -83,15 +83,34 @@ public final class EdgeServer: Service {
             "sites": "\(runtime.sites.map(\.name))",
         ])
 
+        // Signals and new OCSP answers arrive on one stream, so reloads never overlap.
         let signals = await UnixSignalsSequence(trapping: .sighup, .sigusr1)
-        for await signal in signals.cancelOnGracefulShutdown() {
-            if signal == .sighup {
-                await reload()
-            } else {
-                logger.info("reopening log files")
-                reopenLogs()
+        let (events, sink) = AsyncStream.makeStream(of: Event.self)
+        await withDiscardingTaskGroup { group in
+            group.addTask {
+                for await signal in signals.cancelOnGracefulShutdown() {
+                    sink.yield(signal == .sighup ? .reload : .reopenLogs)
+                }
             }
+            group.addTask { [self] in
+                await keepOCSPAnswersFresh { sink.yield(.ocspAnswersChanged) }
+            }
+            for await event in events.cancelOnGracefulShutdown() {
+                switch event {
+                case .reload:
+                    await reload()
+                case .reopenLogs:
+                    logger.info("reopening log files")
+                    reopenLogs()
+                case .ocspAnswersChanged:
+                    await apply(success: "new OCSP answers stapled") {
+                        try EdgeRuntime.resolve(self.store.current.runtime.configuration)
+                    }
+                }
+            }
+            group.cancelAll()
         }
+        sink.finish()
 
         logger.info("edge stopping: no new connections, finishing requests in flight")
         await closeListeners()
@@ -112,9 +131,42 @@ public final class EdgeServer: Service {
             logger.warning("reload requested, but this edge was started without a configuration to reload")
             return
         }
+        await apply(success: "configuration reloaded", reloader)
+    }
+
+    /// Keeps the OCSP answers of the served certificates fresh, calling `changed` when new ones
+    /// are kept, until the task is cancelled.
+    private func keepOCSPAnswersFresh(changed: @Sendable () -> Void) async {
+        while !Task.isCancelled {
+            let runtime = store.current.runtime
+            var nextCheck = Date().addingTimeInterval(3_600)
+            if !runtime.ocspSubjects.isEmpty {
+                let fetcher = OCSPFetcher(cache: runtime.ocspCache, logger: logger)
+                let outcome = await fetcher.refresh(runtime.ocspSubjects)
+                if outcome.changed { changed() }
+                nextCheck = outcome.nextCheck
+            }
+            // A reload may bring new certificates: look again within ten minutes in any case.
+            let wait = min(max(nextCheck.timeIntervalSinceNow, 60), 600)
+            do {
+                try await Task.sleep(for: .seconds(wait))
+            } catch {
+                return
+            }
+        }
+    }
+
+    /// What the edge's run loop reacts to, one at a time.
+    private enum Event {
+        case reload, reopenLogs, ocspAnswersChanged
+    }
+
+    /// Builds a runtime with `make` and swaps it in: validated and loaded first, new listeners
+    /// bound, then used for new requests; `success` is logged when it is in force.
+    private func apply(success: Logger.Message, _ make: () throws -> EdgeRuntime) async {
         let next: EdgeRuntime
         do {
-            next = try reloader()
+            next = try make()
         } catch {
             logger.error("reload refused: the configuration has errors; the running configuration stays in force",
                          metadata: ["errors": "\(error)"])
@@ -147,7 +199,7 @@ public final class EdgeServer: Service {
         }
         bound.withLockedValue { $0.merge(added) { $1 } }
         previous.accessLog?.flush()
-        logger.info("configuration reloaded", metadata: [
+        logger.info(success, metadata: [
             "listeners": "\(next.listeners.map(\.description))", "sites": "\(next.sites.map(\.name))"])
         onReload?(nil)
     }

@@ -23,11 +23,20 @@ public final class EdgeRuntime: Sendable {
     let defaultHTTPHeaders: HeaderPolicy
     /// The upstream responses kept for routes with `cache`; nil when no route caches.
     let responseCache: ResponseCache?
+    /// The configuration this runtime was built from (rebuilt from it when new OCSP answers arrive).
+    let configuration: PortalConfiguration
+    /// Served certificates whose OCSP answers the edge fetches, and where it keeps them.
+    let ocspSubjects: [OCSPSubject]
+    let ocspCache: OCSPStapleCache
 
-    init(settings: EdgeSettings, listeners: [Listener], sites: [Site], router: SiteRouter,
+    init(configuration: PortalConfiguration, listeners: [Listener], sites: [Site], router: SiteRouter,
          fallbackTLSContext: NIOSSLContext?, accessLog: AccessLog?, warnings: [String],
-         responseCache: ResponseCache? = nil) {
+         responseCache: ResponseCache?, ocspSubjects: [OCSPSubject], ocspCache: OCSPStapleCache) {
         self.responseCache = responseCache
+        self.configuration = configuration
+        self.ocspSubjects = ocspSubjects
+        self.ocspCache = ocspCache
+        let settings = configuration.edge
         self.settings = settings
         self.listeners = listeners
         self.sites = sites
@@ -64,6 +73,8 @@ public final class EdgeRuntime: Sendable {
         // Sites naming the same certificate files share one TLS context, so a connection set up
         // for one of them may carry requests for the others (see the 421 check in ProxyHandler).
         var contexts: [String: NIOSSLContext] = [:]
+        var ocspSubjects: [OCSPSubject] = []
+        let ocspCache = OCSPStapleCache(dataDirectory: dataDirectory)
         for site in siteSettings {
             var context: NIOSSLContext?
             var notAfter: Date?
@@ -79,10 +90,18 @@ public final class EdgeRuntime: Sendable {
                             + "without it; set certificate_file and key_file")
                     }
                     if let files {
-                        (context, notAfter) = try loadContext(files: files, hosts: site.hosts, errors: &errors,
-                                                              warnings: &warnings, http2: edge.http2,
-                                                              preferServerCiphers: edge.tlsPreferServerCiphers)
-                        let identity = [files.certificate, files.key, files.chain ?? ""].joined(separator: "\u{0}")
+                        let identity = [files.certificate, files.key, files.chain ?? "",
+                                        site.ocspResponseFile ?? ""].joined(separator: "\u{0}")
+                        let stapling = OCSPStaplingOptions(enabled: edge.ocspStapling, cache: ocspCache,
+                                                           responseFile: site.ocspResponseFile)
+                        let subject: OCSPSubject?
+                        (context, notAfter, subject) = try loadContext(
+                            files: files, hosts: site.hosts, errors: &errors, warnings: &warnings, http2: edge.http2,
+                            preferServerCiphers: edge.tlsPreferServerCiphers, stapling: stapling)
+                        if let subject, subject.responderURL != nil, site.ocspResponseFile == nil,
+                           !ocspSubjects.contains(subject) {
+                            ocspSubjects.append(subject)
+                        }
                         if let shared = contexts[identity] {
                             context = shared
                         } else if let context {
@@ -158,9 +177,9 @@ public final class EdgeRuntime: Sendable {
             }
         }
         guard errors.isEmpty else { throw EdgeConfigurationError(problems: errors) }
-        return EdgeRuntime(settings: edge, listeners: listeners, sites: sites, router: router,
+        return EdgeRuntime(configuration: configuration, listeners: listeners, sites: sites, router: router,
                            fallbackTLSContext: fallback, accessLog: accessLog, warnings: warnings,
-                           responseCache: responseCache)
+                           responseCache: responseCache, ocspSubjects: ocspSubjects, ocspCache: ocspCache)
     }
 
     /// The one site of a configuration without `sites`: every host, the top-level certificate,
@@ -177,6 +196,7 @@ public final class EdgeRuntime: Sendable {
         var site = SiteSettings(name: "default", hosts: ["*"], routes: [RouteSettings(path: "/", upstreams: upstreams)])
         site.certificateFile = edge.certificateFile
         site.keyFile = edge.keyFile
+        site.ocspResponseFile = edge.ocspResponseFile
         return site
     }
 
@@ -211,8 +231,8 @@ public final class EdgeRuntime: Sendable {
     }
 
     static func loadContext(files: CertificateFiles, hosts: [String], errors: inout [String],
-                            warnings: inout [String], http2: Bool,
-                            preferServerCiphers: Bool) throws -> (NIOSSLContext?, Date?) {
+                            warnings: inout [String], http2: Bool, preferServerCiphers: Bool,
+                            stapling: OCSPStaplingOptions) throws -> (NIOSSLContext?, Date?, OCSPSubject?) {
         let pem: String
         var chainPEM: String?
         do {
@@ -231,11 +251,43 @@ public final class EdgeRuntime: Sendable {
                                                     chainFile: files.chain, hosts: files.isDevelopment ? [] : hosts)
         errors += findings.errors
         warnings += findings.warnings
-        guard findings.errors.isEmpty else { return (nil, findings.notAfter) }
-        return (try ServerTLS.makeContext(certificatePEM: try findings.chainPEM(), certificateFile: files.certificate,
-                                          keyFile: files.key, http2: http2, preferServerCiphers: preferServerCiphers,
-                                          warnings: &warnings),
-                findings.notAfter)
+        guard findings.errors.isEmpty else { return (nil, findings.notAfter, nil) }
+        let servedPEM = try findings.chainPEM()
+        let context = try ServerTLS.makeContext(certificatePEM: servedPEM, certificateFile: files.certificate,
+                                                keyFile: files.key, http2: http2,
+                                                preferServerCiphers: preferServerCiphers, warnings: &warnings)
+        guard stapling.enabled, !files.isDevelopment else { return (context, findings.notAfter, nil) }
+        let subject: OCSPSubject?
+        do {
+            subject = try OCSPSubject(chainPEM: servedPEM, certificateFile: files.certificate,
+                                      evenWithoutResponder: stapling.responseFile != nil)
+        } catch {
+            warnings.append("\(error); OCSP stapling is off for it")
+            return (context, findings.notAfter, nil)
+        }
+        guard let subject else { return (context, findings.notAfter, nil) }
+        let answer: [UInt8]
+        if let file = stapling.responseFile {
+            guard let data = FileManager.default.contents(atPath: file) else {
+                throw TLSSetupError("cannot read OCSP response file \(file)")
+            }
+            answer = [UInt8](data)
+            do {
+                _ = try subject.check(responseDER: answer, now: Date())
+            } catch {
+                warnings.append("OCSP response file \(file) is not stapled: \(error)")
+                return (context, findings.notAfter, subject)
+            }
+        } else if let cached = stapling.cache.load(subject, now: Date()) {
+            answer = cached.der
+        } else {
+            // Nothing good kept yet: the edge fetches an answer and rebuilds the contexts.
+            return (context, findings.notAfter, subject)
+        }
+        if !ServerTLS.staple(answer, on: context) {
+            warnings.append("certificate \(files.certificate): the OCSP answer could not be stapled")
+        }
+        return (context, findings.notAfter, subject)
     }
 }
 

@@ -150,6 +150,11 @@ public struct EdgeSettings: Sendable, Equatable {
     /// The server's cipher-suite order wins over the client's (nginx's `ssl_prefer_server_ciphers`),
     /// in TLS 1.2 and TLS 1.3: AES-128-GCM, then AES-256-GCM, then ChaCha20-Poly1305.
     public var tlsPreferServerCiphers: Bool = true
+    /// Staple OCSP answers to handshakes (Apache's `SSLUseStapling On`): for certificates whose
+    /// issuer names an OCSP responder, answers are fetched, checked, cached and refreshed.
+    public var ocspStapling: Bool = true
+    /// DER OCSP answer to staple for the implicit site's certificate instead of fetching one.
+    public var ocspResponseFile: String?
     /// Offer HTTP/2 on HTTPS listeners (ALPN `h2`, then `http/1.1`).
     public var http2: Bool = true
     /// Streams a client may have open at once on one HTTP/2 connection.
@@ -215,6 +220,8 @@ public struct SiteSettings: Sendable, Equatable {
     public var keyFile: String?
     /// Extra PEM chain appended after the certificate file's own certificates.
     public var chainFile: String?
+    /// DER OCSP answer to staple instead of fetching one (nginx's `ssl_stapling_file`).
+    public var ocspResponseFile: String?
     /// Answer plain HTTP with a 301 to HTTPS (the seed's section 9, option 1).
     public var redirectToHTTPS: Bool = true
     /// When set, requests for any other host of the site are redirected here (option 2, `www.`).
