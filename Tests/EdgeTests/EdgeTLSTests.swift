@@ -10,18 +10,8 @@ import Testing
 struct EdgeTLSTests {
     /// Runs `openssl s_client` against the edge and returns what it printed.
     static func sClient(port: Int, arguments: [String], certificate: String) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["openssl", "s_client", "-connect", "127.0.0.1:\(port)", "-servername", "localhost",
-                             "-CAfile", certificate] + arguments
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return String(decoding: data, as: UTF8.self)
+        try OpenSSLTool.run(["s_client", "-connect", "127.0.0.1:\(port)", "-servername", "localhost",
+                             "-CAfile", certificate] + arguments).output
     }
 
     @Test("TLS 1.2 sessions are resumed; TLS 1.1 and non-AEAD ciphers are refused")

@@ -136,19 +136,9 @@ final class OCSPTestAuthority: Sendable {
 
     /// Runs `openssl` with `arguments`; throws with its output when it exits non-zero.
     private static func openssl(_ arguments: [String]) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["openssl"] + arguments
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let text = String(decoding: data, as: UTF8.self)
-        guard process.terminationStatus == 0 else {
-            throw OCSPTestAuthorityError(command: "openssl " + arguments.joined(separator: " "), output: text)
+        let (status, output) = try OpenSSLTool.run(arguments)
+        guard status == 0 else {
+            throw OCSPTestAuthorityError(command: "openssl " + arguments.joined(separator: " "), output: output)
         }
     }
 
