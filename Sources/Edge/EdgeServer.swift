@@ -103,7 +103,7 @@ public final class EdgeServer: Service {
                     logger.info("reopening log files")
                     reopenLogs()
                 case .ocspAnswersChanged:
-                    await apply(success: "new OCSP answers stapled") {
+                    await apply(success: "OCSP answers changed, TLS contexts rebuilt", refused: "OCSP rebuild refused") {
                         try EdgeRuntime.resolve(self.store.current.runtime.configuration)
                     }
                 }
@@ -131,7 +131,7 @@ public final class EdgeServer: Service {
             logger.warning("reload requested, but this edge was started without a configuration to reload")
             return
         }
-        await apply(success: "configuration reloaded", reloader)
+        await apply(success: "configuration reloaded", refused: "reload refused", reloader)
     }
 
     /// Keeps the OCSP answers of the served certificates fresh, calling `changed` when new ones
@@ -163,12 +163,12 @@ public final class EdgeServer: Service {
 
     /// Builds a runtime with `make` and swaps it in: validated and loaded first, new listeners
     /// bound, then used for new requests; `success` is logged when it is in force.
-    private func apply(success: Logger.Message, _ make: () throws -> EdgeRuntime) async {
+    private func apply(success: Logger.Message, refused: String, _ make: () throws -> EdgeRuntime) async {
         let next: EdgeRuntime
         do {
             next = try make()
         } catch {
-            logger.error("reload refused: the configuration has errors; the running configuration stays in force",
+            logger.error("\(refused): the configuration has errors; the running configuration stays in force",
                          metadata: ["errors": "\(error)"])
             onReload?("\(error)")
             return
@@ -183,7 +183,7 @@ public final class EdgeServer: Service {
         } catch {
             for channel in added.values { try? await channel.close() }
             next.accessLog?.close()
-            logger.error("reload refused: \(error); the running configuration stays in force")
+            logger.error("\(refused): \(error); the running configuration stays in force")
             onReload?("\(error)")
             return
         }

@@ -1,5 +1,6 @@
 @testable import Edge
 import Foundation
+import Logging
 import NIOCore
 import PortalCore
 import PortalTestSupport
@@ -113,6 +114,35 @@ struct EdgeOCSPStaplingTests {
 
         configuration.edge.ocspResponseFile = directory.file("missing.der")
         #expect(throws: EdgeConfigurationError.self) { try EdgeRuntime.resolve(configuration) }
+    }
+
+    @Test("a kept answer stays while valid when the responder is down, and is dropped once expired")
+    func expiredAnswerIsDropped() async throws {
+        let authority = try OCSPTestAuthority.make(responderPort: try FreePort.allocate())
+        defer { authority.remove() }
+        let pem = try String(contentsOfFile: authority.leafCertificateFile, encoding: .utf8)
+        let subject = try #require(try OCSPSubject(chainPEM: pem, certificateFile: authority.leafCertificateFile,
+                                                   evenWithoutResponder: false))
+        let data = try TemporaryDirectory(prefix: "portal-ocsp-cache")
+        defer { data.remove() }
+        let cache = OCSPStapleCache(dataDirectory: DataDirectory(data.path))
+        try FileManager.default.createDirectory(atPath: cache.directory, withIntermediateDirectories: true)
+        try authority.startResponder()
+        try authority.writeResponse(to: cache.path(for: subject))
+        authority.stopResponder()
+        var logger = Logger(label: "test.ocsp")
+        logger.logLevel = .critical
+        let fetcher = OCSPFetcher(cache: cache, logger: logger, timeout: .seconds(1))
+
+        // Past its refresh time but still valid (the test responder's answers last 5 minutes).
+        let stillValid = await fetcher.refresh([subject], now: Date().addingTimeInterval(200))
+        #expect(!stillValid.changed)
+        #expect(FileManager.default.fileExists(atPath: cache.path(for: subject)))
+        #expect(stillValid.nextCheck <= Date().addingTimeInterval(500))
+
+        let expired = await fetcher.refresh([subject], now: Date().addingTimeInterval(86_400))
+        #expect(expired.changed)
+        #expect(!FileManager.default.fileExists(atPath: cache.path(for: subject)))
     }
 
     @Test("the OCSP request names the certificate by issuer hashes and serial, as responders expect")

@@ -9,18 +9,23 @@ import NIOHTTP1
 struct OCSPFetcher: Sendable {
     let cache: OCSPStapleCache
     let logger: Logger
+    /// How long one ask may take. An unreachable responder uses it up: the HTTP client keeps
+    /// retrying the connection until then.
+    var timeout: TimeAmount = .seconds(10)
     /// Largest answer accepted from a responder.
     static let maxAnswerBytes = 64 * 1024
 
     /// Fetches an answer for every subject whose kept answer is missing or past half its validity.
-    /// Returns whether any new answer was kept, and when to look again (a failed fetch is retried
+    /// An answer that expired without a replacement is dropped, so the rebuilt contexts stop
+    /// stapling it. Returns whether any answer was kept or dropped, and when to look again (a failed fetch is retried
     /// in five minutes; otherwise at the earliest refresh time, and at least once an hour).
     func refresh(_ subjects: [OCSPSubject], now: Date = Date()) async -> (changed: Bool, nextCheck: Date) {
         var changed = false
         var nextCheck = now.addingTimeInterval(3_600)
         for subject in subjects {
             guard let url = subject.responderURL else { continue }
-            if let kept = cache.load(subject, now: now), kept.freshness.refreshAt > now {
+            let kept = cache.load(subject, now: now)
+            if let kept, kept.freshness.refreshAt > now {
                 nextCheck = min(nextCheck, kept.freshness.refreshAt)
                 continue
             }
@@ -34,7 +39,19 @@ struct OCSPFetcher: Sendable {
                     "responder": "\(url)", "next_update": "\(freshness.nextUpdate.map { "\($0)" } ?? "-")"])
             } catch {
                 nextCheck = min(nextCheck, now.addingTimeInterval(300))
-                logger.warning("OCSP answer not stapled: \(error)", metadata: ["responder": "\(url)"])
+                if let kept {
+                    // The answer in use is still good: look again no later than when it expires.
+                    if let expiry = kept.freshness.nextUpdate { nextCheck = min(nextCheck, expiry) }
+                    logger.warning("OCSP answer not refreshed, the one in use stays while it is valid: \(error)",
+                                   metadata: ["responder": "\(url)"])
+                } else if cache.remove(subject) {
+                    // The kept answer has expired and no new one came: stop stapling it.
+                    changed = true
+                    logger.warning("OCSP answer expired and not renewed, no longer stapled: \(error)",
+                                   metadata: ["responder": "\(url)"])
+                } else {
+                    logger.warning("OCSP answer not stapled: \(error)", metadata: ["responder": "\(url)"])
+                }
             }
         }
         return (changed, nextCheck)
@@ -48,7 +65,7 @@ struct OCSPFetcher: Sendable {
         request.body = .bytes(ByteBuffer(bytes: try subject.requestDER()))
         let response: HTTPClientResponse
         do {
-            response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+            response = try await HTTPClient.shared.execute(request, timeout: timeout)
         } catch {
             throw OCSPError("the responder cannot be reached: \(error)")
         }

@@ -24,6 +24,11 @@ struct OCSPStapleCache: Sendable {
         return (der, freshness)
     }
 
+    /// Deletes the kept answer for `subject`; true when there was one.
+    func remove(_ subject: OCSPSubject) -> Bool {
+        (try? FileManager.default.removeItem(atPath: path(for: subject))) != nil
+    }
+
     /// Keeps `der` for `subject`, replacing the file atomically.
     func store(_ der: [UInt8], for subject: OCSPSubject) throws {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
