@@ -299,7 +299,7 @@ public final class EdgeServer: Service {
         // is cut off after the request-header timeout.
         let handshakeTimer = HandshakeDeadline(timeout: .seconds(Int64(store.current.runtime.settings.requestHeaderTimeoutSeconds)))
         try operations.addHandler(handshakeTimer)
-        try operations.addHandler(PlainHTTPOnTLSPort())
+        try operations.addHandler(PlainHTTPOnTLSPort(store: store))
         // The SNI name, kept for the requests: a Host naming a site with another certificate gets 421.
         let requestedName = NIOLockedValueBox<String?>(nil)
         let negotiation = ApplicationProtocolNegotiationHandler { result, channel in

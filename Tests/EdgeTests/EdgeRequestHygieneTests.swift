@@ -156,6 +156,8 @@ struct EdgeRequestHygieneTests {
         #expect(normal.status == 200)
         #expect(slowResult.closedByServer)
         #expect(slowResult.statuses == [408])
+        #expect(slowResult.response.contains("X-Frame-Options: DENY"), "the security headers, as on every answer")
+        #expect(slowResult.response.contains("Connection: close"))
     }
 
     @Test("an idle keep-alive connection is closed after keepalive_timeout")

@@ -22,6 +22,8 @@ final class Exchange {
     /// Whether the client connection stays open after this exchange.
     var keepAlive: Bool
     var requestEnded = false
+    /// The client was too slow sending its body: the connection closes without draining it.
+    var clientTimedOut = false
     var requestBodyBytes = 0
     var maxBodyBytes = Int.max
     var bufferedBody: [ByteBuffer] = []

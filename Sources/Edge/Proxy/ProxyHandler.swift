@@ -1089,9 +1089,16 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         } else {
             closing = true
             let channel = context.channel
+            // A client still sending its request (a refused upload, a malformed request) is
+            // drained after the answer rather than reset, so the answer reaches it.
+            let linger = !http2 && !exchange.requestEnded && !exchange.clientTimedOut
             context.writeAndFlush(wrapOutboundOut(.end(trailers))).whenComplete { _ in
                 withExtendedLifetime(openFile) {}
-                channel.close(promise: nil)
+                if linger {
+                    LingeringClose.start(on: channel)
+                } else {
+                    channel.close(promise: nil)
+                }
             }
         }
     }
@@ -1167,12 +1174,12 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             logger.info("request head not received in time", metadata: [
                 "client": "\(context.channel.remoteAddress?.ipAddress ?? "-")"])
             if exchange == nil, let observer {
-                let body = "Tempo esgotado aguardando a requisição.\n"
-                observer.writeRawAndClose("HTTP/1.1 408 Request Timeout\r\nDate: \(httpDate())\r\nContent-Type: text/plain; charset=utf-8\r\n"
-                    + "Content-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n" + body)
+                let answer = RawAnswer(status: .requestTimeout, body: "Tempo esgotado aguardando a requisição.\n")
+                let policy = listener.tls ? runtime.defaultHTTPSHeaders : runtime.defaultHTTPHeaders
+                observer.writeRawAndClose(answer.text(policy: policy))
                 runtime.accessLog?.record(AccessLogEntry(
                     clientAddress: context.channel.remoteAddress?.ipAddress ?? "-", time: time(nil), method: "-",
-                    uri: "-", version: "-", status: 408, bytesSent: body.utf8.count, referer: nil, userAgent: nil,
+                    uri: "-", version: "-", status: 408, bytesSent: answer.body.utf8.count, referer: nil, userAgent: nil,
                     upstream: nil, durationNanoseconds: 0, rawRequestLine: requestLine.text))
             } else {
                 context.close(promise: nil)
@@ -1183,6 +1190,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             if let exchange, !exchange.responseStarted {
                 exchange.upstream?.close()
                 exchange.upstream = nil
+                exchange.clientTimedOut = true
                 respondLocally(exchange, status: .requestTimeout, close: true)
             } else {
                 context.close(promise: nil)
