@@ -234,9 +234,11 @@ struct EdgeProxyTests {
         #expect(line.range(of: pattern, options: .regularExpression) != nil, "\(line)")
     }
 
-    @Test("the access log names the basic-auth user, logs refused request lines as sent, and invents nothing")
+    @Test("the access log names the basic-auth user, logs refused and abandoned requests, and invents nothing")
     func accessLogDetails() async throws {
         let upstream = try await RecordingUpstream.start()
+        // Accepts the request and never answers it.
+        let silent = try await ScriptedUpstream.start(.sink(bytes: 1_000_000))
         let directory = try TemporaryDirectory(prefix: "portal-log")
         defer { directory.remove() }
         let passwords = directory.file("htpasswd")
@@ -246,8 +248,10 @@ struct EdgeProxyTests {
             admin.access.basicAuthFile = passwords
             var small = RouteSettings(path: "/small", upstreams: ["127.0.0.1:\(upstream.port)"])
             small.maxBodyBytes = 10
-            var site = SiteSettings(name: "p", hosts: ["*"], routes: [admin, small,
-                                                                     RouteSettings(path: "/", upstreams: ["127.0.0.1:\(upstream.port)"])])
+            var site = SiteSettings(name: "p", hosts: ["*"], routes: [
+                admin, small, RouteSettings(path: "/silent", upstreams: ["127.0.0.1:\(silent.port)"]),
+                RouteSettings(path: "/", upstreams: ["127.0.0.1:\(upstream.port)"]),
+            ])
             site.redirectToHTTPS = false
             edge.sites = [site]
         }
@@ -259,15 +263,21 @@ struct EdgeProxyTests {
         // A client that connects and leaves, or leaves in the middle of its head: nothing to log.
         _ = try await RawSocketClient.exchange(port: edge.httpPort, chunks: [], timeout: .milliseconds(100))
         _ = try await RawSocketClient.exchange(port: edge.httpPort, chunks: ["GET /half HTTP/1.1\r\nHo"], timeout: .milliseconds(100))
+        // A client that gives up waiting for its answer: logged, with nginx's 499.
+        _ = try await RawSocketClient.exchange(port: edge.httpPort, chunks: ["GET /silent HTTP/1.1\r\nHost: x\r\n\r\n"],
+                                               timeout: .milliseconds(300))
+        try await Task.sleep(for: .milliseconds(100))
         let logPath = DataDirectory(edge.directory.path).accessLogFile
         await edge.group.triggerGracefulShutdown()
         _ = try? await edge.task.value
         let lines = try String(contentsOfFile: logPath, encoding: .utf8).split(separator: "\n").map(String.init)
         edge.directory.remove()
         await upstream.stop()
-        #expect(lines.count == 3, "\(lines)")
+        await silent.stop()
+        #expect(lines.count == 4, "\(lines)")
         #expect(lines.contains { $0.hasPrefix("127.0.0.1 - alice [") && $0.contains("\"GET /admin/x HTTP/1.1\" 200") })
         #expect(lines.contains { $0.contains("\"GARBAGE\" 400") })
         #expect(lines.contains { $0.contains("\"POST /small/x HTTP/1.1\" 413") })
+        #expect(lines.contains { $0.contains("\"GET /silent HTTP/1.1\" 499 -") }, "\(lines)")
     }
 }

@@ -90,6 +90,9 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         self.runtimeGeneration = generation
         self.listener = listener
         self.pool = pool
+        // Every line about this connection names its client, as Apache's error log does.
+        var logger = logger
+        logger[metadataKey: "client"] = "\(scope.clientAddress)"
         self.logger = logger
         self.forwarded = ForwardedRequest(scheme: listener.tls ? "https" : "http", localPort: listener.port,
                                           forwardedHeader: runtime.settings.forwardedHeader)
@@ -128,6 +131,9 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             exchange.upstream = nil
             if !exchange.responseEnded { exchange.status = exchange.responseStarted ? exchange.status : 499 }
             self.exchange = nil
+            // Cut off (the client left, or a graceful stop's drain timeout passed): logged with
+            // what was sent, `499` when nothing was (nginx's code for it).
+            recordAccess(exchange)
         }
         context.fireChannelInactive()
     }
@@ -506,6 +512,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 self.metrics.upstreamFailed(address.description, timeout: timedOut)
                 self.logger.error(timedOut ? "no upstream connection free in time" : "upstream unreachable", metadata: [
                     "upstream": "\(address)", "error": "\(error)", "uri": "\(exchange.head.uri)",
+                    "site": "\(exchange.site?.name ?? "-")",
                 ])
                 self.respondLocally(exchange, status: timedOut ? .serviceUnavailable : .badGateway, close: false)
             }
@@ -568,6 +575,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         logger.error("upstream timed out", metadata: [
             "upstream": "\(exchange.upstreamAddress.map(String.init(describing:)) ?? "-")",
             "uri": "\(exchange.head.uri)", "timeout_seconds": "\(timeout.nanoseconds / 1_000_000_000)",
+            "site": "\(exchange.site?.name ?? "-")",
         ])
         let upstream = exchange.upstream
         exchange.upstream = nil
@@ -608,7 +616,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 // Not an HTTP status (RFC 9110 §15): the upstream is broken, not slow.
                 logger.error("upstream sent an invalid status", metadata: [
                     "upstream": "\(exchange.upstreamAddress.map(String.init(describing:)) ?? "-")",
-                    "status": "\(head.status.code)",
+                    "status": "\(head.status.code)", "uri": "\(exchange.head.uri)",
+                    "site": "\(exchange.site?.name ?? "-")",
                 ])
                 let upstream = exchange.upstream
                 exchange.upstream = nil
@@ -751,6 +760,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         if exchange.responseStarted {
             logger.error("upstream closed in the middle of a response", metadata: [
                 "upstream": "\(upstream.address)", "uri": "\(exchange.head.uri)",
+                "site": "\(exchange.site?.name ?? "-")",
             ])
             context?.close(promise: nil)
             return
@@ -765,7 +775,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         metrics.upstreamFailed(upstream.address.description, timeout: false)
         logger.error("upstream closed the connection before responding", metadata: [
             "upstream": "\(upstream.address)", "uri": "\(exchange.head.uri)",
-            "error": "\(error.map { "\($0)" } ?? "closed")",
+            "error": "\(error.map { "\($0)" } ?? "closed")", "site": "\(exchange.site?.name ?? "-")",
         ])
         respondLocally(exchange, status: .badGateway, close: false)
     }
@@ -850,9 +860,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         exchange.responseStarted = true
         exchange.responseEnded = true
         exchange.status = 101
-        let entry = exchange.logEntry()
-        runtime.accessLog?.record(entry)
-        exchange.site?.accessLog?.record(entry)
+        recordAccess(exchange)
         endInFlight(exchange)
         self.exchange = nil
         deadlineTimer?.cancel()
@@ -1041,6 +1049,15 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         return exchange.head.version.minor == 0 ? .http1_0 : .http1_1
     }
 
+    /// Writes the exchange's access-log line, to the edge's log and its site's.
+    @discardableResult
+    private func recordAccess(_ exchange: Exchange) -> AccessLogEntry {
+        let entry = exchange.logEntry()
+        runtime.accessLog?.record(entry)
+        exchange.site?.accessLog?.record(entry)
+        return entry
+    }
+
     /// Ends the response; the exchange is detached first because ending it may start the next
     /// pipelined request at once.
     func finishExchange(_ exchange: Exchange, trailers: HTTPHeaders?) {
@@ -1049,9 +1066,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         // A file being sent is closed once the last write has gone out (sendfile reads it late).
         let openFile = exchange.openFile
         exchange.openFile = nil
-        let entry = exchange.logEntry()
-        runtime.accessLog?.record(entry)
-        exchange.site?.accessLog?.record(entry)
+        let entry = recordAccess(exchange)
         stats.exchangeFinished(status: Int(exchange.status), bytesSent: exchange.bytesSent,
                                bytesReceived: exchange.requestBodyBytes)
         endInFlight(exchange)
