@@ -280,4 +280,29 @@ struct EdgeProxyTests {
         #expect(lines.contains { $0.contains("\"POST /small/x HTTP/1.1\" 413") })
         #expect(lines.contains { $0.contains("\"GET /silent HTTP/1.1\" 499 -") }, "\(lines)")
     }
+
+    @Test("an HTTP/1.0 client gets an HTTP/1.1 status line, and a stream without length close-delimited, never chunked")
+    func http10Answers() async throws {
+        let upstream = try await RecordingUpstream.start()
+        let events = try await ScriptedUpstream.start(.events(["data: um\n\n", "data: dois\n\n"], gap: .milliseconds(20)))
+        let edge = try await EdgeFixture.start(upstreams: []) { edge in
+            var site = SiteSettings(name: "p", hosts: ["*"], routes: [
+                RouteSettings(path: "/events", upstreams: ["127.0.0.1:\(events.port)"]),
+                RouteSettings(path: "/", upstreams: ["127.0.0.1:\(upstream.port)"]),
+            ])
+            site.redirectToHTTPS = false
+            edge.sites = [site]
+        }
+        let sized = try await RawSocketClient.exchange(port: edge.httpPort, chunks: ["GET /a HTTP/1.0\r\nHost: x\r\n\r\n"])
+        let stream = try await RawSocketClient.exchange(port: edge.httpPort, chunks: ["GET /events HTTP/1.0\r\nHost: x\r\n\r\n"])
+        await edge.stop()
+        await upstream.stop()
+        await events.stop()
+        #expect(sized.response.hasPrefix("HTTP/1.1 200 "), "\(sized.response.prefix(80))")
+        #expect(sized.closedByServer)
+        #expect(stream.response.hasPrefix("HTTP/1.0 200 "), "\(stream.response.prefix(80))")
+        #expect(!stream.response.lowercased().contains("transfer-encoding"))
+        #expect(stream.response.hasSuffix("\r\n\r\ndata: um\n\ndata: dois\n\n"), "\(stream.response)")
+        #expect(stream.closedByServer)
+    }
 }

@@ -251,6 +251,9 @@ struct EdgeStaticFilesTests {
         await edge.stop()
         #expect(result.statuses == [200, 404, 200])
         #expect(result.response.components(separatedBy: "Connection: keep-alive").count == 4)
+        // The server's own version in the status line, as Apache and nginx answer (RFC 9110 §6.2).
+        #expect(result.response.hasPrefix("HTTP/1.1 200 "))
+        #expect(!result.response.contains("HTTP/1.0 "))
     }
 
     @Test("every way out of the document root is refused", arguments: [

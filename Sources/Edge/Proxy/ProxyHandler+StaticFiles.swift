@@ -273,7 +273,7 @@ extension ProxyHandler {
         addConnectionField(&headers, exchange: exchange)
         headers.add(name: "Date", value: httpDate())
         headerPolicy(exchange).apply(to: &headers)
-        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: responseVersion(exchange), status: status,
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: responseVersion(exchange, status: status, headers: headers), status: status,
                                                              headers: headers))), promise: nil)
     }
 

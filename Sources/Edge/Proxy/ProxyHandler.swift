@@ -682,7 +682,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             if !exchange.keepAlive && exchange.head.version.minor >= 1 && !http2 {
                 headers.add(name: "Connection", value: "close")
             }
-            context.write(wrapOutboundOut(.head(HTTPResponseHead(version: responseVersion(exchange), status: head.status,
+            context.write(wrapOutboundOut(.head(HTTPResponseHead(version: responseVersion(exchange, status: head.status, headers: headers), status: head.status,
                                                                  headers: headers))),
                           promise: nil)
         case .body(var buffer):
@@ -994,7 +994,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         if let cacheStatus = exchange.cacheStatus { headers.add(name: "X-Cache", value: cacheStatus) }
         headerPolicy(exchange).apply(to: &headers)
         exchange.bytesSent = exchange.head.method == .HEAD ? 0 : (body?.readableBytes ?? 0)
-        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: responseVersion(exchange), status: status,
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: responseVersion(exchange, status: status, headers: headers), status: status,
                                                              headers: headers))), promise: nil)
         if exchange.head.method != .HEAD, let body {
             context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
@@ -1044,9 +1044,16 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         scope.httpDate()
     }
 
-    func responseVersion(_ exchange: Exchange) -> HTTPVersion {
+    /// The version in the status line: `HTTP/1.1` for every HTTP/1.x client, as Apache and nginx
+    /// answer (RFC 9110 §6.2), except a close-delimited answer to an HTTP/1.0 client (no
+    /// `Content-Length`), whose head stays `HTTP/1.0` so the encoder never chunks it: HTTP/1.0
+    /// has no chunked coding.
+    func responseVersion(_ exchange: Exchange, status: HTTPResponseStatus, headers: HTTPHeaders) -> HTTPVersion {
         if http2 { return exchange.head.version }
-        return exchange.head.version.minor == 0 ? .http1_0 : .http1_1
+        if exchange.head.version.minor == 0, status.mayHaveResponseBody, !headers.contains(name: "content-length") {
+            return .http1_0
+        }
+        return .http1_1
     }
 
     /// Writes the exchange's access-log line, to the edge's log and its site's.
