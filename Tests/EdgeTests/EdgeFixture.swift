@@ -40,7 +40,8 @@ struct EdgeFixture {
 
     /// Starts an edge; `configure` may change anything, `upstreams` feed the implicit site.
     static func start(upstreams: [HostAndPort], configure: (inout EdgeSettings) -> Void = { _ in },
-                      reloader: (@Sendable (TemporaryDirectory, Int, Int) throws -> PortalConfiguration)? = nil)
+                      reloader: (@Sendable (TemporaryDirectory, Int, Int) throws -> PortalConfiguration)? = nil,
+                      logger customLogger: Logger? = nil)
         async throws -> EdgeFixture {
         let directory = try TemporaryDirectory(prefix: "portal-edge")
         let data = DataDirectory(directory.path)
@@ -56,8 +57,8 @@ struct EdgeFixture {
         configuration.edge.drainTimeoutSeconds = 2
         configure(&configuration.edge)
         let runtime = try EdgeRuntime.resolve(configuration)
-        var logger = Logger(label: "test.edge")
-        logger.logLevel = .critical
+        var logger = customLogger ?? Logger(label: "test.edge")
+        if customLogger == nil { logger.logLevel = .critical }
         var reload: (@Sendable () throws -> EdgeRuntime)?
         if let reloader {
             let httpPort = ports[0]

@@ -1,6 +1,7 @@
 import Edge
 import Foundation
 import HummingbirdBcrypt
+import Logging
 import NIOCore
 import NIOHTTP1
 import NIOSSL
@@ -72,7 +73,9 @@ struct EdgeProxyTests {
         let refusing = try RefusingPort()
         defer { withExtendedLifetime(refusing) {} }
         let closedPort = refusing.port
-        let edge = try await EdgeFixture.start(upstreams: [HostAndPort(host: "127.0.0.1", port: closedPort)])
+        let log = CapturedLog()
+        let edge = try await EdgeFixture.start(upstreams: [HostAndPort(host: "127.0.0.1", port: closedPort)],
+                                               logger: log.logger(level: .error))
         let html = try await TestHTTPClient.request(port: edge.httpsPort, path: "/", tls: edge.tls)
         let json = try await TestHTTPClient.request(port: edge.httpsPort, path: "/api/v1/tasks",
                                                     headers: [("Accept", "application/json")], tls: edge.tls)
@@ -83,6 +86,12 @@ struct EdgeProxyTests {
         #expect(json.status == 502)
         #expect(json.header("Content-Type") == "application/json")
         #expect(json.body.contains("\"error\":\"502\""))
+        // The error log says who asked, for which site, and which upstream failed.
+        let line = try #require(log.all.first { $0.message == "upstream unreachable" })
+        #expect(line.metadata["client"] == "127.0.0.1")
+        #expect(line.metadata["upstream"] == "127.0.0.1:\(closedPort)")
+        #expect(line.metadata["site"] != nil && line.metadata["site"] != "-", "\(line.metadata)")
+        #expect(line.metadata["uri"] == "/")
     }
 
     @Test("an upstream slower than proxy_timeout gives 504")
