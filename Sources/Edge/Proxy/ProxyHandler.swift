@@ -36,7 +36,14 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var runtimeGeneration: Int
     let listener: Listener
     private let pool: UpstreamPool
-    let logger: Logger
+    private let baseLogger: Logger
+    /// Every line about this connection names its client, as Apache's error log does; built on
+    /// first use, so connections that log nothing pay nothing for it.
+    lazy var logger: Logger = {
+        var logger = baseLogger
+        logger[metadataKey: "client"] = "\(scope.clientAddress)"
+        return logger
+    }()
     private var forwarded: ForwardedRequest
     /// The raw-bytes handler in front of the HTTP codec (for answers outside any request).
     weak var observer: ClientByteObserver?
@@ -90,10 +97,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         self.runtimeGeneration = generation
         self.listener = listener
         self.pool = pool
-        // Every line about this connection names its client, as Apache's error log does.
-        var logger = logger
-        logger[metadataKey: "client"] = "\(scope.clientAddress)"
-        self.logger = logger
+        self.baseLogger = logger
         self.forwarded = ForwardedRequest(scheme: listener.tls ? "https" : "http", localPort: listener.port,
                                           forwardedHeader: runtime.settings.forwardedHeader)
     }
