@@ -1,3 +1,4 @@
+import Logging
 import Foundation
 import NIOCore
 import NIOHTTP1
@@ -57,6 +58,23 @@ final class Exchange {
 
     func closeFile() {
         openFile = nil
+    }
+
+    /// Detaches the upstream connection and closes it: it cannot serve another request.
+    func dropUpstream() {
+        let connection = upstream
+        upstream = nil
+        connection?.close()
+    }
+
+    /// What an error-log line about this exchange's upstream says, besides `extra`.
+    func upstreamLogMetadata(_ extra: Logger.Metadata = [:]) -> Logger.Metadata {
+        var metadata: Logger.Metadata = [
+            "upstream": "\(upstreamAddress.map(String.init(describing:)) ?? "-")",
+            "uri": "\(head.uri)", "site": "\(site?.name ?? "-")",
+        ]
+        metadata.merge(extra) { $1 }
+        return metadata
     }
     /// How the route's cache treats this exchange; nil when the route does not cache.
     var cacheUse: CachePolicy.RequestUse?

@@ -131,8 +131,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             stats.exchangeAborted(bytesSent: exchange.bytesSent, bytesReceived: exchange.requestBodyBytes)
             endInFlight(exchange)
             exchange.closeFile()
-            exchange.upstream?.close()
-            exchange.upstream = nil
+            exchange.dropUpstream()
             if !exchange.responseEnded { exchange.status = exchange.responseStarted ? exchange.status : 499 }
             self.exchange = nil
             // Cut off (the client left, or a graceful stop's drain timeout passed): logged with
@@ -318,8 +317,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 if exchange.responseStarted {
                     context.close(promise: nil)
                 } else {
-                    exchange.upstream?.close()
-                    exchange.upstream = nil
+                    exchange.dropUpstream()
                     respondLocally(exchange, status: status, close: true)
                 }
             } else {
@@ -514,10 +512,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 let timedOut = error is UpstreamPoolError
                 self.stats.upstreamFailed(address.description, timeout: timedOut)
                 self.metrics.upstreamFailed(address.description, timeout: timedOut)
-                self.logger.error(timedOut ? "no upstream connection free in time" : "upstream unreachable", metadata: [
-                    "upstream": "\(address)", "error": "\(error)", "uri": "\(exchange.head.uri)",
-                    "site": "\(exchange.site?.name ?? "-")",
-                ])
+                self.logger.error(timedOut ? "no upstream connection free in time" : "upstream unreachable",
+                                  metadata: exchange.upstreamLogMetadata(["upstream": "\(address)", "error": "\(error)"]))
                 self.respondLocally(exchange, status: timedOut ? .serviceUnavailable : .badGateway, close: false)
             }
         }
@@ -576,14 +572,9 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             stats.upstreamFailed(address.description, timeout: true)
             metrics.upstreamFailed(address.description, timeout: true)
         }
-        logger.error("upstream timed out", metadata: [
-            "upstream": "\(exchange.upstreamAddress.map(String.init(describing:)) ?? "-")",
-            "uri": "\(exchange.head.uri)", "timeout_seconds": "\(timeout.nanoseconds / 1_000_000_000)",
-            "site": "\(exchange.site?.name ?? "-")",
-        ])
-        let upstream = exchange.upstream
-        exchange.upstream = nil
-        upstream?.close()
+        logger.error("upstream timed out", metadata: exchange.upstreamLogMetadata([
+            "timeout_seconds": "\(timeout.nanoseconds / 1_000_000_000)"]))
+        exchange.dropUpstream()
         if exchange.responseStarted {
             context.close(promise: nil)
         } else {
@@ -594,9 +585,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private func bodyTooLarge(_ exchange: Exchange) {
         logger.info("request body too large", metadata: ["uri": "\(exchange.head.uri)",
                                                          "limit": "\(exchange.maxBodyBytes)"])
-        let upstream = exchange.upstream
-        exchange.upstream = nil
-        upstream?.close()
+        exchange.dropUpstream()
         if exchange.responseStarted {
             context?.close(promise: nil)
         } else {
@@ -618,14 +607,9 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             }
             if head.status.code < 100 || head.status.code > 599 {
                 // Not an HTTP status (RFC 9110 §15): the upstream is broken, not slow.
-                logger.error("upstream sent an invalid status", metadata: [
-                    "upstream": "\(exchange.upstreamAddress.map(String.init(describing:)) ?? "-")",
-                    "status": "\(head.status.code)", "uri": "\(exchange.head.uri)",
-                    "site": "\(exchange.site?.name ?? "-")",
-                ])
-                let upstream = exchange.upstream
-                exchange.upstream = nil
-                upstream?.close()
+                logger.error("upstream sent an invalid status",
+                             metadata: exchange.upstreamLogMetadata(["status": "\(head.status.code)"]))
+                exchange.dropUpstream()
                 respondLocally(exchange, status: .badGateway, close: false)
                 return
             }
@@ -637,9 +621,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             if head.status.code >= 500, exchange.cacheUse != nil, let stale = staleAnswer(for: exchange) {
                 // The upstream failed: a stored answer stands in, and the failure's body is dropped.
                 exchange.upstreamAnsweredAt = .now()
-                let upstream = exchange.upstream
-                exchange.upstream = nil
-                upstream?.close()
+                exchange.dropUpstream()
                 serveStale(stale, to: exchange)
                 return
             }
@@ -762,10 +744,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         exchange.upstream = nil
         upstream.close()
         if exchange.responseStarted {
-            logger.error("upstream closed in the middle of a response", metadata: [
-                "upstream": "\(upstream.address)", "uri": "\(exchange.head.uri)",
-                "site": "\(exchange.site?.name ?? "-")",
-            ])
+            logger.error("upstream closed in the middle of a response",
+                         metadata: exchange.upstreamLogMetadata(["upstream": "\(upstream.address)"]))
             context?.close(promise: nil)
             return
         }
@@ -777,10 +757,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
         stats.upstreamFailed(upstream.address.description, timeout: false)
         metrics.upstreamFailed(upstream.address.description, timeout: false)
-        logger.error("upstream closed the connection before responding", metadata: [
-            "upstream": "\(upstream.address)", "uri": "\(exchange.head.uri)",
-            "error": "\(error.map { "\($0)" } ?? "closed")", "site": "\(exchange.site?.name ?? "-")",
-        ])
+        logger.error("upstream closed the connection before responding", metadata: exchange.upstreamLogMetadata([
+            "upstream": "\(upstream.address)", "error": "\(error.map { "\($0)" } ?? "closed")"]))
         respondLocally(exchange, status: .badGateway, close: false)
     }
 
@@ -1214,8 +1192,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             logger.info("request body not received in time", metadata: [
                 "client": "\(context.channel.remoteAddress?.ipAddress ?? "-")"])
             if let exchange, !exchange.responseStarted {
-                exchange.upstream?.close()
-                exchange.upstream = nil
+                exchange.dropUpstream()
                 exchange.clientTimedOut = true
                 respondLocally(exchange, status: .requestTimeout, close: true)
             } else {
