@@ -53,6 +53,8 @@ struct EdgeUnitTests {
             (nil, nil), ("identity", nil), ("gzip", "gzip"), ("x-gzip", "gzip"), ("*", "gzip"), ("br", "br"),
             ("gzip, br", "br"), ("br;q=0.1, gzip", "gzip"), ("gzip;q=0.5, br;q=0.5", "br"), ("br;q=0, gzip;q=0.8", "gzip"),
             ("gzip;q=0, *;q=1", nil), ("gzip;q=0, br", "br"), ("BR;Q=1.0, GZIP;Q=0.9", "br"), ("gzip;q=abc", nil),
+            ("deflate , gzip ; q=0.5", "gzip"), ("X-GZIP", "gzip"), ("x-gzip;q=0", nil), ("*;q=0", nil),
+            ("identity, *;q=0.5", "gzip"), ("gzip;q=0.2, x-gzip;q=0", "gzip"), ("", nil), (",;,", nil),
         ]
         for (header, expected) in cases {
             #expect(CompressionDecision.coding(header, settings: settings) == expected, "\(header ?? "none")")

@@ -14,6 +14,12 @@ enum ASCII {
         return a.elementsEqual(b) { lower($0) == $1 }
     }
 
+    /// The same comparison over bytes, for text read in place (`lowercase` must be lower-case).
+    @inline(__always)
+    static func equalsIgnoringCase<Text: Collection<UInt8>, Lowercase: Collection<UInt8>>(_ text: Text, _ lowercase: Lowercase) -> Bool {
+        text.count == lowercase.count && text.elementsEqual(lowercase) { lower($0) == $1 }
+    }
+
     /// Lower-cases ASCII letters; other bytes are kept.
     static func lowercased(_ text: Substring) -> String {
         String(decoding: text.utf8.map(lower), as: UTF8.self)
@@ -48,5 +54,15 @@ enum ASCII {
         let bytes = text.utf8
         guard let first = bytes.first, let last = bytes.last else { return false }
         return first == 0x20 || first == 0x09 || last == 0x20 || last == 0x09
+    }
+}
+
+extension Substring.UTF8View {
+    /// The bytes without leading and trailing spaces and tabs.
+    func trimmingASCIIWhitespace() -> Substring.UTF8View {
+        var slice = self
+        while let first = slice.first, first == 0x20 || first == 0x09 { slice = slice.dropFirst() }
+        while let last = slice.last, last == 0x20 || last == 0x09 { slice = slice.dropLast() }
+        return slice
     }
 }

@@ -654,7 +654,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
                                                          headers: headers, acceptEncoding: exchange.facts?.acceptEncoding,
                                                          settings: settings)
             if compression.vary { CompressionDecision.addVary(&headers) }
-            if compression.compress, let coding = CompressionDecision.coding(exchange.facts?.acceptEncoding, settings: settings) {
+            if let coding = compression.coding {
                 if exchange.head.method == .HEAD {
                     // No body to compress, but the same fields a GET would get.
                     CompressionDecision.compressedHeaders(&headers, coding: coding)
@@ -1005,7 +1005,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         let decision = CompressionDecision.decide(status: status, method: exchange.head.method, headers: headers,
                                                   acceptEncoding: acceptEncoding, settings: settings)
         if decision.vary { CompressionDecision.addVary(&headers) }
-        guard decision.compress, let coding = CompressionDecision.coding(acceptEncoding, settings: settings),
+        guard let coding = decision.coding,
               let compressed = try? BodyCompressors.compressWhole(body, coding: coding, gzipLevel: settings.compressionLevel,
                                                                   brotliLevel: settings.brotliLevel,
                                                                   allocator: context.channel.allocator)

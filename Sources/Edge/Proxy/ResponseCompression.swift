@@ -10,22 +10,26 @@ import PortalCore
 enum CompressionDecision {
     /// The q-value `acceptEncoding` gives `coding` (`x-gzip` counts as `gzip`): its own entry
     /// wins over `*` (which counts only with `wildcard`); 0 when neither is listed. A malformed
-    /// q-value counts as 0.
+    /// q-value counts as 0. `coding` must be lower-case. Runs once or twice per response, so it
+    /// reads the bytes in place instead of splitting and lower-casing copies.
     static func quality(of coding: String, in acceptEncoding: String?, wildcard: Bool = true) -> Double {
         guard let acceptEncoding else { return 0 }
         var own: Double?
         var any: Double?
-        for item in acceptEncoding.split(separator: ",") {
-            let parts = item.split(separator: ";")
-            guard var name = parts.first?.trimmingASCIISpaces().lowercased() else { continue }
-            if name == "x-gzip" { name = "gzip" }
-            guard name == coding || (wildcard && name == "*") else { continue }
+        let aliasGzip = coding == "gzip"
+        for item in acceptEncoding.utf8.split(separator: UInt8(ascii: ",")) {
+            var parameters = item.split(separator: UInt8(ascii: ";"), omittingEmptySubsequences: false)[...]
+            guard let first = parameters.popFirst() else { continue }
+            let name = first.trimmingASCIIWhitespace()
+            let isOwn = ASCII.equalsIgnoringCase(name, coding.utf8) || (aliasGzip && ASCII.equalsIgnoringCase(name, "x-gzip".utf8))
+            guard isOwn || (wildcard && name.elementsEqual("*".utf8)) else { continue }
             var quality = 1.0
-            for parameter in parts.dropFirst() {
-                let pair = parameter.trimmingASCIISpaces()
-                if pair.lowercased().hasPrefix("q=") { quality = min(max(Double(pair.dropFirst(2)) ?? 0, 0), 1) }
+            for parameter in parameters {
+                let pair = parameter.trimmingASCIIWhitespace()
+                guard pair.count >= 2, ASCII.equalsIgnoringCase(pair.prefix(2), "q=".utf8) else { continue }
+                quality = min(max(Double(String(decoding: pair.dropFirst(2), as: UTF8.self)) ?? 0, 0), 1)
             }
-            if name == coding { own = max(own ?? 0, quality) } else { any = quality }
+            if isOwn { own = max(own ?? 0, quality) } else { any = quality }
         }
         return own ?? any ?? 0
     }
@@ -58,23 +62,24 @@ enum CompressionDecision {
         return acceptsGzip(acceptEncoding) ? "gzip" : nil
     }
 
-    /// Whether to compress this response; also true responses get `Vary: Accept-Encoding`
-    /// whenever their type is compressible, so caches keep the two versions apart.
+    /// The coding to compress this response with (nil: send it as it is), and whether it gets
+    /// `Vary: Accept-Encoding`: every response of a compressible type does, compressed or not,
+    /// so caches keep the two versions apart.
     static func decide(status: HTTPResponseStatus, method: HTTPMethod, headers: HTTPHeaders,
-                       acceptEncoding: String?, settings: EdgeSettings) -> (compress: Bool, vary: Bool) {
+                       acceptEncoding: String?, settings: EdgeSettings) -> (coding: String?, vary: Bool) {
         guard settings.compression, let type = mediaType(headers), settings.compressTypes.contains(type) else {
-            return (false, false)
+            return (nil, false)
         }
         // HEAD is decided like GET, so its fields (encoding, validators, length) match GET's.
         guard status.code >= 200, status != .noContent, status != .notModified,
               !headers.contains(name: "content-encoding") || headers.first(name: "content-encoding")?.lowercased() == "identity",
               !headers[canonicalForm: "cache-control"].contains(where: { $0.lowercased() == "no-transform" }),
               !headers.contains(name: "content-range")
-        else { return (false, true) }
+        else { return (nil, true) }
         if let length = headers.first(name: "content-length").flatMap({ Int($0) }), length < settings.compressionMinBytes {
-            return (false, true)
+            return (nil, true)
         }
-        return (coding(acceptEncoding, settings: settings) != nil, true)
+        return (coding(acceptEncoding, settings: settings), true)
     }
 
     /// Headers of a response that is about to be compressed: length dropped (the body is

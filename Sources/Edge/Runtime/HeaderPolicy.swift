@@ -1,5 +1,5 @@
 import NIOHTTP1
-import PortalCore
+public import PortalCore
 
 /// The response headers of one site on one kind of listener, compiled from the defaults, the
 /// edge-wide rules and the site's rules: what to remove, what to set and what to add.
@@ -51,5 +51,16 @@ struct HeaderPolicy: Sendable {
         for header in headers where !removes(header.name) { fields.append((header.name, header.value)) }
         finish(&fields)
         headers = HTTPHeaders(fields)
+    }
+}
+
+extension EdgeRuntime {
+    /// The headers a site's responses get on one kind of listener, by name, in the order they
+    /// are added (`portal check --dump-sites`): what is set, what is appended, what is removed.
+    public static func responseHeaderNames(edge: EdgeSettings, site: SiteSettings,
+                                           tls: Bool) -> (set: [String], append: [String], removed: [String]) {
+        let policy = HeaderPolicy(edge: edge, site: site, tls: tls)
+        let setNames = Set(policy.set.map { $0.0.lowercased() })
+        return (policy.set.map(\.0), policy.append.map(\.0), policy.removed.filter { !setNames.contains($0) }.sorted())
     }
 }

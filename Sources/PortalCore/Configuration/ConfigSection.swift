@@ -7,6 +7,8 @@ final class ConfigDiagnostics {
     private(set) var issues: [ConfigurationIssue] = []
     /// Every `PORTAL_…` variable name a reader looked at.
     private(set) var knownEnvironmentNames: Set<String> = []
+    /// Where some values sit in the file (`edge.sites[1].hosts[0]`), for rules checked after reading.
+    private var places: [String: Mark] = [:]
 
     init(source: String) {
         self.source = source
@@ -14,6 +16,15 @@ final class ConfigDiagnostics {
 
     func report(_ message: String, at mark: Mark?) {
         issues.append(ConfigurationIssue(source: source, line: mark?.line, column: mark?.column, message: message))
+    }
+
+    func notePlace(_ path: String, _ mark: Mark?) {
+        if let mark { places[path] = mark }
+    }
+
+    /// Where `path` was noted, if it came from the file.
+    func place(_ path: String) -> Mark? {
+        places[path]
     }
 
     func reportEnvironment(_ name: String, _ message: String) {
@@ -198,6 +209,18 @@ struct ConfigSection {
             return nil
         }
         return value
+    }
+
+    /// Notes where `key`'s value sits, and each item's place when it is a list, so rules that
+    /// span sections can point at the line (`edge.sites[1].hosts[0]`).
+    func notePlaces(of key: String) {
+        guard let node = node(for: key) else { return }
+        diagnostics.notePlace(qualified(key), node.mark)
+        if case .sequence(let sequence) = node {
+            for (index, item) in sequence.enumerated() {
+                diagnostics.notePlace(qualified(key) + "[\(index)]", item.mark)
+            }
+        }
     }
 
     /// True when the file has `key` in this section.

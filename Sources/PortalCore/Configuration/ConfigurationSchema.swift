@@ -201,6 +201,8 @@ enum ConfigurationSchema {
         let hosts: [String] = section.read("hosts", default: [],
                                            rule: "a non-empty list of host names, e.g. [\"portal.example.com\", \"*.example.com\"] (\"*\" for any host)",
                                            isValid: { !$0.isEmpty && $0.allSatisfy(isHostPattern) })
+        section.notePlaces(of: "name")
+        section.notePlaces(of: "hosts")
         if !section.has("name") { section.report("a site needs a 'name'") }
         if !section.has("hosts") { section.report("site '\(name)' needs 'hosts'") }
         var site = SiteSettings(name: name, hosts: hosts.map { $0.lowercased() }, routes: [])
@@ -343,8 +345,8 @@ enum ConfigurationSchema {
             diagnostics.report("edge.certificate_file and edge.key_file must be given together", at: nil)
         }
         let siteNames = edge.sites.map(\.name)
-        for name in Set(siteNames) where siteNames.filter({ $0 == name }).count > 1 {
-            diagnostics.report("two sites are named '\(name)'", at: nil)
+        for (index, name) in siteNames.enumerated() where siteNames[..<index].contains(name) {
+            diagnostics.report("two sites are named '\(name)'", at: diagnostics.place("edge.sites[\(index)].name"))
         }
         for site in edge.sites {
             for route in site.routes {
@@ -355,10 +357,11 @@ enum ConfigurationSchema {
             }
         }
         var owners: [String: String] = [:]
-        for site in edge.sites {
-            for host in site.hosts {
+        for (siteIndex, site) in edge.sites.enumerated() {
+            for (hostIndex, host) in site.hosts.enumerated() {
                 if let other = owners[host], other != site.name {
-                    diagnostics.report("host '\(host)' belongs to both site '\(other)' and site '\(site.name)'", at: nil)
+                    diagnostics.report("host '\(host)' belongs to both site '\(other)' and site '\(site.name)'",
+                                       at: diagnostics.place("edge.sites[\(siteIndex)].hosts[\(hostIndex)]"))
                 }
                 owners[host] = site.name
             }

@@ -7,6 +7,9 @@ enum SiteTable {
     static func render(_ configuration: PortalConfiguration, runtime: EdgeRuntime) -> String {
         let edge = configuration.edge
         var lines = ["Listeners: " + runtime.listeners.map(\.description).joined(separator: ", ")]
+        let accessLog = edge.accessLog ?? DataDirectory(configuration.dataDirectory).accessLogFile
+        lines.append("Access log: " + (accessLog == "off" ? "off" : "\(accessLog) (\(edge.accessLogFormat))"))
+        lines.append("Error log: " + (edge.errorLog.map { "\($0) (warnings and errors; also standard error)" } ?? "standard error"))
         let sites = edge.sites.isEmpty ? [EdgeRuntime.implicitSiteSettings(configuration)] : edge.sites
         for site in sites {
             let isDefault = site.name == edge.defaultSite || (edge.sites.isEmpty)
@@ -18,6 +21,8 @@ enum SiteTable {
             lines.append("    plain HTTP: \(site.redirectToHTTPS ? "301 to HTTPS" : "served")")
             if let canonical = site.canonicalHost { lines.append("    canonical host: \(canonical)") }
             if site.allowEncodedSlashes { lines.append("    encoded slashes (%2F): kept and passed on") }
+            if let siteLog = site.accessLog { lines.append("    access log: \(siteLog) (besides the global one)") }
+            lines.append(contentsOf: headerLines(edge: edge, site: site))
             for route in site.routes.sorted(by: { $0.path.count > $1.path.count }) {
                 let access = accessSummary(route.access).map { " [\($0)]" } ?? ""
                 if let root = route.root {
@@ -38,6 +43,18 @@ enum SiteTable {
             lines.append("unknown hosts: \(edge.unknownHostStatus)")
         }
         return lines.joined(separator: "\n")
+    }
+
+    /// The response headers the site adds and removes, with the HSTS value, on HTTPS listeners.
+    static func headerLines(edge: EdgeSettings, site: SiteSettings) -> [String] {
+        let headers = EdgeRuntime.responseHeaderNames(edge: edge, site: site, tls: true)
+        var lines = ["    response headers set: " + headers.set.joined(separator: ", ")]
+        if !headers.append.isEmpty { lines.append("    response headers appended: " + headers.append.joined(separator: ", ")) }
+        if !headers.removed.isEmpty { lines.append("    response headers removed: " + headers.removed.joined(separator: ", ")) }
+        let hsts = site.hsts.map { $0 == "off" ? nil : $0 } ?? edge.hsts
+        let hstsRemoved = headers.removed.contains("strict-transport-security")
+        lines.append("    HSTS (HTTPS only): " + (hstsRemoved ? "off (unset)" : hsts ?? "off"))
+        return lines
     }
 
     /// Who may use a route, in a few words (`local only`, `allow 10.0.0.0/8`, `basic auth`); nil when anyone may.
