@@ -24,11 +24,17 @@ public final class PortalProcess: @unchecked Sendable {
     }
 
     /// `input`, when given, is what the command reads on standard input (otherwise /dev/null).
+    /// `launcher`, when given, runs the binary through another program (`setpriv … portal up`).
     public init(arguments: [String], outputDirectory: String, environment: [String: String] = [:],
-                input: String? = nil) throws {
+                input: String? = nil, launcher: [String] = []) throws {
         process = Process()
-        process.executableURL = try Self.binary()
-        process.arguments = arguments
+        if let program = launcher.first {
+            process.executableURL = URL(fileURLWithPath: program)
+            process.arguments = launcher.dropFirst() + [try Self.binary().path] + arguments
+        } else {
+            process.executableURL = try Self.binary()
+            process.arguments = arguments
+        }
         var merged = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("PORTAL_") }
         for (key, value) in environment { merged[key] = value }
         process.environment = merged
