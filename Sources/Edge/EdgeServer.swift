@@ -229,10 +229,11 @@ public final class EdgeServer: Service {
 
     private func bind(_ listener: Listener) async throws -> any Channel {
         let isIPv6 = IPAddress(listener.address)?.bytes.count == 16
+        // NIO sets TCP_NODELAY on the listening socket and accepted sockets inherit it, so
+        // setting it again would only cost a system call per connection.
         var bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.backlog, value: 512)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(ChannelOptions.tcpOption(.tcp_nodelay), value: 1)
             .childChannelOption(ChannelOptions.maxMessagesPerRead, value: 16)
         if isIPv6 {
             // IPv6 only, so "::" and "0.0.0.0" on the same port can both be listed.

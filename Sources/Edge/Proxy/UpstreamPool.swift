@@ -103,7 +103,7 @@ final class UpstreamPool {
         open[address, default: 0] += 1
         ClientBootstrap(group: eventLoop)
             .connectTimeout(settings.connectTimeout)
-            .channelOption(ChannelOptions.tcpOption(.tcp_nodelay), value: 1)
+            // ClientBootstrap turns TCP_NODELAY on by itself.
             .channelInitializer { channel in
                 do {
                     // Request heads come from NIO's own parser, so their fields are already valid. Bytes left
