@@ -16,10 +16,8 @@ struct BrowserTests {
         let dataDirectory = directory.file("data")
         let ports = try FreePort.allocate(count: 3)
         let httpsPort = ports[1]
-        let up = try PortalProcess(arguments: [
-            "up", "--data-dir", dataDirectory, "--http-port", "\(ports[0])", "--https-port", "\(httpsPort)",
-            "--app-port", "\(ports[2])",
-        ], outputDirectory: directory.path)
+        let up = try PortalProcess.up(dataDirectory: dataDirectory, httpPort: ports[0], httpsPort: httpsPort,
+                                      appPort: ports[2], outputDirectory: directory.path)
         try up.start()
         defer { up.signal(SIGKILL) }
         let started = await up.waitForOutput(seconds: 90) { stdout, _ in stdout.contains("is running") }

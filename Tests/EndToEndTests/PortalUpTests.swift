@@ -16,10 +16,8 @@ struct PortalUpTests {
         let dataDirectory = directory.file("data")
         let ports = try FreePort.allocate(count: 3)
         let (httpPort, httpsPort, appPort) = (ports[0], ports[1], ports[2])
-        let up = try PortalProcess(arguments: [
-            "up", "--data-dir", dataDirectory, "--http-port", "\(httpPort)", "--https-port", "\(httpsPort)",
-            "--app-port", "\(appPort)",
-        ], outputDirectory: directory.path)
+        let up = try PortalProcess.up(dataDirectory: dataDirectory, httpPort: httpPort, httpsPort: httpsPort,
+                                      appPort: appPort, outputDirectory: directory.path)
         try up.start()
         defer { up.signal(SIGKILL) }
 
@@ -105,10 +103,8 @@ struct PortalUpTests {
         let dataDirectory = directory.file("data")
         for round in 0..<2 {
             let ports = try FreePort.allocate(count: 3)
-            let up = try PortalProcess(arguments: [
-                "up", "--data-dir", dataDirectory, "--http-port", "\(ports[0])", "--https-port", "\(ports[1])",
-                "--app-port", "\(ports[2])",
-            ], outputDirectory: directory.path)
+            let up = try PortalProcess.up(dataDirectory: dataDirectory, httpPort: ports[0], httpsPort: ports[1],
+                                          appPort: ports[2], outputDirectory: directory.path)
             try up.start()
             let started = await up.waitForOutput(seconds: 90) { stdout, _ in stdout.contains("is running") }
             #expect(started, "\(up.stderr)")

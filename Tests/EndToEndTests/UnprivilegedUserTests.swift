@@ -31,10 +31,8 @@ struct UnprivilegedUserTests {
         let dataDirectory = directory.file("data")
         let ports = try FreePort.allocate(count: 3)
         let (httpPort, httpsPort, appPort) = (ports[0], ports[1], ports[2])
-        let up = try PortalProcess(arguments: [
-            "up", "--data-dir", dataDirectory, "--http-port", "\(httpPort)", "--https-port", "\(httpsPort)",
-            "--app-port", "\(appPort)",
-        ], outputDirectory: directory.path, launcher: launcher)
+        let up = try PortalProcess.up(dataDirectory: dataDirectory, httpPort: httpPort, httpsPort: httpsPort,
+                                      appPort: appPort, outputDirectory: directory.path, launcher: launcher)
         for path in [up.stdoutPath, up.stderrPath] { chmod(path, 0o666) }
         try up.start()
         defer { up.signal(SIGKILL) }

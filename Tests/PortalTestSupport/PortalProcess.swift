@@ -54,6 +54,15 @@ public final class PortalProcess: @unchecked Sendable {
         }
     }
 
+    /// `portal up` with its data in `dataDirectory` on the given ports (not started yet).
+    public static func up(dataDirectory: String, httpPort: Int, httpsPort: Int, appPort: Int, outputDirectory: String,
+                          launcher: [String] = []) throws -> PortalProcess {
+        try PortalProcess(arguments: [
+            "up", "--data-dir", dataDirectory, "--http-port", "\(httpPort)", "--https-port", "\(httpsPort)",
+            "--app-port", "\(appPort)",
+        ], outputDirectory: outputDirectory, launcher: launcher)
+    }
+
     public func start() throws {
         try process.run()
     }
