@@ -19,9 +19,20 @@ struct ForwardedRequest {
         self.forwardedHeader = forwardedHeader
     }
 
+    /// How the body that follows a request head is delimited on the way upstream.
+    enum BodyFraming: Equatable {
+        /// No body (HTTP/1's parser saw no length; an HTTP/2 stream without one must send none).
+        case none
+        case contentLength(Int)
+        case chunked
+    }
+
+    /// `framing` is the body the client announced (the validator's facts): the upstream head
+    /// always states it itself, whatever the client's `Content-Length` or `Connection` said, so
+    /// NIO's encoder never writes body bytes the upstream would read as a second request.
     func upstreamHead(for head: HTTPRequestHead, target: String? = nil, clientAddress: String?, preserveHost: Bool = true,
                       upstream: HostAndPort? = nil, connectionTokens: [String]? = nil,
-                      upgrade: String? = nil) -> HTTPRequestHead {
+                      upgrade: String? = nil, framing: BodyFraming = .none) -> HTTPRequestHead {
         let listed = connectionTokens ?? HopByHopHeaders.connectionTokens(head.headers)
         var headers: [(String, String)] = []
         headers.reserveCapacity(head.headers.count + 5)
@@ -41,6 +52,8 @@ struct ForwardedRequest {
                 // HTTP/2 clients send each cookie as its own field; an HTTP/1.1 upstream expects
                 // one line joined with "; " (RFC 9113 §8.2.3).
                 cookie = cookie.map { "\($0); \(header.value)" } ?? header.value
+                continue
+            case 14 where ASCII.equalsIgnoringCase(name, "content-length"):
                 continue
             case 9 where ASCII.equalsIgnoringCase(name, "forwarded"):
                 // Only the edge's own element is vouched for; without `forwarded_header` the
@@ -63,6 +76,11 @@ struct ForwardedRequest {
             headers.append((name, header.value))
         }
         if let cookie { headers.append(("Cookie", cookie)) }
+        switch framing {
+        case .none: break
+        case .contentLength(let length): headers.append(("Content-Length", String(length)))
+        case .chunked: headers.append(("Transfer-Encoding", "chunked"))
+        }
         if !preserveHost, let upstream {
             headers.append(("Host", upstream.description))
         }

@@ -225,6 +225,14 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 bodyTooLarge(exchange)
                 return
             }
+            if buffer.readableBytes > 0, exchange.facts?.framing == ForwardedRequest.BodyFraming.none {
+                // Only an HTTP/2 stream gets here (HTTP/1's parser reads no body without a
+                // length): DATA after a GET-like head that named no length. Forwarding it would
+                // put bytes after a head that announced no body, which the upstream would read
+                // as a request of its own.
+                unframedBody(exchange)
+                return
+            }
             if let upstream = exchange.upstream {
                 upstream.write(.body(.byteBuffer(buffer)))
                 // An upload in progress is not a silent upstream: proxy_timeout counts from the
@@ -497,7 +505,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
                                                        clientAddress: exchange.clientAddress,
                                                        preserveHost: route.preserveHost, upstream: address,
                                                        connectionTokens: exchange.facts?.connectionTokens ?? [],
-                                                       upgrade: exchange.facts?.upgrade)
+                                                       upgrade: exchange.facts?.upgrade,
+                                                       framing: exchange.facts?.framing ?? .none)
         let pool = self.pool
         pool.acquire(address, allowIdle: allowIdle) { [weak self] result in
             guard let self, self.exchange === exchange, !exchange.answeredLocally else {
@@ -579,6 +588,17 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             context.close(promise: nil)
         } else {
             respondLocally(exchange, status: .gatewayTimeout, close: false)
+        }
+    }
+
+    private func unframedBody(_ exchange: Exchange) {
+        logger.info("request body without a length after a head that announced none",
+                    metadata: ["uri": "\(exchange.head.uri)"])
+        exchange.dropUpstream()
+        if exchange.responseStarted {
+            context?.close(promise: nil)
+        } else {
+            respondLocally(exchange, status: .badRequest, close: true)
         }
     }
 

@@ -21,6 +21,12 @@ struct RequestFacts {
 
     var hasBody: Bool { chunked || (contentLength ?? 0) > 0 }
 
+    /// How the body is delimited when the request goes upstream.
+    var framing: ForwardedRequest.BodyFraming {
+        if chunked { return .chunked }
+        return contentLength.map { .contentLength($0) } ?? .none
+    }
+
     /// The request asks to switch protocols (`Connection: upgrade` with an `Upgrade` header).
     var asksUpgrade: Bool { upgradeHeader != nil && connectionTokens.contains("upgrade") }
 
