@@ -28,4 +28,26 @@ struct ConditionalRequestTests {
         }
         #expect(Self.outcome([("Range", "bytes=200-")]) == .unsatisfiable)
     }
+
+    @Test("If-Modified-Since: 304 for the file's date or later, but a date in the future is ignored")
+    func ifModifiedSince() {
+        let now = Self.modified + 60
+        let outcome = { (date: Int) in
+            ConditionalRequest.evaluate(headers: HTTPHeaders([("If-Modified-Since", HTTPDate.format(date))]),
+                                        etag: "\"v1\"", lastModified: Self.modified, size: 100, now: now)
+        }
+        #expect(outcome(Self.modified) == .notModified)
+        #expect(outcome(Self.modified + 30) == .notModified)
+        #expect(outcome(Self.modified - 1) == .full)
+        #expect(outcome(now + 86_400 * 365 * 70) == .full)
+    }
+
+    @Test("the entity tag changes with the size, the time to the nanosecond, and the sibling's coding")
+    func entityTag() {
+        let base = ConditionalRequest.entityTag(size: 8, modifiedNanoseconds: 1_700_000_000_000_000_001, encoding: nil)
+        #expect(base.hasPrefix("\"8-") && base.hasSuffix("\""))
+        #expect(base != ConditionalRequest.entityTag(size: 8, modifiedNanoseconds: 1_700_000_000_000_000_002, encoding: nil))
+        #expect(base != ConditionalRequest.entityTag(size: 9, modifiedNanoseconds: 1_700_000_000_000_000_001, encoding: nil))
+        #expect(ConditionalRequest.entityTag(size: 8, modifiedNanoseconds: 1, encoding: "br").hasSuffix("-br\""))
+    }
 }

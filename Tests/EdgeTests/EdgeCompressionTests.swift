@@ -158,4 +158,13 @@ struct EdgeCompressionTests {
         #expect(gzipOnly.headers.lowercased().contains("content-encoding: gzip"))
         #expect(gzipOnly.body == Self.page)
     }
+
+    @Test("images and archives named in compress_types are never compressed, and the check says so")
+    func alreadyCompressedTypes() throws {
+        var configuration = PortalConfiguration()
+        configuration.edge.compressTypes = ["text/html", "image/png", "application/zip", "image/svg+xml"]
+        let runtime = try EdgeRuntime.resolve(configuration, checkOnly: true)
+        #expect(runtime.settings.compressTypes == ["text/html", "image/svg+xml"])
+        #expect(runtime.warnings.contains { $0.contains("compressed already (image/png, application/zip)") })
+    }
 }

@@ -226,6 +226,7 @@ struct EdgeStaticFilesTests {
         await listing.stop()
         #expect(listed.status == 200)
         #expect(listed.body.contains("<a href=\"a.pdf\">a.pdf</a>"))
+        #expect(listed.body.contains("<title>Índice de /static/empty/</title>"))
     }
 
     /// `GET path` sent byte for byte (no client library tidying it) to a fresh edge serving `makeRoot`.
@@ -363,5 +364,32 @@ struct EdgeStaticFilesTests {
         #expect(part.body == "color")
         #expect(after.body == "body { color: red; }\n")
         #expect(after.header("Content-Length") == "21")
+    }
+
+    @Test("a file rewritten in place with the same size is sent with validators of the new version at once",
+          arguments: [false, true])
+    func rewrittenInPlace(tls: Bool) async throws {
+        let directory = try TemporaryDirectory(prefix: "portal-static")
+        defer { directory.remove() }
+        let edge = try await Self.start(directory)
+        func get(_ headers: [(String, String)] = []) async throws -> HTTPTestResponse {
+            tls ? try await TestHTTPClient.request(port: edge.httpsPort, path: "/static/css/app.css", headers: headers, tls: edge.tls)
+                : try await TestHTTPClient.request(port: edge.httpPort, path: "/static/css/app.css", headers: headers)
+        }
+        let before = try await get()
+        let cached = try await get()
+        // Same inode, same length, same second: only the nanoseconds of the time differ.
+        let handle = try #require(FileHandle(forWritingAtPath: directory.file("www/css/app.css")))
+        try handle.write(contentsOf: Data("body { color: #000000; }\n".utf8))
+        try handle.close()
+        let after = try await get()
+        let stale = try await get([("If-None-Match", before.header("ETag") ?? "")])
+        await edge.stop()
+        #expect(before.body == "body { color: #1f4e79; }\n")
+        #expect(cached.body == before.body)
+        #expect(after.body == "body { color: #000000; }\n")
+        #expect(after.header("ETag") != before.header("ETag"))
+        #expect(stale.status == 200)
+        #expect(stale.body == after.body)
     }
 }

@@ -42,9 +42,10 @@ extension ProxyHandler {
             return
         }
         let eventLoop = context.eventLoop
+        let requestPath = String(targetPath).removingPercentEncoding ?? String(targetPath)
         NIOThreadPool.singleton.runIfActive(eventLoop: eventLoop) {
             StaticFileLookup.lookup(root: root, segments: segments, trailingSlash: trailingSlash,
-                                    acceptsGzip: acceptsGzip, acceptsBrotli: acceptsBrotli)
+                                    acceptsGzip: acceptsGzip, acceptsBrotli: acceptsBrotli, requestPath: requestPath)
         }.assumeIsolated().whenComplete { [weak self] result in
             guard let self else {
                 if case .success(.file(let found)) = result { try? found.handle.close() }
@@ -85,19 +86,25 @@ extension ProxyHandler {
 
     private func sendFile(_ exchange: Exchange, file cached: OpenFileCache.Entry, key: String) {
         guard let context else { return }
-        // The file may have changed size since it was looked up: the open descriptor tells.
-        let currentSize = (try? cached.file.handle.withUnsafeFileDescriptor { Int(lseek($0, 0, SEEK_END)) }) ?? cached.size
-        let found = currentSize == cached.size ? cached : OpenFileCache.Entry(
-            file: cached.file, size: max(currentSize, 0), modified: cached.modified, contentType: cached.contentType,
-            encoding: cached.encoding, varies: cached.varies, expires: cached.expires)
-        var etag = "\"\(String(found.size, radix: 16))-\(String(found.modified, radix: 16))\(found.encoding.map { "-\($0)" } ?? "")\""
+        // The file may have been rewritten in place since it was looked up: the open descriptor
+        // tells its current size and time, so the validators always describe the bytes sent,
+        // and what the entry holds of an older version is not used.
+        let current = (try? cached.file.handle.withUnsafeFileDescriptor { FileInfo(descriptor: $0) }) ?? nil
+        var found = cached
+        if let current, current.size != cached.size || current.modifiedNanoseconds != cached.modifiedNanoseconds {
+            found = OpenFileCache.Entry(
+                file: cached.file, size: current.size, modified: current.modified,
+                modifiedNanoseconds: current.modifiedNanoseconds, contentType: cached.contentType,
+                encoding: cached.encoding, varies: cached.varies, expires: cached.expires)
+            fileCache.forget(key)
+        }
+        var etag = ConditionalRequest.entityTag(size: found.size, modifiedNanoseconds: found.modifiedNanoseconds, encoding: found.encoding)
         // A text file without a precompressed sibling is compressed on the way, as mod_deflate
         // and nginx's gzip do; ranges are served from the file as it is.
         let compressible = settings.compression && found.encoding == nil
             && settings.compressTypes.contains(MediaTypes.essence(found.contentType))
         var coding: String?
-        if compressible, found.size >= settings.compressionMinBytes, found.size <= Self.staticCompressionMaxBytes,
-           !exchange.head.headers.contains(name: "range") {
+        if compressible, found.size >= settings.compressionMinBytes, !exchange.head.headers.contains(name: "range") {
             coding = CompressionDecision.coding(exchange.facts?.acceptEncoding, settings: settings)
         }
         // Each coding is its own representation, with its own validator.
@@ -142,7 +149,11 @@ extension ProxyHandler {
             headers.add(name: "Content-Range", value: "bytes \(requested.lowerBound)-\(requested.upperBound)/\(found.size)")
         case .full:
             if let coding {
-                sendCompressedFile(exchange, entry: found, coding: coding, headers: headers, key: key)
+                if found.size <= Self.staticCompressionMaxBytes {
+                    sendCompressedFile(exchange, entry: found, coding: coding, headers: headers, key: key)
+                } else {
+                    streamCompressedFile(exchange, entry: found, coding: coding, headers: headers)
+                }
                 return
             }
             status = .ok
@@ -163,7 +174,7 @@ extension ProxyHandler {
         }
         let eventLoop = context.eventLoop
         // A small file read before within the cache entry's second is sent from memory.
-        if let content = cached.content, content.readableBytes == found.size,
+        if let content = found.content, content.readableBytes == found.size,
            let slice = content.getSlice(at: range.lowerBound, length: length) {
             exchange.staticBytesWritten += slice.readableBytes
             context.write(wrapOutboundOut(.body(.byteBuffer(slice))), promise: nil)
@@ -171,10 +182,11 @@ extension ProxyHandler {
             return
         }
         let sending: EventLoopFuture<Void>
-        if found.size <= Self.staticChunkBytes && found.size == cached.size {
+        if found.size <= Self.staticChunkBytes {
             // Small: read whole in one trip, keep it for the next clients, send the part asked for.
             let file = found.file
             let size = found.size
+            let version = found.modifiedNanoseconds
             let allocator = context.channel.allocator
             sending = NIOThreadPool.singleton.runIfActive(eventLoop: eventLoop) {
                 try file.read(at: 0, count: size, allocator: allocator)
@@ -182,7 +194,7 @@ extension ProxyHandler {
                 guard content.readableBytes == size, let slice = content.getSlice(at: range.lowerBound, length: length) else {
                     return eventLoop.makeSucceededVoidFuture()
                 }
-                self.fileCache.remember(content: content, for: key)
+                self.fileCache.remember(content: content, for: key, modifiedNanoseconds: version)
                 return self.writeStaticChunk(slice, exchange: exchange, eventLoop: eventLoop)
             }.nonisolated()
         } else {
@@ -205,8 +217,90 @@ extension ProxyHandler {
         }
     }
 
-    /// Largest file compressed on the way (whole, on the thread pool); larger ones go as they are.
+    /// Largest file compressed whole (on the thread pool) and kept for the next clients; larger
+    /// ones are compressed as they stream.
     static let staticCompressionMaxBytes = 1024 * 1024
+
+    /// Bytes of a large file read and compressed per step: small enough that compressing one
+    /// step holds the event loop about a millisecond, as a proxied body's read does.
+    static let streamedCompressionChunkBytes = 64 * 1024
+
+    /// Sends a file too large to keep compressed: read in chunks on the thread pool, each
+    /// compressed and written before the next is read (a slow client holds back the reading),
+    /// framed by chunked encoding (or the connection's end for HTTP/1.0).
+    private func streamCompressedFile(_ exchange: Exchange, entry: OpenFileCache.Entry, coding: String,
+                                      headers: HTTPHeaders) {
+        guard let context else { return }
+        let compressor: any BodyCompressor
+        do {
+            compressor = try BodyCompressors.make(coding: coding, gzipLevel: settings.compressionLevel,
+                                                  brotliLevel: settings.brotliLevel)
+        } catch {
+            logger.error("static file compression failed", metadata: ["error": "\(error)"])
+            respondLocally(exchange, status: .internalServerError, close: false)
+            return
+        }
+        // Without a length, an HTTP/1.0 client learns the end from the connection closing.
+        if !http2 && exchange.head.version.minor == 0 { exchange.keepAlive = false }
+        writeStaticHead(exchange, status: .ok, headers: headers)
+        guard exchange.head.method != .HEAD else {
+            exchange.closeFile()
+            finishExchange(exchange, trailers: nil)
+            return
+        }
+        let allocator = context.channel.allocator
+        let eventLoop = context.eventLoop
+        let size = entry.size
+        streamCompressed(entry.file, from: 0, remaining: size, compressor: compressor, exchange: exchange,
+                         allocator: allocator, eventLoop: eventLoop)
+            .assumeIsolated().flatMapThrowing { read -> ByteBuffer in
+                guard read == size else { throw StaticFileShrank() }
+                return try compressor.finish(allocator: allocator)
+            }.flatMap { tail -> EventLoopFuture<Void> in
+                guard tail.readableBytes > 0 else { return eventLoop.makeSucceededVoidFuture() }
+                exchange.bytesSent += tail.readableBytes
+                return self.writeStaticChunk(tail, exchange: exchange, eventLoop: eventLoop)
+            }.whenComplete { [weak self] result in
+                guard let self, self.exchange === exchange else { return }
+                switch result {
+                case .success:
+                    self.finishExchange(exchange, trailers: nil)
+                case .failure(let error):
+                    self.logger.error("static file compression failed", metadata: ["uri": "\(exchange.head.uri)",
+                                                                                    "error": "\(error)"])
+                    self.context?.close(promise: nil)
+                }
+            }
+    }
+
+    /// Reads, compresses and writes `remaining` bytes of `file` from `offset`, one chunk at a
+    /// time; succeeds with the number of bytes read (fewer if the file shrank meanwhile).
+    private func streamCompressed(_ file: SharedFile, from offset: Int, remaining: Int, compressor: any BodyCompressor,
+                                  exchange: Exchange, allocator: ByteBufferAllocator,
+                                  eventLoop: any EventLoop) -> EventLoopFuture<Int> {
+        guard remaining > 0 else { return eventLoop.makeSucceededFuture(offset) }
+        let size = min(Self.streamedCompressionChunkBytes, remaining)
+        return NIOThreadPool.singleton.runIfActive(eventLoop: eventLoop) {
+            try file.read(at: offset, count: size, allocator: allocator)
+        }.assumeIsolated().flatMap { chunk -> EventLoopFuture<Int> in
+            guard chunk.readableBytes > 0 else { return eventLoop.makeSucceededFuture(offset) }
+            let read = chunk.readableBytes
+            let next = {
+                self.streamCompressed(file, from: offset + read, remaining: remaining - read, compressor: compressor,
+                                      exchange: exchange, allocator: allocator, eventLoop: eventLoop)
+            }
+            let compressed: ByteBuffer
+            do {
+                compressed = try compressor.compress(chunk, sync: false, allocator: allocator)
+            } catch {
+                return eventLoop.makeFailedFuture(error)
+            }
+            guard compressed.readableBytes > 0 else { return next() }
+            exchange.bytesSent += compressed.readableBytes
+            return self.writeStaticChunk(compressed, exchange: exchange, eventLoop: eventLoop).assumeIsolated()
+                .flatMap { next() }.nonisolated()
+        }.nonisolated()
+    }
 
     /// Sends a file compressed with `coding`: read and compressed whole on the thread pool,
     /// kept with the open-file entry for the next clients of that second.
@@ -230,7 +324,7 @@ extension ProxyHandler {
             return
         }
         // Clients asking for the same version while it is being compressed wait for that result.
-        let tag = "\(key)|\(coding)|\(entry.size)|\(entry.modified)"
+        let tag = "\(key)|\(coding)|\(entry.size)|\(entry.modifiedNanoseconds)"
         let delivered: (Result<ByteBuffer, any Error>) -> Void = { [weak self] result in
             guard let self, self.exchange === exchange else { return }
             switch result {
@@ -244,7 +338,7 @@ extension ProxyHandler {
         guard fileCache.joinCompression(tag, waiter: delivered) else { return }
         let file = entry.file
         let size = entry.size
-        let modified = entry.modified
+        let version = entry.modifiedNanoseconds
         let content = entry.content
         let allocator = context.channel.allocator
         let gzipLevel = settings.compressionLevel
@@ -257,7 +351,7 @@ extension ProxyHandler {
                                                      brotliLevel: brotliLevel, allocator: allocator)
         }.assumeIsolated().whenComplete { result in
             if case .success(let body) = result {
-                fileCache.remember(compressed: body, coding: coding, for: key, size: size, modified: modified)
+                fileCache.remember(compressed: body, coding: coding, for: key, size: size, modifiedNanoseconds: version)
             }
             fileCache.finishCompression(tag, result: result)
         }
@@ -309,4 +403,9 @@ extension ProxyHandler {
         exchange.staticBytesWritten += chunk.readableBytes
         return context.writeAndFlush(wrapOutboundOut(.body(.byteBuffer(chunk))))
     }
+}
+
+/// A file being sent got shorter than it was when its response began.
+struct StaticFileShrank: Error, CustomStringConvertible {
+    var description: String { "the file got shorter while it was being sent" }
 }

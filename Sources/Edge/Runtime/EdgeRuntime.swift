@@ -36,7 +36,10 @@ public final class EdgeRuntime: Sendable {
         self.configuration = configuration
         self.ocspSubjects = ocspSubjects
         self.ocspCache = ocspCache
-        let settings = configuration.edge
+        var settings = configuration.edge
+        // Images, archives and other compressed formats are never compressed again, even when
+        // listed (`portal check` warns about them).
+        settings.compressTypes.removeAll(where: MediaTypes.isAlreadyCompressed)
         self.settings = settings
         self.listeners = listeners
         self.sites = sites
@@ -64,6 +67,11 @@ public final class EdgeRuntime: Sendable {
         let needsTLS = listeners.contains(where: \.tls)
         if listeners.isEmpty {
             errors.append("the edge has no listeners: http_listeners and https_listeners are both empty")
+        }
+        let compressed = edge.compressTypes.filter(MediaTypes.isAlreadyCompressed)
+        if edge.compression, !compressed.isEmpty {
+            warnings.append("compress_types names formats that are compressed already (\(compressed.joined(separator: ", "))); "
+                + "they are never compressed again, so remove them from the list")
         }
 
         // One store for every caching route, within `cache_memory`; a reload starts an empty one.

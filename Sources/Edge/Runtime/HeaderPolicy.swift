@@ -12,24 +12,55 @@ struct HeaderPolicy: Sendable {
     /// The product name every response carries, without a version.
     static let serverName = "Portal"
 
+    /// Rules apply in layers, as Apache's server-wide `Header` directives and then a vhost's
+    /// do: the defaults (with the edge's HSTS), then the edge-wide rules, then the site's (its
+    /// `hsts` first). In each layer `unset` goes first, then `set` (which replaces whatever an
+    /// earlier layer set or appended under that name), then `append`; so a site can give a
+    /// header the edge unsets a value of its own, or remove one the edge adds.
     init(edge: EdgeSettings, site: SiteSettings?, tls: Bool) {
-        var set: [(String, String)] = [("Server", Self.serverName)]
-        let unset = Set((edge.headers.unset + (site?.headers.unset ?? [])).map { $0.lowercased() })
-        for field in HeaderRules.defaults where !unset.contains(field.name.lowercased()) {
-            set.append((field.name, field.value))
+        var layers = Layers()
+        layers.set("Server", Self.serverName)
+        for field in HeaderRules.defaults { layers.set(field.name, field.value) }
+        if tls, let hsts = edge.hsts { layers.set("Strict-Transport-Security", hsts) }
+        layers.apply(edge.headers)
+        if let site {
+            if let hsts = site.hsts {
+                layers.unset("Strict-Transport-Security")
+                if tls, hsts != "off" { layers.set("Strict-Transport-Security", hsts) }
+            }
+            layers.apply(site.headers)
         }
-        let hsts = site?.hsts.map { $0 == "off" ? nil : $0 } ?? edge.hsts
-        if tls, let hsts, !unset.contains("strict-transport-security") {
-            set.append(("Strict-Transport-Security", hsts))
+        self.set = layers.set
+        self.append = layers.append
+        self.removed = Array(layers.unset.union(layers.set.map { $0.0.lowercased() })).sorted()
+    }
+
+    /// The fields as the layers leave them, and every name some layer unset (the upstream's
+    /// fields of those names go too, even when a later layer sets or appends its own).
+    private struct Layers {
+        var set: [(String, String)] = []
+        var append: [(String, String)] = []
+        var unset: Set<String> = []
+
+        mutating func unset(_ name: String) {
+            let lowered = name.lowercased()
+            set.removeAll { $0.0.lowercased() == lowered }
+            append.removeAll { $0.0.lowercased() == lowered }
+            unset.insert(lowered)
         }
-        for field in edge.headers.set + (site?.headers.set ?? []) {
-            set.removeAll { ASCII.equalsIgnoringCase($0.0, field.name.lowercased()) }
-            set.append((field.name, field.value))
+
+        mutating func set(_ name: String, _ value: String) {
+            let lowered = name.lowercased()
+            set.removeAll { $0.0.lowercased() == lowered }
+            append.removeAll { $0.0.lowercased() == lowered }
+            set.append((name, value))
         }
-        set.removeAll { unset.contains($0.0.lowercased()) }
-        self.set = set
-        self.append = (edge.headers.append + (site?.headers.append ?? [])).map { ($0.name, $0.value) }
-        self.removed = Array(unset.union(set.map { $0.0.lowercased() }))
+
+        mutating func apply(_ rules: HeaderRules) {
+            for name in rules.unset { unset(name) }
+            for field in rules.set { set(field.name, field.value) }
+            append += rules.append.map { ($0.name, $0.value) }
+        }
     }
 
     /// True when an upstream header is replaced or removed by this policy.

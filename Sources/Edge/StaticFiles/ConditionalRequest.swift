@@ -1,3 +1,4 @@
+import Foundation
 import NIOHTTP1
 
 /// What a request's validators and `Range` ask of a file (RFC 9110 §13 and §14).
@@ -11,8 +12,18 @@ enum ConditionalRequest {
         case preconditionFailed
     }
 
-    /// The preconditions in RFC 9110 §13.2.2's order, then `Range`.
-    static func evaluate(headers: HTTPHeaders, etag: String, lastModified: Int, size: Int) -> Outcome {
+    /// A file's strong validator: its size and its modification time to the nanosecond (as
+    /// Apache's `FileETag MTime Size`, finer than nginx's whole seconds, so two versions
+    /// written within one second differ), and the precompressed sibling's coding.
+    static func entityTag(size: Int, modifiedNanoseconds: Int, encoding: String?) -> String {
+        "\"\(String(size, radix: 16))-\(String(modifiedNanoseconds, radix: 16))\(encoding.map { "-\($0)" } ?? "")\""
+    }
+
+    /// The preconditions in RFC 9110 §13.2.2's order, then `Range`. An `If-Modified-Since` later
+    /// than `now` is ignored, as Apache does: a clock-skewed or made-up date must not hide
+    /// changes.
+    static func evaluate(headers: HTTPHeaders, etag: String, lastModified: Int, size: Int,
+                         now: Int = Int(time(nil))) -> Outcome {
         if let match = headers.first(name: "if-match") {
             if !matchesStrongly(match, etag: etag) { return .preconditionFailed }
         } else if let since = headers.first(name: "if-unmodified-since").flatMap(HTTPDate.parse), lastModified > since {
@@ -20,7 +31,8 @@ enum ConditionalRequest {
         }
         if let match = headers.first(name: "if-none-match") {
             if matches(match, etag: etag) { return .notModified }
-        } else if let since = headers.first(name: "if-modified-since").flatMap(HTTPDate.parse), lastModified <= since {
+        } else if let since = headers.first(name: "if-modified-since").flatMap(HTTPDate.parse), lastModified <= since,
+                  since <= now {
             return .notModified
         }
         guard let range = headers.first(name: "range") else { return .full }

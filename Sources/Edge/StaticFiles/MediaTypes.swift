@@ -12,12 +12,36 @@ enum MediaTypes {
         "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
         "mp4": "video/mp4", "webm": "video/webm", "mp3": "audio/mpeg", "wasm": "application/wasm",
-        "map": "application/json",
+        "map": "application/json", "webmanifest": "application/manifest+json", "jsonld": "application/ld+json",
+        "bmp": "image/bmp", "tif": "image/tiff", "tiff": "image/tiff", "apng": "image/apng",
+        "xls": "application/vnd.ms-excel", "doc": "application/msword", "ppt": "application/vnd.ms-powerpoint",
+        "pptx": "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+        "odt": "application/vnd.oasis.opendocument.text", "ods": "application/vnd.oasis.opendocument.spreadsheet",
+        "odp": "application/vnd.oasis.opendocument.presentation", "rtf": "application/rtf",
+        "tar": "application/x-tar", "tgz": "application/gzip", "bz2": "application/x-bzip2", "xz": "application/x-xz",
+        "7z": "application/x-7z-compressed", "rar": "application/vnd.rar", "ics": "text/calendar; charset=utf-8",
+        "ogg": "audio/ogg", "wav": "audio/wav", "m4a": "audio/mp4",
     ]
 
     static func type(forFile name: String) -> String {
         guard let dot = name.lastIndex(of: "."), dot != name.startIndex else { return "application/octet-stream" }
         return byExtension[name[name.index(after: dot)...].lowercased()] ?? "application/octet-stream"
+    }
+
+    /// True for types whose bodies are compressed already (images other than SVG, audio, video,
+    /// fonts in WOFF, archives, PDF, office files): gzip gains nothing on them.
+    static func isAlreadyCompressed(_ type: String) -> Bool {
+        let type = essence(type)
+        if type == "image/svg+xml" || type == "image/bmp" || type == "image/x-icon" { return false }
+        for prefix in ["image/", "audio/", "video/", "font/woff"] where type.hasPrefix(prefix) { return true }
+        return [
+            "application/zip", "application/gzip", "application/x-gzip", "application/x-bzip2", "application/x-xz",
+            "application/x-7z-compressed", "application/vnd.rar", "application/x-rar-compressed", "application/pdf",
+            "application/zstd", "application/x-zstd", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+            "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+            "application/vnd.oasis.opendocument.text", "application/vnd.oasis.opendocument.spreadsheet",
+        ].contains(type)
     }
 
     /// The type without parameters (`text/css`).

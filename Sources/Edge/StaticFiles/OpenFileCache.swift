@@ -54,6 +54,9 @@ final class OpenFileCache {
         let file: SharedFile
         let size: Int
         let modified: Int
+        /// The version the entry describes (with `size`): content and compressed forms are
+        /// used only while the file on disk is still this version.
+        let modifiedNanoseconds: Int
         let contentType: String
         let encoding: String?
         let varies: Bool
@@ -94,9 +97,11 @@ final class OpenFileCache {
         return entry
     }
 
-    /// Keeps `content` (the whole file) with the entry under `key`, within the loop's budget.
-    func remember(content: ByteBuffer, for key: String) {
+    /// Keeps `content` (the whole file, read at version `modifiedNanoseconds`) with the entry under
+    /// `key`, within the loop's budget.
+    func remember(content: ByteBuffer, for key: String, modifiedNanoseconds: Int) {
         guard var entry = entries[key], entry.content == nil, content.readableBytes == entry.size,
+              entry.modifiedNanoseconds == modifiedNanoseconds,
               contentBytes + content.readableBytes <= Self.contentBudget else { return }
         entry.content = content
         contentBytes += content.readableBytes
@@ -124,14 +129,20 @@ final class OpenFileCache {
     }
 
     /// Keeps the compressed form of the file under `key`, within the loop's budget, when the
-    /// entry is still the version (`size`, `modified`) that was compressed.
-    func remember(compressed: ByteBuffer, coding: String, for key: String, size: Int, modified: Int) {
-        guard var entry = entries[key], entry.compressed == nil, entry.size == size, entry.modified == modified,
+    /// entry is still the version (`size`, `modifiedNanoseconds`) that was compressed.
+    func remember(compressed: ByteBuffer, coding: String, for key: String, size: Int, modifiedNanoseconds: Int) {
+        guard var entry = entries[key], entry.compressed == nil, entry.size == size,
+              entry.modifiedNanoseconds == modifiedNanoseconds,
               contentBytes + compressed.readableBytes <= Self.contentBudget else { return }
         entry.compressed = compressed
         entry.compressedCoding = coding
         contentBytes += compressed.readableBytes
         entries[key] = entry
+    }
+
+    /// Drops the entry under `key` (the file changed since it was looked up).
+    func forget(_ key: String) {
+        if let entry = entries.removeValue(forKey: key) { contentBytes -= entry.heldBytes }
     }
 
     func store(_ key: String, found: StaticFileLookup.Found, file: SharedFile) {
@@ -140,7 +151,8 @@ final class OpenFileCache {
             entries = entries.filter { $0.value.expires > now }
         }
         if entries.count >= Self.capacity { entries.removeAll() }
-        entries[key] = Entry(file: file, size: found.size, modified: found.modified, contentType: found.contentType,
+        entries[key] = Entry(file: file, size: found.size, modified: found.modified,
+                             modifiedNanoseconds: found.modifiedNanoseconds, contentType: found.contentType,
                              encoding: found.encoding, varies: found.varies, expires: .now() + Self.lifetime)
         contentBytes = entries.values.reduce(0) { $0 + $1.heldBytes }
     }

@@ -18,6 +18,7 @@ enum StaticFileLookup {
         let handle: NIOFileHandle
         let size: Int
         let modified: Int
+        let modifiedNanoseconds: Int
         let contentType: String
         /// `gzip` or `br` when a precompressed sibling is served.
         let encoding: String?
@@ -36,8 +37,9 @@ enum StaticFileLookup {
 
     /// `trailingSlash`: the request path ends with `/`, which only a directory may (a directory
     /// asked for without one is sent to its slashed name, so relative links in it resolve).
+    /// `requestPath` titles a directory listing: the path the client asked for.
     static func lookup(root: StaticRoot, segments: [String], trailingSlash: Bool,
-                       acceptsGzip: Bool, acceptsBrotli: Bool) -> Outcome {
+                       acceptsGzip: Bool, acceptsBrotli: Bool, requestPath: String) -> Outcome {
         var candidate = root.path
         for segment in segments { candidate += "/" + segment }
         guard let resolved = resolvedInsideRoot(candidate, root: root.path), let info = FileInfo(resolved) else {
@@ -53,7 +55,7 @@ enum StaticFileLookup {
                 }
             }
             guard root.listDirectories else { return .forbidden }
-            return listing(resolved, segments: segments)
+            return listing(resolved, root: root.path, title: requestPath)
         }
         guard info.isRegular, !trailingSlash else { return .notFound }
         return open(resolved, info: info, name: segments.last ?? "", root: root,
@@ -89,20 +91,21 @@ enum StaticFileLookup {
         guard descriptor >= 0 else { return errno == EACCES ? .forbidden : .notFound }
         return .file(Found(
             handle: NIOFileHandle(_deprecatedTakingOwnershipOfDescriptor: descriptor),
-            size: chosen.info.size, modified: chosen.info.modified,
+            size: chosen.info.size, modified: chosen.info.modified, modifiedNanoseconds: chosen.info.modifiedNanoseconds,
             contentType: contentType, encoding: chosen.encoding, varies: varies))
     }
 
-    private static func listing(_ directory: String, segments: [String]) -> Outcome {
+    /// The entries of `directory` a client could open: hidden names and links leading out of
+    /// the root are left out, as the requests for them would be refused.
+    private static func listing(_ directory: String, root: String, title: String) -> Outcome {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return .forbidden }
-        let title = "/" + segments.joined(separator: "/")
         var html = "<!DOCTYPE html>\n<html lang=\"pt-BR\"><head><meta charset=\"utf-8\"><title>Índice de \(HTMLEscape.escape(title))</title></head><body>\n"
         html += "<h1>Índice de \(HTMLEscape.escape(title))</h1>\n<ul>\n"
         for name in names.sorted() where !name.hasPrefix(".") {
-            var isDirectory: ObjCBool = false
-            _ = FileManager.default.fileExists(atPath: directory + "/" + name, isDirectory: &isDirectory)
-            let display = name + (isDirectory.boolValue ? "/" : "")
-            let href = (name.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? name) + (isDirectory.boolValue ? "/" : "")
+            guard let resolved = resolvedInsideRoot(directory + "/" + name, root: root), let info = FileInfo(resolved),
+                  info.isDirectory || info.isRegular else { continue }
+            let display = name + (info.isDirectory ? "/" : "")
+            let href = (name.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? name) + (info.isDirectory ? "/" : "")
             html += "<li><a href=\"\(HTMLEscape.escape(href))\">\(HTMLEscape.escape(display))</a></li>\n"
         }
         html += "</ul></body></html>\n"
@@ -117,13 +120,28 @@ struct FileInfo {
     let size: Int
     /// Seconds since the epoch.
     let modified: Int
+    /// Nanoseconds since the epoch: two versions written within one second still differ.
+    let modifiedNanoseconds: Int
 
     init?(_ path: String) {
-        guard let attributes = try? FileManager.default.attributesOfItem(atPath: path) else { return nil }
-        let type = attributes[.type] as? FileAttributeType
-        isDirectory = type == .typeDirectory
-        isRegular = type == .typeRegular
-        size = (attributes[.size] as? NSNumber)?.intValue ?? 0
-        modified = Int((attributes[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0)
+        var status = stat()
+        guard stat(path, &status) == 0 else { return nil }
+        self.init(status)
+    }
+
+    /// The facts of an open descriptor (`fstat`); nil when it cannot be asked.
+    init?(descriptor: CInt) {
+        var status = stat()
+        guard fstat(descriptor, &status) == 0 else { return nil }
+        self.init(status)
+    }
+
+    private init(_ status: stat) {
+        let type = status.st_mode & S_IFMT
+        isDirectory = type == S_IFDIR
+        isRegular = type == S_IFREG
+        size = Int(status.st_size)
+        modified = Int(status.st_mtim.tv_sec)
+        modifiedNanoseconds = Int(status.st_mtim.tv_sec) &* 1_000_000_000 &+ Int(status.st_mtim.tv_nsec)
     }
 }
