@@ -322,6 +322,46 @@ struct EdgeStaticFilesTests {
         #expect(head.bytes.isEmpty)
     }
 
+    @Test("a text file over 1 MiB is compressed as it streams, over HTTP and HTTPS, with gzip and brotli",
+          arguments: [false, true])
+    func largeFileCompressedWhileStreaming(tls: Bool) async throws {
+        let directory = try TemporaryDirectory(prefix: "portal-static")
+        defer { directory.remove() }
+        let edge = try await Self.start(directory)
+        let original = (0..<40_000).map { "linha \($0): lançamento \($0 % 97) conferido\n" }.joined()
+        #expect(original.utf8.count > 1_500_000)
+        try original.write(toFile: directory.file("www/js/bundle.js"), atomically: true, encoding: .utf8)
+        func get(_ headers: [(String, String)], method: HTTPMethod = .GET) async throws -> HTTPTestBytesResponse {
+            tls ? try await TestHTTPClient.requestBytes(port: edge.httpsPort, method: method, path: "/static/js/bundle.js",
+                                                        headers: headers, tls: edge.tls)
+                : try await TestHTTPClient.requestBytes(port: edge.httpPort, method: method, path: "/static/js/bundle.js",
+                                                        headers: headers)
+        }
+        let gzip = try await get([("Accept-Encoding", "gzip")])
+        let head = try await get([("Accept-Encoding", "gzip")], method: .HEAD)
+        let identity = try await get([])
+        let certificate = edge.certificateFile
+        let url = tls ? "https://localhost:\(edge.httpsPort)/static/js/bundle.js" : "http://127.0.0.1:\(edge.httpPort)/static/js/bundle.js"
+        let brotli = try await Task.detached {
+            try EdgeHTTP2Tests.curl(["--http1.1", "--compressed", "-H", "Accept-Encoding: br", url], certificate: certificate)
+        }.value
+        await edge.stop()
+        #expect(gzip.status == 200)
+        #expect(gzip.header("Content-Encoding") == "gzip")
+        #expect(gzip.header("Content-Length") == nil)
+        #expect(gzip.header("Transfer-Encoding") == "chunked")
+        #expect(gzip.header("ETag")?.hasPrefix("W/") == true)
+        var buffer = ByteBuffer(bytes: gzip.bytes)
+        #expect(String(buffer: try buffer.decompress(with: .gzip(), maxSize: 4 << 20)) == original)
+        #expect(gzip.bytes.count < original.utf8.count / 4)
+        #expect(head.header("Content-Encoding") == "gzip")
+        #expect(head.bytes.isEmpty)
+        #expect(identity.header("Content-Length") == String(original.utf8.count))
+        #expect(identity.bytes.count == original.utf8.count)
+        #expect(brotli.headers.lowercased().contains("content-encoding: br"))
+        #expect(brotli.body == original)
+    }
+
     @Test("a precompressed sibling is served to clients that accept gzip")
     func precompressed() async throws {
         let directory = try TemporaryDirectory(prefix: "portal-static")

@@ -494,8 +494,10 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         connectUpstream(exchange, allowIdle: true)
     }
 
-    private func connectUpstream(_ exchange: Exchange, allowIdle: Bool) {
-        guard let route = exchange.route, let address = pool.nextAddress(from: route.upstreams) else {
+    /// `tried`: addresses this request could not connect to; another of the route's is tried
+    /// before answering 502 (nothing of the request has reached an upstream yet).
+    private func connectUpstream(_ exchange: Exchange, allowIdle: Bool, tried: [HostAndPort] = []) {
+        guard let route = exchange.route, let address = route.balancer.next(excluding: tried) else {
             respondLocally(exchange, status: .badGateway, close: false)
             return
         }
@@ -523,6 +525,13 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 self.metrics.upstreamFailed(address.description, timeout: timedOut)
                 self.logger.error(timedOut ? "no upstream connection free in time" : "upstream unreachable",
                                   metadata: exchange.upstreamLogMetadata(["upstream": "\(address)", "error": "\(error)"]))
+                if !timedOut {
+                    route.balancer.markFailed(address)
+                    if tried.count + 1 < route.upstreams.count {
+                        self.connectUpstream(exchange, allowIdle: allowIdle, tried: tried + [address])
+                        return
+                    }
+                }
                 self.respondLocally(exchange, status: timedOut ? .serviceUnavailable : .badGateway, close: false)
             }
         }

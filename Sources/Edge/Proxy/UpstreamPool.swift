@@ -36,7 +36,6 @@ final class UpstreamPool {
     /// The runtime generation `settings` came from; a reload brings a newer one.
     private(set) var settingsGeneration: Int
     private var idle: [HostAndPort: [IdleEntry]] = [:]
-    private var nextAddressIndex = 0
     /// Open or opening connections per address, busy or idle.
     private var open: [HostAndPort: Int] = [:]
     private var waiters: [HostAndPort: [Waiter]] = [:]
@@ -67,14 +66,6 @@ final class UpstreamPool {
         guard generation > settingsGeneration else { return }
         self.settings = settings
         settingsGeneration = generation
-    }
-
-    /// Picks the next address round-robin.
-    func nextAddress(from addresses: [HostAndPort]) -> HostAndPort? {
-        guard !addresses.isEmpty else { return nil }
-        let address = addresses[nextAddressIndex % addresses.count]
-        nextAddressIndex &+= 1
-        return address
     }
 
     /// Hands out an idle connection to `address`, or opens a new one when `allowIdle` is false or none is idle.

@@ -19,6 +19,16 @@ struct Route: Sendable {
     var cache: RouteCache? = nil
     /// Replaces the route's path on the way to the upstream (`ProxyPass /api/ http://host/`).
     var upstreamPath: String? = nil
+    /// Picks the upstream of each request.
+    let balancer: UpstreamBalancer
+
+    init(path: String, upstreams: [HostAndPort], maxBodyBytes: Int, preserveHost: Bool) {
+        self.path = path
+        self.upstreams = upstreams
+        self.maxBodyBytes = maxBodyBytes
+        self.preserveHost = preserveHost
+        self.balancer = UpstreamBalancer(addresses: upstreams)
+    }
 
     /// `target` (in normal form, under this route) as the upstream is to receive it.
     func upstreamTarget(for target: String) -> String {
