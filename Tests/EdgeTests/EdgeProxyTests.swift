@@ -123,6 +123,25 @@ struct EdgeProxyTests {
         #expect(upstream.requests.first?.body.count == 8000)
     }
 
+    @Test("a client that stops sending its body is the client's fault: 408 at the body deadline, not 504")
+    func stalledUploadIsNotAnUpstreamTimeout() async throws {
+        let upstream = try await RecordingUpstream.start()
+        let edge = try await EdgeFixture.start(upstreams: [], configure: EdgeFixture.plainSite(proxyingTo: upstream.port) {
+            $0.proxyTimeoutSeconds = 1
+            $0.requestBodyTimeoutSeconds = 2
+            $0.minRateBytesPerSecond = 0
+        })
+        let head = "POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n"
+        let started = NIODeadline.now()
+        let result = try await RawSocketClient.exchange(port: edge.httpPort, chunks: [head, "0123456789"],
+                                                        gap: .milliseconds(100), timeout: .seconds(6))
+        let waited = NIODeadline.now() - started
+        await edge.stop()
+        await upstream.stop()
+        #expect(result.statuses == [408], "\(result.response.prefix(200))")
+        #expect(waited >= .milliseconds(1_800), "cut at the body deadline, not at proxy_timeout")
+    }
+
     @Test("proxy_timeout also holds for a later request on a kept-alive connection")
     func gatewayTimeoutOnReusedConnection() async throws {
         let upstream = try await RecordingUpstream.start { request, _ in

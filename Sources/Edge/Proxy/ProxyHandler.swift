@@ -276,6 +276,9 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     func channelWritabilityChanged(context: ChannelHandlerContext) {
         if context.channel.isWritable {
             writeStalledSince = nil
+            // The upstream was held back while the client did not read: its silence counts
+            // from now.
+            exchange?.touch()
             exchange?.upstream?.setAutoRead(true)
         } else if writeStalledSince == nil {
             writeStalledSince = .now()
@@ -579,6 +582,12 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         guard let exchange, exchange.upstream != nil, !exchange.responseEnded, let context else { return }
         // The settings of the runtime in force now: a reload may have changed the timeout.
         let timeout = TimeAmount.seconds(Int64(settings.proxyTimeoutSeconds))
+        // Waiting on the client is not the upstream's silence: a client that does not read the
+        // answer (the upstream is held back meanwhile) or is still sending the body the upstream
+        // stands ready to take. client_timeout and the body read deadline watch the client.
+        let waitingOnClient = writeStalledSince != nil
+            || (!exchange.requestEnded && exchange.upstream?.channel.isWritable == true)
+        if waitingOnClient { exchange.touch() }
         let idleFor = NIODeadline.now() - exchange.lastUpstreamActivity
         if idleFor < timeout {
             proxyTimer = context.eventLoop.assumeIsolated().scheduleTask(in: timeout - idleFor) { [weak self] in
