@@ -41,6 +41,9 @@ struct EdgeRequestHygieneTests {
         ("chunked HTTP/1.0 body", "POST / HTTP/1.0\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", 400),
         ("HTTP/1.1 without Host", "GET / HTTP/1.1\r\nAccept: */*\r\n\r\n", 400),
         ("two Host headers", "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400),
+        ("empty label in Host", "GET / HTTP/1.1\r\nHost: a..b.test\r\n\r\n", 400),
+        ("port out of range in Host", "GET / HTTP/1.1\r\nHost: a.test:99999\r\n\r\n", 400),
+        ("unknown expectation", "GET / HTTP/1.1\r\nHost: x\r\nExpect: foo\r\n\r\n", 417),
         ("unknown Transfer-Encoding", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", 400),
         ("too many headers", "GET / HTTP/1.1\r\nHost: x\r\n" + (0..<30).map { "X-H\($0): v\r\n" }.joined() + "\r\n", 431),
         ("header too large", "GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + String(repeating: "a", count: 2000) + "\r\n\r\n", 431),
@@ -74,11 +77,14 @@ struct EdgeRequestHygieneTests {
         }
         let current = try await send("HTTP/1.1")
         let old = try await send("HTTP/1.0")
+        let bodyless = try await RawSocketClient.exchange(
+            port: edge.httpPort, chunks: ["GET /page HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n"])
         await edge.stop()
         await upstream.stop()
         #expect(current.statuses == [100, 200])
         #expect(old.statuses == [200])
-        #expect(upstream.requests.map(\.body) == ["hello", "hello"])
+        #expect(bodyless.statuses == [200], "no body to wait for: no 100 Continue")
+        #expect(upstream.requests.map(\.body) == ["hello", "hello", ""])
     }
 
     @Test("whitespace around a header value and a host name's final dot are accepted, as by Apache and nginx")

@@ -190,4 +190,24 @@ struct LogRetentionTests {
         let left = Set(try FileManager.default.contentsOfDirectory(atPath: directory.path))
         #expect(left == ["access.log", "access.log.bak", "access.log.20200101-000000.gz", "access.log.keepme", "access.log.2020"])
     }
+
+    @Test("error pages come as JSON only when the client ranks JSON above HTML", arguments: [
+        ("application/json", true), ("application/json, text/plain, */*", true), ("application/json;q=0", false),
+        ("text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8", false), ("*/*", false),
+        ("application/json, text/html;q=0.5", true), ("text/html, application/json", false),
+        ("APPLICATION/JSON ; q=0.7", true), ("", false),
+    ] as [(String, Bool)])
+    func errorPageFormat(_ example: (String, Bool)) {
+        #expect(ErrorPage.prefersJSON(example.0) == example.1, "\(example.0)")
+    }
+
+    @Test("an HTTP/1.0 request without Host goes up as HTTP/1.1 with the upstream's address as Host")
+    func hostForHTTP10() {
+        let head = HTTPRequestHead(version: .http1_0, method: .GET, uri: "/")
+        let upstream = ForwardedRequest(scheme: "http", localPort: 80)
+            .upstreamHead(for: head, clientAddress: "203.0.113.7", upstream: HostAndPort(host: "127.0.0.1", port: 9000))
+        #expect(upstream.version == .http1_1)
+        #expect(upstream.headers[canonicalForm: "host"] == ["127.0.0.1:9000"])
+        #expect(upstream.headers.first(name: "X-Forwarded-Host") == nil)
+    }
 }

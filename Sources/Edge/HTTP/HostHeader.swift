@@ -2,7 +2,8 @@
 enum HostHeader {
     /// The host part of a `Host` value (`example.com:8080` → `example.com`, `[::1]:80` → `[::1]`),
     /// lower-cased; nil when it holds anything but letters, digits, dots, hyphens or a bracketed
-    /// IPv6 literal, or a port that is not a number.
+    /// IPv6 literal, an empty label (`a..b`, as nginx refuses), or a port that is not a number
+    /// up to 65535 (an empty port is allowed, as RFC 3986 allows it).
     static func hostPart(_ value: String) -> String? {
         let bytes = value.utf8
         guard let first = bytes.first else { return nil }
@@ -14,13 +15,13 @@ enum HostHeader {
             else { return nil }
             let rest = bytes[bytes.index(after: close)...]
             if !rest.isEmpty {
-                guard rest.first == UInt8(ascii: ":"), rest.dropFirst().allSatisfy(ASCII.isDigit) else { return nil }
+                guard rest.first == UInt8(ascii: ":"), isPort(rest.dropFirst()) else { return nil }
             }
             return ASCII.lowercased(Substring(value)[..<value.index(after: close)])
         }
         var end = bytes.endIndex
         if let colon = bytes.firstIndex(of: UInt8(ascii: ":")) {
-            guard bytes[bytes.index(after: colon)...].allSatisfy(ASCII.isDigit) else { return nil }
+            guard isPort(bytes[bytes.index(after: colon)...]) else { return nil }
             end = colon
         }
         // A fully qualified name's final dot (`example.com.`) names the same host.
@@ -28,11 +29,18 @@ enum HostHeader {
             end = bytes.index(before: end)
         }
         let host = bytes[..<end]
-        guard !host.isEmpty, host.count <= 253, host.first != UInt8(ascii: "."), host.allSatisfy(ASCII.isHostByte)
+        guard !host.isEmpty, host.count <= 253, host.first != UInt8(ascii: "."), host.allSatisfy(ASCII.isHostByte),
+              !zip(host, host.dropFirst()).contains(where: { $0 == UInt8(ascii: ".") && $1 == UInt8(ascii: ".") })
         else { return nil }
         if host.allSatisfy({ !($0 >= 0x41 && $0 <= 0x5A) }) {
             return String(Substring(value)[..<end])
         }
         return String(decoding: host.map(ASCII.lower), as: UTF8.self)
+    }
+
+    /// Digits of a port number (0 to 65535), or nothing.
+    private static func isPort(_ digits: Substring.UTF8View) -> Bool {
+        guard digits.count <= 5, digits.allSatisfy(ASCII.isDigit) else { return false }
+        return digits.reduce(0) { $0 * 10 + Int($1 - UInt8(ascii: "0")) } <= 65535
     }
 }

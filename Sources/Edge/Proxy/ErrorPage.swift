@@ -27,10 +27,28 @@ enum ErrorPage {
         return (headers, allocator.buffer(string: body))
     }
 
-    /// True when the client asks for JSON more than for HTML.
+    /// True when the client asks for JSON more than for HTML: `application/json` named with a
+    /// q-value above 0, and `text/html` not named or ranked lower (a wildcard does not count
+    /// against a type named outright, so `application/json, */*` gets JSON).
     static func prefersJSON(_ accept: String?) -> Bool {
-        guard let accept = accept?.lowercased() else { return false }
-        return accept.contains("application/json") && !accept.contains("text/html")
+        guard let accept else { return false }
+        var json: Double?
+        var html: Double?
+        for range in accept.split(separator: ",") {
+            var parts = range.split(separator: ";")[...]
+            guard let type = parts.popFirst()?.trimmingASCIISpaces().lowercased() else { continue }
+            var quality = 1.0
+            for parameter in parts {
+                let pair = parameter.trimmingASCIISpaces()
+                if pair.lowercased().hasPrefix("q=") {
+                    quality = min(max(Double(pair.dropFirst(2)) ?? 0, 0), 1)
+                }
+            }
+            if type == "application/json" { json = max(json ?? 0, quality) }
+            if type == "text/html" { html = max(html ?? 0, quality) }
+        }
+        guard let json, json > 0 else { return false }
+        return html.map { json > $0 } ?? true
     }
 
     /// User-facing texts are in Brazilian Portuguese.

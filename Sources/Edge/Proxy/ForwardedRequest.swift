@@ -81,7 +81,8 @@ struct ForwardedRequest {
         case .contentLength(let length): headers.append(("Content-Length", String(length)))
         case .chunked: headers.append(("Transfer-Encoding", "chunked"))
         }
-        if !preserveHost, let upstream {
+        // An HTTP/1.0 client may send no Host; the request goes up as HTTP/1.1, which needs one.
+        if !preserveHost || originalHost == nil, let upstream {
             headers.append(("Host", upstream.description))
         }
         if let clientAddress {

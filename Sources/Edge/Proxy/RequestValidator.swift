@@ -102,6 +102,11 @@ enum RequestValidator {
                 facts.recordUpgrade(value)
             case 6 where ASCII.equalsIgnoringCase(name, "expect"):
                 facts.expectContinue = ASCII.equalsIgnoringCase(value.trimmingASCIISpaces(), "100-continue")
+                // 100-continue is the only expectation there is (RFC 9110 §10.1.1); Apache
+                // answers others with 417, and so does the edge (HTTP/1.0 had no Expect).
+                if !facts.expectContinue && head.version != .http1_0 {
+                    return .reject(.expectationFailed, "unknown expectation in Expect")
+                }
             case 15 where ASCII.equalsIgnoringCase(name, "accept-encoding"):
                 facts.acceptEncoding = facts.acceptEncoding.map { "\($0), \(value)" } ?? value
             case 7 where ASCII.equalsIgnoringCase(name, "referer"):
@@ -133,6 +138,8 @@ enum RequestValidator {
             if encodingCount > 0 { return .reject(.badRequest, "Transfer-Encoding in an HTTP/1.0 request") }
             facts.expectContinue = false
         }
+        // Nothing to wait for without a body: no `100 Continue` before the answer.
+        if !facts.hasBody { facts.expectContinue = false }
         facts.resolveUpgrade()
         return .accept(facts)
     }
