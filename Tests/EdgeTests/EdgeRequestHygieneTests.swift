@@ -44,6 +44,7 @@ struct EdgeRequestHygieneTests {
         ("empty label in Host", "GET / HTTP/1.1\r\nHost: a..b.test\r\n\r\n", 400),
         ("port out of range in Host", "GET / HTTP/1.1\r\nHost: a.test:99999\r\n\r\n", 400),
         ("unknown expectation", "GET / HTTP/1.1\r\nHost: x\r\nExpect: foo\r\n\r\n", 417),
+        ("HTTP/0.9 request line", "GET /old-style\r\n", 400),
         ("unknown Transfer-Encoding", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", 400),
         ("too many headers", "GET / HTTP/1.1\r\nHost: x\r\n" + (0..<30).map { "X-H\($0): v\r\n" }.joined() + "\r\n", 431),
         ("header too large", "GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + String(repeating: "a", count: 2000) + "\r\n\r\n", 431),

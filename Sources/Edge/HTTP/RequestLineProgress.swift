@@ -32,6 +32,18 @@ struct RequestLineProgress {
         captured.removeAll(keepingCapacity: true)
     }
 
+    /// The line has ended without `HTTP/x.y` at its end (an HTTP/0.9 request). Empty lines
+    /// before a request (RFC 9112 §2.2) and lines too long to have been kept do not count.
+    var lacksVersion: Bool {
+        guard ended, length <= Self.capturedLimit else { return false }
+        let line = captured.last == UInt8(ascii: "\r") ? captured.dropLast() : captured[...]
+        guard !line.isEmpty else { return false }
+        let version = Array(line.suffix(9))
+        guard version.count == 9 else { return true }
+        return !(version[0] == UInt8(ascii: " ") && version[1...5].elementsEqual("HTTP/".utf8)
+            && ASCII.isDigit(version[6]) && version[7] == UInt8(ascii: ".") && ASCII.isDigit(version[8]))
+    }
+
     mutating func add(_ bytes: ByteBufferView) {
         guard !ended else { return }
         for byte in bytes {

@@ -21,14 +21,20 @@ final class ClientByteObserver: ChannelInboundHandler {
     /// never arrived, which the HTTP state machines have no place for.
     func writeRawAndClose(_ text: String) {
         guard let context else { return }
+        discarding = true
         let channel = context.channel
         context.writeAndFlush(NIOAny(context.channel.allocator.buffer(string: text))).whenComplete { _ in
             channel.close(promise: nil)
         }
     }
 
+    /// Set once the connection got its last answer: later bytes are not parsed.
+    private var discarding = false
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !discarding else { return }
         proxy?.clientBytesReceived(unwrapInboundIn(data))
+        guard !discarding else { return }
         context.fireChannelRead(data)
     }
 }

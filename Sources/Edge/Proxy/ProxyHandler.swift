@@ -154,8 +154,16 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             requestLine.add(buffer.readableBytesView)
         case .readingBody(let since, let bytes):
             phase = .readingBody(since: since, bytes: bytes + buffer.readableBytes)
+            return
         case .responding:
-            break
+            return
+        }
+        if requestLine.lacksVersion, exchange == nil, !closing {
+            // HTTP/0.9 (`GET /path` and a line end): the parser would wait for a version until
+            // the header deadline; the answer can be given now.
+            logger.info("request line without an HTTP version", metadata: [
+                "client": "\(context?.channel.remoteAddress?.ipAddress ?? "-")"])
+            answerBeforeHead(status: .badRequest, body: "Requisição inválida.\n")
         }
     }
 
@@ -1194,6 +1202,20 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 
+    /// Answers a client whose request head never became one (too slow, or a request line
+    /// without an HTTP version), below the HTTP handlers, logs it as received, and closes.
+    private func answerBeforeHead(status: HTTPResponseStatus, body: String) {
+        guard let context, let observer else { return }
+        closing = true
+        let answer = RawAnswer(status: status, body: body)
+        let policy = listener.tls ? runtime.defaultHTTPSHeaders : runtime.defaultHTTPHeaders
+        observer.writeRawAndClose(answer.text(policy: policy))
+        runtime.accessLog?.record(AccessLogEntry(
+            clientAddress: context.channel.remoteAddress?.ipAddress ?? "-", time: time(nil), method: "-",
+            uri: "-", version: "-", status: Int(status.code), bytesSent: answer.body.utf8.count, referer: nil,
+            userAgent: nil, upstream: nil, durationNanoseconds: 0, rawRequestLine: requestLine.text))
+    }
+
     private func deadlineReached() {
         deadlineTimer = nil
         deadlineTimerFiresAt = nil
@@ -1215,14 +1237,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             closing = true
             logger.info("request head not received in time", metadata: [
                 "client": "\(context.channel.remoteAddress?.ipAddress ?? "-")"])
-            if exchange == nil, let observer {
-                let answer = RawAnswer(status: .requestTimeout, body: "Tempo esgotado aguardando a requisição.\n")
-                let policy = listener.tls ? runtime.defaultHTTPSHeaders : runtime.defaultHTTPHeaders
-                observer.writeRawAndClose(answer.text(policy: policy))
-                runtime.accessLog?.record(AccessLogEntry(
-                    clientAddress: context.channel.remoteAddress?.ipAddress ?? "-", time: time(nil), method: "-",
-                    uri: "-", version: "-", status: 408, bytesSent: answer.body.utf8.count, referer: nil, userAgent: nil,
-                    upstream: nil, durationNanoseconds: 0, rawRequestLine: requestLine.text))
+            if exchange == nil, observer != nil {
+                answerBeforeHead(status: .requestTimeout, body: "Tempo esgotado aguardando a requisição.\n")
             } else {
                 context.close(promise: nil)
             }
