@@ -205,9 +205,9 @@ public final class EdgeServer: Service {
     }
 
     private func recordCertificates(_ runtime: EdgeRuntime) {
-        for site in runtime.sites {
-            if let days = site.certificateDaysLeft { metrics.certificateExpiry(site: site.name, days: days) }
-        }
+        metrics.certificatesInForce(runtime.sites.compactMap { site in
+            site.certificateNotAfter.map { (site.name, $0) }
+        })
     }
 
     /// Reopens every log file (after an outside tool moved them away).

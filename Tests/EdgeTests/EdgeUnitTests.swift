@@ -210,4 +210,20 @@ struct LogRetentionTests {
         #expect(upstream.headers[canonicalForm: "host"] == ["127.0.0.1:9000"])
         #expect(upstream.headers.first(name: "X-Forwarded-Host") == nil)
     }
+
+    @Test("the certificate gauge counts down between scrapes, and a site that is gone loses it")
+    func certificateGauge() {
+        let metrics = EdgeMetrics()
+        let start = Date(timeIntervalSince1970: 1_800_000_000)
+        metrics.certificatesInForce([(site: "portal", notAfter: start.addingTimeInterval(30 * 86_400)),
+                                     (site: "old", notAfter: start.addingTimeInterval(86_400))])
+        let first = metrics.render(now: start)
+        let later = metrics.render(now: start.addingTimeInterval(10 * 86_400))
+        #expect(first.contains("portal_edge_certificate_expiry_days{site=\"portal\"} 30.0"), "\(first)")
+        #expect(later.contains("portal_edge_certificate_expiry_days{site=\"portal\"} 20.0"), "\(later)")
+        metrics.certificatesInForce([(site: "portal", notAfter: start.addingTimeInterval(90 * 86_400))])
+        let reloaded = metrics.render(now: start)
+        #expect(reloaded.contains("portal_edge_certificate_expiry_days{site=\"portal\"} 90.0"))
+        #expect(!reloaded.contains("site=\"old\""))
+    }
 }

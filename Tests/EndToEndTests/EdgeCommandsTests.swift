@@ -12,10 +12,12 @@ struct EdgeCommandsTests {
         let refusing = try RefusingPort()
         defer { withExtendedLifetime(refusing) {} }
         let closed = refusing.port
+        let app = try await RecordingUpstream.start()
+        defer { Task { await app.stop() } }
         let file = directory.file("portal.yaml")
         try """
             app:
-              port: 9000
+              port: \(app.port)
             edge:
               sites:
                 - name: portal
@@ -43,7 +45,17 @@ struct EdgeCommandsTests {
         #expect(result.stdout.contains("Syntax OK"))
         #expect(result.stderr.contains("warning: upstream 127.0.0.1:\(closed) (site 'portal', route /) refuses connections"))
         #expect(result.stderr.contains("warning: upstream app.invalid:8080 (site 'portal', route /legacy/): the name does not resolve"))
-        #expect(result.stderr.contains("127.0.0.1:9000"))
+        #expect(result.stderr.contains("the app is listening on 127.0.0.1:\(app.port) (app.port): if this route is meant "
+            + "for the app, point it at 127.0.0.1:\(app.port)"), "\(result.stderr)")
+        // With the app down too, pointing the route at it would not help: the warning says to start it.
+        let appDown = try RefusingPort()
+        defer { withExtendedLifetime(appDown) {} }
+        let text = try String(contentsOfFile: file, encoding: .utf8)
+        try text.replacingOccurrences(of: "port: \(app.port)", with: "port: \(appDown.port)")
+            .write(toFile: file, atomically: true, encoding: .utf8)
+        let bothDown = try await PortalProcess.run(["check", "--config", file, "--data-dir", directory.file("d")],
+                                                   outputDirectory: directory.path)
+        #expect(bothDown.stderr.contains("nothing listens on the app's address 127.0.0.1:\(appDown.port)"), "\(bothDown.stderr)")
         #expect(result.stdout.contains("site portal"))
         #expect(result.stdout.contains("hosts: portal.jpcontabil.com.br"))
         #expect(result.stdout.contains("route / -> 127.0.0.1:\(closed)"))
@@ -159,6 +171,15 @@ struct EdgeCommandsTests {
         try await Task.sleep(for: .milliseconds(400))
         let reopened = (try? String(contentsOfFile: accessLog, encoding: .utf8)) ?? ""
         #expect(reopened.contains("/after-reopen"))
+
+        // A second edge on the same data folder would take over edge.pid: it refuses to start.
+        try write(extraRoute: true)
+        let second = try await PortalProcess.run(["edge", "--config", file, "--data-dir", data],
+                                                 outputDirectory: directory.path)
+        #expect(second.status != 0)
+        #expect(second.stderr.contains("another edge (pid \(edgePID)) already runs"), "\(second.stderr)")
+        let stillRecorded = try String(contentsOfFile: data + "/edge.pid", encoding: .utf8)
+        #expect(stillRecorded.trimmingCharacters(in: .whitespacesAndNewlines) == "\(edgePID)")
 
         up.signal(SIGTERM)
         #expect(await up.waitForExit(seconds: 30) == 0)

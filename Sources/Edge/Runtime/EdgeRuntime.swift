@@ -169,7 +169,7 @@ public final class EdgeRuntime: Sendable {
                               allowEncodedSlashes: site.allowEncodedSlashes, routes: routes, tlsContext: context, accessLog: siteLog,
                               httpsHeaders: HeaderPolicy(edge: edge, site: site, tls: true),
                               httpHeaders: HeaderPolicy(edge: edge, site: site, tls: false)))
-            sites.last?.certificateDaysLeft = notAfter.map { $0.timeIntervalSinceNow / 86_400 }
+            sites.last?.certificateNotAfter = notAfter
         }
         let defaultSite = edge.defaultSite.flatMap { name in sites.first { $0.name == name } }
         let router = SiteRouter(sites: sites, defaultSite: defaultSite)

@@ -1,3 +1,4 @@
+import Foundation
 import NIOSSL
 import PortalCore
 
@@ -69,7 +70,7 @@ struct Route: Sendable {
 
 /// One site (virtual host) as the edge serves it.
 final class Site: @unchecked Sendable {
-    // @unchecked: `certificateDaysLeft` is set once while the runtime is being built, before the
+    // @unchecked: `certificateNotAfter` is set once while the runtime is being built, before the
     // site is shared with any event loop; every other property is a `let`.
     let name: String
     let hosts: [String]
@@ -82,8 +83,8 @@ final class Site: @unchecked Sendable {
     /// Longest path first, so the first match is the longest prefix.
     let routes: [Route]
     let tlsContext: NIOSSLContext?
-    /// Days until the certificate expires, when it has one.
-    var certificateDaysLeft: Double? = nil
+    /// When the site's certificate expires (nil without one).
+    var certificateNotAfter: Date? = nil
     let accessLog: AccessLog?
     /// Response headers on HTTPS and on plain HTTP listeners.
     let httpsHeaders: HeaderPolicy

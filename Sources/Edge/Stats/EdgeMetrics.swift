@@ -1,3 +1,4 @@
+import Foundation
 import NIOConcurrencyHelpers
 import Prometheus
 
@@ -92,14 +93,34 @@ final class EdgeMetrics: Sendable {
                 help: "TLS handshakes, by result").increment()
     }
 
-    func certificateExpiry(site: String, days: Double) {
-        registry.makeGauge(descriptor: Self.descriptor("certificate_expiry", unit: "days",
-                                                       help: "Days until the site's certificate expires"),
-                           labels: [("site", site)]).set(days)
+    /// The certificates in force, by site: their gauges count down at every scrape.
+    private let certificates = NIOLockedValueBox<[String: (gauge: Gauge, notAfter: Date)]>([:])
+
+    /// Takes the certificates of the configuration now in force (at start and at each reload):
+    /// a site that is gone loses its gauge, a renewed certificate moves its site's.
+    func certificatesInForce(_ expiries: [(site: String, notAfter: Date)]) {
+        certificates.withLockedValue { current in
+            let wanted = Set(expiries.map(\.site))
+            for (site, entry) in current where !wanted.contains(site) {
+                registry.unregisterGauge(entry.gauge)
+                current[site] = nil
+            }
+            for (site, notAfter) in expiries {
+                let gauge = current[site]?.gauge ?? registry.makeGauge(
+                    descriptor: Self.descriptor("certificate_expiry", unit: "days",
+                                                help: "Days until the site's certificate expires"),
+                    labels: [("site", site)])
+                current[site] = (gauge, notAfter)
+            }
+        }
     }
 
-    func render() -> String {
-        registry.emitToString()
+    /// The metrics in Prometheus's text format, the certificate gauges measured now.
+    func render(now: Date = Date()) -> String {
+        certificates.withLockedValue { current in
+            for entry in current.values { entry.gauge.set(entry.notAfter.timeIntervalSince(now) / 86_400) }
+        }
+        return registry.emitToString()
     }
 }
 

@@ -67,6 +67,13 @@ struct EdgeRunCommand: AsyncParsableCommand {
         }
         LoggingSetup.bootstrap(level: configuration.log.level, errorLog: errorLog)
         let logger = Logger(label: "portal.edge")
+        let statusFile = EdgeControlFiles(dataDirectory: dataDirectory)
+        if let other = statusFile.runningPID(), other != getpid() {
+            // Two edges on one data folder would share its PID file, and reloads would reach one.
+            printError("portal edge: another edge (pid \(other)) already runs with the data folder "
+                + "\(dataDirectory.path); stop it first, or give this one its own data_dir")
+            throw ExitCode(SupervisedChild.startupFailureStatus)
+        }
         let runtime: EdgeRuntime
         do {
             try dataDirectory.prepare()
@@ -76,7 +83,6 @@ struct EdgeRunCommand: AsyncParsableCommand {
             throw ExitCode(SupervisedChild.startupFailureStatus)
         }
         let command = self
-        let statusFile = EdgeControlFiles(dataDirectory: dataDirectory)
         let server = EdgeServer(
             runtime: runtime, logger: logger,
             reloader: { try EdgeRuntime.resolve(try command.configuration()) },

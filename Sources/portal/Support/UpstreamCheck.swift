@@ -31,7 +31,12 @@ enum UpstreamCheck {
                 if addresses.contains(where: { SocketProbe.accepts(address: $0, port: upstream.port) }) { continue }
                 var message = "upstream \(upstream) (site '\(site)', route \(path)) refuses connections"
                 if upstream != appAddress, IPAddress(upstream.host)?.isLoopback == true {
-                    message += "; the app is configured on \(appAddress) (app.port): if this route is meant for the app, point it at \(appAddress)"
+                    if SocketProbe.accepts(address: appAddress.host, port: appAddress.port) {
+                        message += "; the app is listening on \(appAddress) (app.port): if this route is meant for the app, point it at \(appAddress)"
+                    } else {
+                        message += "; nothing listens on the app's address \(appAddress) (app.port) either: start the app "
+                            + "(portal app, or portal up), then point the route at the port it listens on"
+                    }
                 } else {
                     message += "; start it, or fix the address"
                 }
