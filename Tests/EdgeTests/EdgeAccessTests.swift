@@ -108,6 +108,78 @@ struct EdgeAccessTests {
         guard case .forbidden = policy.check(client: "-", authorization: nil) else { Issue.record("unknown admitted"); return }
     }
 
+    @Test("local_only with an allow list lets either in; a client at the server's own address is local")
+    func localOrAllowed() throws {
+        var rules = AccessRules()
+        rules.localOnly = true
+        rules.allow = ["192.168.1.0/24"]
+        rules.deny = ["192.168.1.66"]
+        let policy = try AccessPolicy(rules)
+        let decide = { (client: String, server: String?) -> String in
+            switch policy.check(client: client, server: server, authorization: nil) {
+            case .allow: "allow"
+            case .forbidden: "forbidden"
+            default: "other"
+            }
+        }
+        #expect(decide("127.0.0.1", "127.0.0.1") == "allow")
+        #expect(decide("192.168.1.20", "203.0.113.5") == "allow")
+        #expect(decide("192.168.1.66", "203.0.113.5") == "forbidden", "deny wins")
+        #expect(decide("10.0.0.8", "203.0.113.5") == "forbidden")
+        #expect(decide("203.0.113.5", "203.0.113.5") == "allow", "the server itself, by its public address")
+    }
+
+    @Test("satisfy: all asks for the address and the password, any for either")
+    func satisfy() throws {
+        let directory = try TemporaryDirectory(prefix: "portal-auth")
+        defer { directory.remove() }
+        let file = directory.file("htpasswd")
+        try "contador:\(Bcrypt.hash("senha", cost: 4))\n".write(toFile: file, atomically: true, encoding: .utf8)
+        var rules = AccessRules()
+        rules.allow = ["192.168.1.0/24"]
+        rules.basicAuthFile = file
+        let all = try AccessPolicy(rules)
+        rules.satisfyAny = true
+        let any = try AccessPolicy(rules)
+        let basic = "Basic " + Data("contador:senha".utf8).base64EncodedString()
+        func name(_ decision: AccessPolicy.Decision) -> String {
+            switch decision {
+            case .allow: "allow"
+            case .forbidden: "forbidden"
+            case .unauthorized: "unauthorized"
+            case .verify: "verify"
+            }
+        }
+        #expect(name(all.check(client: "192.168.1.20", authorization: nil)) == "unauthorized")
+        #expect(name(all.check(client: "192.168.1.20", authorization: basic)) == "verify")
+        #expect(name(all.check(client: "10.0.0.8", authorization: basic)) == "forbidden")
+        #expect(name(any.check(client: "192.168.1.20", authorization: nil)) == "allow")
+        #expect(name(any.check(client: "10.0.0.8", authorization: nil)) == "unauthorized")
+        #expect(name(any.check(client: "10.0.0.8", authorization: basic)) == "verify")
+    }
+
+    @Test("an htpasswd file written on Windows works; every bad line is reported; a cut hash is refused")
+    func htpasswdLines() throws {
+        let directory = try TemporaryDirectory(prefix: "portal-auth")
+        defer { directory.remove() }
+        let file = directory.file("htpasswd")
+        let hash = Bcrypt.hash("senha", cost: 4)
+        try "# equipe\r\ncontador:\(hash)\r\nfiscal:\(hash)\r\n".write(toFile: file, atomically: true, encoding: .utf8)
+        let users = try AccessPolicy.loadPasswords(file)
+        #expect(users.keys.sorted() == ["contador", "fiscal"])
+        #expect(users["contador"]?.hasSuffix("\r") == false)
+        try "a:$apr1$abc$def\nb:{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=\nc:$2y$05$short\n".write(toFile: file, atomically: true, encoding: .utf8)
+        do {
+            _ = try AccessPolicy.loadPasswords(file)
+            Issue.record("a file without usable hashes was accepted")
+        } catch {
+            let text = "\(error)"
+            #expect(text.contains("\(file):1: only bcrypt"))
+            #expect(text.contains("\(file):2: only bcrypt"))
+            #expect(text.contains("\(file):3: the bcrypt hash is incomplete"))
+        }
+    }
+
     @Test("HTTP basic auth against a bcrypt htpasswd file")
     func basicAuth() async throws {
         let directory = try TemporaryDirectory(prefix: "portal-auth")

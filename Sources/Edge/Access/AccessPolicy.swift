@@ -21,6 +21,8 @@ final class AccessPolicy: Sendable {
     let allow: [IPRange]
     let deny: [IPRange]
     let realm: String
+    /// Address rules or the password suffice on their own (see `AccessRules.satisfyAny`).
+    let satisfyAny: Bool
     /// The htpasswd file, re-read when it changes (see `refreshIfDue`).
     private let passwordFile: String?
     private let passwords: NIOLockedValueBox<PasswordTable>
@@ -43,6 +45,7 @@ final class AccessPolicy: Sendable {
         allow = rules.allow.compactMap(IPRange.init)
         deny = rules.deny.compactMap(IPRange.init)
         realm = rules.basicAuthRealm
+        satisfyAny = rules.satisfyAny
         passwordFile = rules.basicAuthFile
         if let file = rules.basicAuthFile {
             let fingerprint = FileFingerprint(file)
@@ -93,7 +96,9 @@ final class AccessPolicy: Sendable {
         }
     }
 
-    /// Reads `user:hash` lines; only bcrypt hashes (`$2a$`, `$2b$`, `$2y$`) are accepted.
+    /// Reads `user:hash` lines; only complete bcrypt hashes (`$2a$`, `$2b$`, `$2y$`, 60
+    /// characters) are accepted. Windows line ends are fine (a file edited there has them).
+    /// Every bad line is reported at once.
     static func loadPasswords(_ file: String) throws -> [String: String] {
         let text: String
         do {
@@ -102,19 +107,39 @@ final class AccessPolicy: Sendable {
             throw TLSSetupError("cannot read htpasswd file \(file): \(ServerTLS.describe(error))")
         }
         var users: [String: String] = [:]
-        for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let trimmed = line.trimmingASCIISpaces()
+        var problems: [String] = []
+        // `\r\n` is one Character in Swift: splitting at "\n" alone would see no line end in it.
+        for (index, line) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
+            let trimmed = line.trimmingCharacters(in: .whitespaces)
             if trimmed.isEmpty || trimmed.hasPrefix("#") { continue }
-            guard let colon = trimmed.firstIndex(of: ":") else {
-                throw TLSSetupError("\(file):\(index + 1): expected user:hash")
+            guard let colon = trimmed.firstIndex(of: ":"), colon > trimmed.startIndex else {
+                problems.append("\(file):\(index + 1): expected user:hash")
+                continue
             }
             let hash = String(trimmed[trimmed.index(after: colon)...])
             guard hash.hasPrefix("$2a$") || hash.hasPrefix("$2b$") || hash.hasPrefix("$2y$") else {
-                throw TLSSetupError("\(file):\(index + 1): only bcrypt hashes are accepted (htpasswd -B)")
+                problems.append("\(file):\(index + 1): only bcrypt hashes are accepted (htpasswd -B)")
+                continue
+            }
+            guard isCompleteBcrypt(hash) else {
+                problems.append("\(file):\(index + 1): the bcrypt hash is incomplete (60 characters: $2y$, "
+                    + "the cost, $, then 53 characters); make it again with htpasswd -B")
+                continue
             }
             users[String(trimmed[..<colon])] = hash.hasPrefix("$2y$") ? "$2b$" + hash.dropFirst(4) : hash
         }
+        if !problems.isEmpty { throw TLSSetupError(problems.joined(separator: "\n")) }
         return users
+    }
+
+    /// `$2b$NN$` and 53 characters of bcrypt's base-64 alphabet.
+    private static func isCompleteBcrypt(_ hash: String) -> Bool {
+        let bytes = Array(hash.utf8)
+        guard bytes.count == 60, bytes[6] == UInt8(ascii: "$"), ASCII.isDigit(bytes[4]), ASCII.isDigit(bytes[5]) else {
+            return false
+        }
+        return bytes[7...].allSatisfy { ASCII.isDigit($0) || ($0 | 0x20 >= UInt8(ascii: "a") && $0 | 0x20 <= UInt8(ascii: "z"))
+            || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "/") }
     }
 
     /// The route asks for a password (an htpasswd file is configured).
@@ -130,14 +155,24 @@ final class AccessPolicy: Sendable {
         return String(credentials[..<colon])
     }
 
-    func check(client: String, authorization: String?) -> Decision {
+    /// `client` and `server` are the two ends of the connection; a client at the server's own
+    /// address is local too (Apache's `Require local`). The deny list always wins; `local_only`
+    /// and `allow` let a client in when either does; with a password file, `satisfy` says
+    /// whether the address rules and the password are both needed or either is enough.
+    func check(client: String, server: String? = nil, authorization: String?) -> Decision {
         let address = IPAddress(client)
         if let address, deny.contains(where: { $0.contains(address) }) { return .forbidden }
-        if localOnly && !(address?.isLoopback ?? false) { return .forbidden }
-        if !allow.isEmpty && !(address.map { address in allow.contains { $0.contains(address) } } ?? false) {
-            return .forbidden
+        let placed = localOnly || !allow.isEmpty
+        var placeAllowed = false
+        if placed, let address {
+            let local = address.isLoopback || server.flatMap(IPAddress.init) == address
+            placeAllowed = (localOnly && local) || allow.contains { $0.contains(address) }
         }
-        guard let users else { return .allow }
+        guard let users else { return placed && !placeAllowed ? .forbidden : .allow }
+        if placed {
+            if satisfyAny && placeAllowed { return .allow }
+            if !satisfyAny && !placeAllowed { return .forbidden }
+        }
         refreshIfDue()
         guard let authorization, authorization.lowercased().hasPrefix("basic "),
               let decoded = Data(base64Encoded: String(authorization.dropFirst(6)).trimmingASCIISpaces()),

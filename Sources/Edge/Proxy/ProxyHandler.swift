@@ -449,7 +449,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
         let authorization = exchange.head.headers.first(name: "authorization")
         if access.requiresPassword { exchange.user = AccessPolicy.basicUser(authorization) }
-        switch access.check(client: clientAddress, authorization: authorization) {
+        switch access.check(client: clientAddress, server: context.channel.localAddress?.ipAddress,
+                            authorization: authorization) {
         case .allow:
             continueRoute(exchange, route: route, facts: facts, context: context)
         case .forbidden:

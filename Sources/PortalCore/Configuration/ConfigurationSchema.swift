@@ -259,6 +259,8 @@ enum ConfigurationSchema {
             route.access.basicAuthFile = access.readOptional("basic_auth_file", rule: "an htpasswd file path", isValid: { !$0.isEmpty })
             route.access.basicAuthRealm = access.read("basic_auth_realm", default: route.access.basicAuthRealm,
                                                       rule: "text without quotes", isValid: { !$0.contains("\"") && !$0.isEmpty })
+            route.access.satisfyAny = access.read("satisfy", default: "all", rule: "all or any",
+                                                  isValid: { $0 == "all" || $0 == "any" }) == "any"
             access.finish()
             if (route.status || route.metrics) && route.access.isOpen && !item.has("access") {
                 // The seed keeps server-status local: so does Portal unless told otherwise.

@@ -292,9 +292,10 @@ public struct RouteCacheSettings: Sendable, Equatable {
 
 /// Apache's `Require` for one route: loopback only, address lists, HTTP basic auth.
 public struct AccessRules: Sendable, Equatable {
-    /// Only clients on this machine (127.0.0.0/8, ::1): Apache's `Require local`.
+    /// Only clients on this machine (127.0.0.0/8, ::1, or the server's own address): Apache's
+    /// `Require local`. With `allow` too, a client passes when either lets it in.
     public var localOnly: Bool = false
-    /// When not empty, only clients in these ranges.
+    /// When not empty, only clients in these ranges (or local ones, with `localOnly`).
     public var allow: [String] = []
     /// Clients in these ranges are refused (checked first).
     public var deny: [String] = []
@@ -302,6 +303,9 @@ public struct AccessRules: Sendable, Equatable {
     public var basicAuthFile: String?
     /// The realm shown by browsers.
     public var basicAuthRealm: String = "Portal"
+    /// With both address rules and a password: `false` asks for both (nginx's `satisfy all`),
+    /// `true` lets either one in (nginx's `satisfy any`, Apache's several `Require` lines).
+    public var satisfyAny: Bool = false
 
     public init() {}
 
