@@ -208,6 +208,9 @@ public final class EdgeServer: Service {
         metrics.certificatesInForce(runtime.sites.compactMap { site in
             site.certificateNotAfter.map { (site.name, $0) }
         })
+        metrics.prepareCounters(upstreams: runtime.sites.flatMap { site in
+            site.routes.flatMap { $0.upstreams.map(\.description) }
+        })
     }
 
     /// Reopens every log file (after an outside tool moved them away).

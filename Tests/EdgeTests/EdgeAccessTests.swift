@@ -335,6 +335,9 @@ struct EdgeMetricsTests {
         #expect(text.contains("portal_edge_requests_total{site=\"portal\",code=\"200\"} 2"))
         #expect(text.contains("portal_edge_requests_total{site=\"portal\",code=\"502\"} 1"))
         #expect(text.contains("portal_edge_upstream_errors_total{upstream=\"127.0.0.1:\(closed)\"} 1"))
+        // Configured upstreams show their failure counters from the start, at 0 until one fails.
+        #expect(text.contains("portal_edge_upstream_errors_total{upstream=\"127.0.0.1:\(upstream.port)\"} 0"), "\(text)")
+        #expect(text.contains("portal_edge_upstream_timeouts_total{upstream=\"127.0.0.1:\(upstream.port)\"} 0"))
         #expect(text.contains("portal_edge_request_duration_seconds_bucket"))
         #expect(text.contains("portal_edge_tls_handshakes_total{result=\"ok\"}"))
         #expect(text.contains("portal_edge_tls_handshakes_total{result=\"failed\"} 1"), "\(text)")

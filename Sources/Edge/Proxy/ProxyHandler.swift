@@ -951,14 +951,15 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         let cacheUsage = runtime.responseCache?.usage
         let query = exchange.head.uri.split(separator: "?", maxSplits: 1).dropFirst().first
             .map { $0.split(separator: "&") } ?? []
-        if query.contains("auto") {
+        // As mod_status: any argument naming `auto` (`?auto`, `?auto=1`, `?refresh=5&auto`).
+        if query.contains(where: { $0.split(separator: "=", maxSplits: 1).first == "auto" }) {
             var headers = HTTPHeaders()
             headers.add(name: "Content-Type", value: "text/plain; charset=utf-8")
             headers.add(name: "Cache-Control", value: "no-store")
             respondLocally(exchange, status: .ok, extraHeaders: headers, body: StatusPage.auto(snapshot), close: false)
             return
         }
-        let wantsJSON = query.contains("json") || ErrorPage.prefersJSON(exchange.head.headers.first(name: "accept"))
+        let wantsJSON = query.contains(where: { $0.split(separator: "=", maxSplits: 1).first == "json" }) || ErrorPage.prefersJSON(exchange.head.headers.first(name: "accept"))
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: wantsJSON ? "application/json" : "text/html; charset=utf-8")
         headers.add(name: "Cache-Control", value: "no-store")

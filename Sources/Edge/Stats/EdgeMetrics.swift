@@ -67,8 +67,23 @@ final class EdgeMetrics: Sendable {
     }
 
     func upstreamFailed(_ address: String, timeout: Bool) {
+        upstreamCounter(address, timeout: timeout).increment()
+    }
+
+    private func upstreamCounter(_ address: String, timeout: Bool) -> Counter {
         counter(timeout ? "upstream_timeouts" : "upstream_errors", unit: "total", [("upstream", address)],
-                help: timeout ? "Upstream requests that timed out" : "Upstream connections refused or broken").increment()
+                help: timeout ? "Upstream requests that timed out" : "Upstream connections refused or broken")
+    }
+
+    /// Shows the failure counters at 0 before anything failed, so `increase()` and `rate()` see
+    /// the first failure (a series that appears with 1 looks like no change).
+    func prepareCounters(upstreams: [String]) {
+        for address in upstreams {
+            _ = upstreamCounter(address, timeout: false)
+            _ = upstreamCounter(address, timeout: true)
+        }
+        _ = handshakeCounter(succeeded: true)
+        _ = handshakeCounter(succeeded: false)
     }
 
     /// A request on a caching route: `hit`, `miss` or `bypass`.
@@ -89,8 +104,11 @@ final class EdgeMetrics: Sendable {
     }
 
     func tlsHandshake(succeeded: Bool) {
-        counter("tls_handshakes", unit: "total", [("result", succeeded ? "ok" : "failed")],
-                help: "TLS handshakes, by result").increment()
+        handshakeCounter(succeeded: succeeded).increment()
+    }
+
+    private func handshakeCounter(succeeded: Bool) -> Counter {
+        counter("tls_handshakes", unit: "total", [("result", succeeded ? "ok" : "failed")], help: "TLS handshakes, by result")
     }
 
     /// The certificates in force, by site: their gauges count down at every scrape.
