@@ -98,6 +98,47 @@ struct EdgeCommandsTests {
                 "\(result.stderr)")
     }
 
+    @Test("check names the line of a certificate or key file that cannot be used, and says why in words")
+    func certificateFileErrors() async throws {
+        let directory = try TemporaryDirectory(prefix: "portal-e2e")
+        defer { directory.remove() }
+        let file = directory.file("portal.yaml")
+        let folder = directory.file("certs")
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        try "not a key".write(toFile: directory.file("key.pem"), atomically: true, encoding: .utf8)
+        // A usable certificate for site two, so its key file is the one problem there.
+        let openssl = Process()
+        openssl.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        openssl.arguments = ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                             "-subj", "/CN=b.test", "-addext", "subjectAltName=DNS:b.test", "-days", "30",
+                             "-keyout", directory.file("b-key.pem"), "-out", directory.file("b.pem")]
+        openssl.standardError = FileHandle.nullDevice
+        try openssl.run()
+        openssl.waitUntilExit()
+        #expect(openssl.terminationStatus == 0)
+        try """
+            edge:
+              sites:
+                - name: one
+                  hosts: [a.test]
+                  certificate_file: \(directory.file("none.pem"))
+                  key_file: \(directory.file("key.pem"))
+                  routes: [{path: /, upstreams: ["127.0.0.1:9000"]}]
+                - name: two
+                  hosts: [b.test]
+                  certificate_file: \(directory.file("b.pem"))
+                  key_file: \(folder)
+                  routes: [{path: /, upstreams: ["127.0.0.1:9000"]}]
+            """.write(toFile: file, atomically: true, encoding: .utf8)
+        let result = try await PortalProcess.run(["check", "--config", file], outputDirectory: directory.path)
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("\(file):5:25: site 'one': cannot read certificate file \(directory.file("none.pem")): "
+            + "it does not exist"), "\(result.stderr)")
+        #expect(result.stderr.contains("\(file):11:17: site 'two': cannot read private key file \(folder): it is a folder, not a file"),
+                "\(result.stderr)")
+        #expect(!result.stderr.contains("NSCocoaErrorDomain"))
+    }
+
     @Test("portal edge reload applies a new configuration and refuses a broken one")
     func edgeReload() async throws {
         let directory = try TemporaryDirectory(prefix: "portal-e2e")

@@ -103,8 +103,14 @@ public final class EdgeRuntime: Sendable {
                         let stapling = OCSPStaplingOptions(enabled: edge.ocspStapling, cache: ocspCache,
                                                            responseFile: site.ocspResponseFile)
                         let subject: OCSPSubject?
+                        var siteErrors: [String] = []
+                        var siteWarnings: [String] = []
+                        defer {
+                            errors += siteErrors.map { Self.placed($0, site: site) }
+                            warnings += siteWarnings.map { "site '\(site.name)': \($0)" }
+                        }
                         (context, notAfter, subject) = try loadContext(
-                            files: files, hosts: site.hosts, errors: &errors, warnings: &warnings, http2: edge.http2,
+                            files: files, hosts: site.hosts, errors: &siteErrors, warnings: &siteWarnings, http2: edge.http2,
                             preferServerCiphers: edge.tlsPreferServerCiphers, stapling: stapling)
                         if let subject, subject.responderURL != nil, site.ocspResponseFile == nil,
                            !ocspSubjects.contains(subject) {
@@ -117,7 +123,7 @@ public final class EdgeRuntime: Sendable {
                         }
                     }
                 } catch {
-                    errors.append("site '\(site.name)': \(error)")
+                    errors.append(Self.placed("\(error)", site: site))
                 }
             }
             let routes = site.routes.map { route in
@@ -238,22 +244,29 @@ public final class EdgeRuntime: Sendable {
                                 isDevelopment: true)
     }
 
+    /// A problem with a site's TLS files, named with the site and, when the file names came
+    /// from the configuration file, the line of the setting it concerns.
+    static func placed(_ problem: String, site: SiteSettings) -> String {
+        let key: String
+        if problem.contains("private key") || problem.hasPrefix("key ") {
+            key = "key_file"
+        } else if problem.contains("chain file") {
+            key = "chain_file"
+        } else {
+            key = "certificate_file"
+        }
+        let place = site.filePlaces[key] ?? site.filePlaces["certificate_file"]
+        return (place.map { "\($0): " } ?? "") + "site '\(site.name)': " + problem
+    }
+
     static func loadContext(files: CertificateFiles, hosts: [String], errors: inout [String],
                             warnings: inout [String], http2: Bool, preferServerCiphers: Bool,
                             stapling: OCSPStaplingOptions) throws -> (NIOSSLContext?, Date?, OCSPSubject?) {
         let pem: String
         var chainPEM: String?
-        do {
-            pem = try String(contentsOfFile: files.certificate, encoding: .utf8)
-        } catch {
-            throw TLSSetupError("cannot read certificate file \(files.certificate): \(ServerTLS.describe(error))")
-        }
+        pem = try ServerTLS.readText(files.certificate, what: "certificate file")
         if let chain = files.chain {
-            do {
-                chainPEM = try String(contentsOfFile: chain, encoding: .utf8)
-            } catch {
-                throw TLSSetupError("cannot read chain file \(chain): \(ServerTLS.describe(error))")
-            }
+            chainPEM = try ServerTLS.readText(chain, what: "chain file")
         }
         let findings = CertificateInspector.inspect(pem: pem, file: files.certificate, chainPEM: chainPEM,
                                                     chainFile: files.chain, hosts: files.isDevelopment ? [] : hosts)

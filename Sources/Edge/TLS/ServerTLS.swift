@@ -19,12 +19,7 @@ public enum ServerTLS {
 
     /// Loads `certificateFile` (leaf first, then intermediates) and `keyFile` and makes a context.
     public static func makeContext(certificateFile: String, keyFile: String) throws -> NIOSSLContext {
-        let pem: String
-        do {
-            pem = try String(contentsOfFile: certificateFile, encoding: .utf8)
-        } catch {
-            throw TLSSetupError("cannot read certificate file \(certificateFile): \(Self.describe(error))")
-        }
+        let pem = try readText(certificateFile, what: "certificate file")
         return try makeContext(certificatePEM: pem, certificateFile: certificateFile, keyFile: keyFile)
     }
 
@@ -50,8 +45,14 @@ public enum ServerTLS {
             throw TLSSetupError("certificate file \(certificateFile) holds no PEM certificate")
         }
         let key: NIOSSLPrivateKey
+        if let problem = fileProblem(keyFile) {
+            throw TLSSetupError("cannot read private key file \(keyFile): \(problem)")
+        }
         do {
             key = try NIOSSLPrivateKey(file: keyFile, format: .pem)
+        } catch NIOSSLError.failedToLoadPrivateKey {
+            throw TLSSetupError("private key file \(keyFile) holds no usable PEM private key (an encrypted key needs "
+                + "its passphrase removed: openssl pkey -in \(keyFile) -out key-plain.pem)")
         } catch {
             throw TLSSetupError("cannot read private key file \(keyFile): \(Self.describe(error))")
         }
@@ -113,6 +114,29 @@ public enum ServerTLS {
         }
         guard certificate.publicKey == derived else {
             throw TLSSetupError("private key \(keyFile) does not match certificate \(certificateFile)")
+        }
+    }
+
+    /// Why `path` cannot be read as a file, in words (nil when it can).
+    static func fileProblem(_ path: String) -> String? {
+        var info = stat()
+        guard stat(path, &info) == 0 else {
+            return errno == EACCES ? "a folder on its path may not be entered by this user (permission denied)"
+                : "it does not exist"
+        }
+        if info.st_mode & S_IFMT == S_IFDIR { return "it is a folder, not a file" }
+        if access(path, R_OK) != 0 { return "this user (uid \(getuid())) may not read it (permission denied)" }
+        return nil
+    }
+
+    /// The text of a PEM file, or an error that says in words what is wrong with the file.
+    static func readText(_ path: String, what: String) throws -> String {
+        if let problem = fileProblem(path) { throw TLSSetupError("cannot read \(what) \(path): \(problem)") }
+        do {
+            return try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw TLSSetupError("cannot read \(what) \(path): it is not text (a PEM file is; a DER file can be "
+                + "converted with openssl x509 -inform der -in \(path) -out cert.pem)")
         }
     }
 

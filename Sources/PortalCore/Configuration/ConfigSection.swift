@@ -223,6 +223,13 @@ struct ConfigSection {
         }
     }
 
+    /// `file:line:column` of `key`'s value, when it came from the file (for problems found
+    /// after reading, such as a certificate file that cannot be used).
+    func placeText(of key: String) -> String? {
+        guard let mark = node(for: key)?.mark else { return nil }
+        return "\(diagnostics.source):\(mark.line):\(mark.column)"
+    }
+
     /// True when the file has `key` in this section.
     func hasKey(_ key: String) -> Bool {
         node(for: key) != nil

@@ -209,6 +209,9 @@ enum ConfigurationSchema {
         site.certificateFile = section.readOptional("certificate_file", rule: "a file path", isValid: { !$0.isEmpty })
         site.keyFile = section.readOptional("key_file", rule: "a file path", isValid: { !$0.isEmpty })
         site.chainFile = section.readOptional("chain_file", rule: "a file path", isValid: { !$0.isEmpty })
+        for key in ["certificate_file", "key_file", "chain_file"] {
+            if let place = section.placeText(of: key) { site.filePlaces[key] = place }
+        }
         site.ocspResponseFile = section.readOptional("ocsp_response_file", rule: "a file path", isValid: { !$0.isEmpty })
         site.redirectToHTTPS = section.read("redirect_to_https", default: site.redirectToHTTPS)
         site.canonicalHost = section.readOptional("canonical_host", rule: "a host name", isValid: isHostName)

@@ -220,6 +220,9 @@ public struct SiteSettings: Sendable, Equatable {
     public var keyFile: String?
     /// Extra PEM chain appended after the certificate file's own certificates.
     public var chainFile: String?
+    /// Where `certificate_file`, `key_file` and `chain_file` were written (`portal.yaml:12:25`),
+    /// so problems found with the files later point at their line.
+    public var filePlaces: [String: String] = [:]
     /// DER OCSP answer to staple instead of fetching one (nginx's `ssl_stapling_file`).
     public var ocspResponseFile: String?
     /// Answer plain HTTP with a 301 to HTTPS (the seed's section 9, option 1).

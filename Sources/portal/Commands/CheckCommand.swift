@@ -28,7 +28,8 @@ struct CheckCommand: ParsableCommand {
         do {
             runtime = try EdgeRuntime.resolve(configuration, checkOnly: true)
         } catch let error as EdgeConfigurationError {
-            for problem in error.problems { printError("\(source): \(problem)") }
+            // Problems placed at a line already start with the file's name.
+            for problem in error.problems { printError(problem.hasPrefix(source + ":") ? problem : "\(source): \(problem)") }
             throw ExitCode(1)
         } catch {
             printError("\(source): \(error)")
