@@ -47,6 +47,13 @@ struct EdgeStaticFilesTests {
         }
     }
 
+    /// `path` from the edge over plain HTTP or over HTTPS.
+    static func get(_ edge: EdgeFixture, _ path: String, tls: Bool, headers: [(String, String)] = [],
+                    method: HTTPMethod = .GET) async throws -> HTTPTestBytesResponse {
+        tls ? try await TestHTTPClient.requestBytes(port: edge.httpsPort, method: method, path: path, headers: headers, tls: edge.tls)
+            : try await TestHTTPClient.requestBytes(port: edge.httpPort, method: method, path: path, headers: headers)
+    }
+
     @Test("a file comes with type, length, validators and the seed's cache lifetime, over HTTP and HTTPS")
     func servesFile() async throws {
         let directory = try TemporaryDirectory(prefix: "portal-static")
@@ -285,10 +292,7 @@ struct EdgeStaticFilesTests {
         let edge = try await Self.start(directory)
         let original = String(repeating: ".tabela td { padding: 4px; border: 1px solid #ccc; }\n", count: 200)
         func get(_ headers: [(String, String)], method: HTTPMethod = .GET) async throws -> HTTPTestBytesResponse {
-            tls ? try await TestHTTPClient.requestBytes(port: edge.httpsPort, method: method, path: "/static/css/tables.css",
-                                                        headers: headers, tls: edge.tls)
-                : try await TestHTTPClient.requestBytes(port: edge.httpPort, method: method, path: "/static/css/tables.css",
-                                                        headers: headers)
+            try await Self.get(edge, "/static/css/tables.css", tls: tls, headers: headers, method: method)
         }
         let gzip = try await get([("Accept-Encoding", "gzip")])
         let again = try await get([("Accept-Encoding", "gzip")])
@@ -332,10 +336,7 @@ struct EdgeStaticFilesTests {
         #expect(original.utf8.count > 1_500_000)
         try original.write(toFile: directory.file("www/js/bundle.js"), atomically: true, encoding: .utf8)
         func get(_ headers: [(String, String)], method: HTTPMethod = .GET) async throws -> HTTPTestBytesResponse {
-            tls ? try await TestHTTPClient.requestBytes(port: edge.httpsPort, method: method, path: "/static/js/bundle.js",
-                                                        headers: headers, tls: edge.tls)
-                : try await TestHTTPClient.requestBytes(port: edge.httpPort, method: method, path: "/static/js/bundle.js",
-                                                        headers: headers)
+            try await Self.get(edge, "/static/js/bundle.js", tls: tls, headers: headers, method: method)
         }
         let gzip = try await get([("Accept-Encoding", "gzip")])
         let head = try await get([("Accept-Encoding", "gzip")], method: .HEAD)
@@ -387,9 +388,8 @@ struct EdgeStaticFilesTests {
         defer { directory.remove() }
         let edge = try await Self.start(directory)
         // Over TLS a small file is read once and then sent from memory within the entry's second.
-        func get(_ headers: [(String, String)] = []) async throws -> HTTPTestResponse {
-            tls ? try await TestHTTPClient.request(port: edge.httpsPort, path: "/static/css/app.css", headers: headers, tls: edge.tls)
-                : try await TestHTTPClient.request(port: edge.httpPort, path: "/static/css/app.css", headers: headers)
+        func get(_ headers: [(String, String)] = []) async throws -> HTTPTestBytesResponse {
+            try await Self.get(edge, "/static/css/app.css", tls: tls, headers: headers)
         }
         let before = try await get()
         let again = try await get()
@@ -412,9 +412,8 @@ struct EdgeStaticFilesTests {
         let directory = try TemporaryDirectory(prefix: "portal-static")
         defer { directory.remove() }
         let edge = try await Self.start(directory)
-        func get(_ headers: [(String, String)] = []) async throws -> HTTPTestResponse {
-            tls ? try await TestHTTPClient.request(port: edge.httpsPort, path: "/static/css/app.css", headers: headers, tls: edge.tls)
-                : try await TestHTTPClient.request(port: edge.httpPort, path: "/static/css/app.css", headers: headers)
+        func get(_ headers: [(String, String)] = []) async throws -> HTTPTestBytesResponse {
+            try await Self.get(edge, "/static/css/app.css", tls: tls, headers: headers)
         }
         let before = try await get()
         let cached = try await get()

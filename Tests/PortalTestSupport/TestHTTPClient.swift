@@ -44,6 +44,9 @@ public struct HTTPTestBytesResponse: Sendable {
     public let headers: [(String, String)]
     public let bytes: [UInt8]
 
+    /// The body as UTF-8 text.
+    public var body: String { String(decoding: bytes, as: UTF8.self) }
+
     public func header(_ name: String) -> String? {
         headers.first { $0.0.lowercased() == name.lowercased() }?.1
     }
