@@ -106,7 +106,10 @@ public final class EdgeRuntime: Sendable {
                         var siteErrors: [String] = []
                         var siteWarnings: [String] = []
                         defer {
-                            errors += siteErrors.map { Self.placed($0, site: site) }
+                            // The inspector's findings concern the certificate file or the chain file.
+                            errors += siteErrors.map {
+                                Self.placed($0, setting: $0.hasPrefix("chain file") ? "chain_file" : "certificate_file", site: site)
+                            }
                             warnings += siteWarnings.map { "site '\(site.name)': \($0)" }
                         }
                         (context, notAfter, subject) = try loadContext(
@@ -123,7 +126,8 @@ public final class EdgeRuntime: Sendable {
                         }
                     }
                 } catch {
-                    errors.append(Self.placed("\(error)", site: site))
+                    errors.append(Self.placed("\(error)", setting: (error as? TLSSetupError)?.setting ?? "certificate_file",
+                                              site: site))
                 }
             }
             let routes = site.routes.map { route in
@@ -245,17 +249,9 @@ public final class EdgeRuntime: Sendable {
     }
 
     /// A problem with a site's TLS files, named with the site and, when the file names came
-    /// from the configuration file, the line of the setting it concerns.
-    static func placed(_ problem: String, site: SiteSettings) -> String {
-        let key: String
-        if problem.contains("private key") || problem.hasPrefix("key ") {
-            key = "key_file"
-        } else if problem.contains("chain file") {
-            key = "chain_file"
-        } else {
-            key = "certificate_file"
-        }
-        let place = site.filePlaces[key] ?? site.filePlaces["certificate_file"]
+    /// from the configuration file, the line of `setting` (`key_file`, `chain_file`, ...).
+    static func placed(_ problem: String, setting: String, site: SiteSettings) -> String {
+        let place = site.filePlaces[setting] ?? site.filePlaces["certificate_file"]
         return (place.map { "\($0): " } ?? "") + "site '\(site.name)': " + problem
     }
 
@@ -266,7 +262,7 @@ public final class EdgeRuntime: Sendable {
         var chainPEM: String?
         pem = try ServerTLS.readText(files.certificate, what: "certificate file")
         if let chain = files.chain {
-            chainPEM = try ServerTLS.readText(chain, what: "chain file")
+            chainPEM = try ServerTLS.readText(chain, what: "chain file", setting: "chain_file")
         }
         let findings = CertificateInspector.inspect(pem: pem, file: files.certificate, chainPEM: chainPEM,
                                                     chainFile: files.chain, hosts: files.isDevelopment ? [] : hosts)

@@ -46,15 +46,15 @@ public enum ServerTLS {
         }
         let key: NIOSSLPrivateKey
         if let problem = fileProblem(keyFile) {
-            throw TLSSetupError("cannot read private key file \(keyFile): \(problem)")
+            throw TLSSetupError("cannot read private key file \(keyFile): \(problem)", setting: "key_file")
         }
         do {
             key = try NIOSSLPrivateKey(file: keyFile, format: .pem)
         } catch NIOSSLError.failedToLoadPrivateKey {
             throw TLSSetupError("private key file \(keyFile) holds no usable PEM private key (an encrypted key needs "
-                + "its passphrase removed: openssl pkey -in \(keyFile) -out key-plain.pem)")
+                + "its passphrase removed: openssl pkey -in \(keyFile) -out key-plain.pem)", setting: "key_file")
         } catch {
-            throw TLSSetupError("cannot read private key file \(keyFile): \(Self.describe(error))")
+            throw TLSSetupError("cannot read private key file \(keyFile): \(Self.describe(error))", setting: "key_file")
         }
         try checkKeyMatches(leaf: leaf, key: key, certificateFile: certificateFile, keyFile: keyFile)
 
@@ -70,7 +70,7 @@ public enum ServerTLS {
         do {
             context = try NIOSSLContext(configuration: configuration)
         } catch NIOSSLError.failedToLoadPrivateKey {
-            throw TLSSetupError("private key \(keyFile) does not match certificate \(certificateFile) (or cannot be used with it)")
+            throw TLSSetupError("private key \(keyFile) does not match certificate \(certificateFile) (or cannot be used with it)", setting: "key_file")
         } catch {
             throw TLSSetupError("cannot use certificate \(certificateFile) with key \(keyFile): \(Self.describe(error))")
         }
@@ -113,7 +113,7 @@ public enum ServerTLS {
             return
         }
         guard certificate.publicKey == derived else {
-            throw TLSSetupError("private key \(keyFile) does not match certificate \(certificateFile)")
+            throw TLSSetupError("private key \(keyFile) does not match certificate \(certificateFile)", setting: "key_file")
         }
     }
 
@@ -130,13 +130,16 @@ public enum ServerTLS {
     }
 
     /// The text of a PEM file, or an error that says in words what is wrong with the file.
-    static func readText(_ path: String, what: String) throws -> String {
-        if let problem = fileProblem(path) { throw TLSSetupError("cannot read \(what) \(path): \(problem)") }
+    /// `setting` names the configuration key the file came from, for the error's place.
+    static func readText(_ path: String, what: String, setting: String = "certificate_file") throws -> String {
+        if let problem = fileProblem(path) {
+            throw TLSSetupError("cannot read \(what) \(path): \(problem)", setting: setting)
+        }
         do {
             return try String(contentsOfFile: path, encoding: .utf8)
         } catch {
             throw TLSSetupError("cannot read \(what) \(path): it is not text (a PEM file is; a DER file can be "
-                + "converted with openssl x509 -inform der -in \(path) -out cert.pem)")
+                + "converted with openssl x509 -inform der -in \(path) -out cert.pem)", setting: setting)
         }
     }
 
@@ -153,7 +156,10 @@ public enum ServerTLS {
 /// TLS material that cannot be used; the message names the file and the reason.
 public struct TLSSetupError: Error, CustomStringConvertible {
     public let description: String
-    public init(_ description: String) {
+    /// The configuration setting naming the file at fault (`key_file`, `chain_file`), when known.
+    public let setting: String?
+    public init(_ description: String, setting: String? = nil) {
         self.description = description
+        self.setting = setting
     }
 }
