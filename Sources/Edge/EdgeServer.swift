@@ -251,10 +251,14 @@ public final class EdgeServer: Service {
         let pools = self.pools
         let logger = self.logger
         bootstrap = bootstrap.childChannelInitializer { channel in
-            let limit = store.current.runtime.settings.maxConnections
+            let runtime = store.current.runtime
+            let limit = runtime.settings.maxConnections
             guard connections.add(channel, limit: limit) else {
                 connections.noteRefusal(logger: logger, limit: limit)
-                return channel.eventLoop.makeFailedFuture(ConnectionLimitReached())
+                return channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(ConnectionRefusal(
+                        plainHTTPAnswerWith: listener.tls ? nil : runtime.defaultHTTPHeaders))
+                }
             }
             do {
                 try Self.configure(channel, listener: listener, store: store, pools: pools, logger: logger,
@@ -425,8 +429,6 @@ public struct EdgeStartupError: Error, CustomStringConvertible {
         self.description = description
     }
 }
-
-struct ConnectionLimitReached: Error {}
 
 /// The open client connections: counted against the limit, and asked to finish on a graceful stop.
 final class ConnectionRegistry: Sendable {

@@ -243,6 +243,8 @@ struct EdgeAccessTests {
         let edge = try await EdgeFixture.start(upstreams: [], configure: EdgeFixture.plainSite([
             status, RouteSettings(path: "/", upstreams: ["127.0.0.1:\(upstream.port)"]),
             RouteSettings(path: "/down", upstreams: ["127.0.0.1:\(closed)"]),
+            // Never requested: listed from the start, in state unknown.
+            RouteSettings(path: "/unused", upstreams: ["127.0.0.1:9"]),
         ]))
         for _ in 0..<3 { _ = try await TestHTTPClient.request(port: edge.httpPort, path: "/") }
         _ = try await TestHTTPClient.request(port: edge.httpPort, path: "/down")
@@ -277,6 +279,8 @@ struct EdgeAccessTests {
         let upstreams = try #require(object["upstreams"] as? [[String: Any]])
         #expect(upstreams.contains { $0["address"] as? String == "127.0.0.1:\(upstream.port)" && $0["state"] as? String == "up" })
         #expect(upstreams.contains { $0["address"] as? String == "127.0.0.1:\(closed)" && $0["state"] as? String == "down" })
+        #expect(upstreams.contains { $0["address"] as? String == "127.0.0.1:9" && $0["state"] as? String == "unknown" })
+        #expect(html.body.contains("127.0.0.1:9<"))
         let connections = try #require(object["connections"] as? [String: Int])
         #expect(connections["open"] ?? 0 >= 1)
     }

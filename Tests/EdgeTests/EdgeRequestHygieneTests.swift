@@ -200,7 +200,7 @@ struct EdgeRequestHygieneTests {
         #expect(result.closedByServer)
     }
 
-    @Test("past max_connections new connections are refused at once, and accepted again later")
+    @Test("past max_connections new connections get 503 at once, and are accepted again later")
     func connectionLimit() async throws {
         let upstream = try await RecordingUpstream.start()
         let edge = try await EdgeFixture.start(upstreams: [], configure: Self.plainSite(upstream) { edge in
@@ -214,7 +214,13 @@ struct EdgeRequestHygieneTests {
         }
         try await Task.sleep(for: .milliseconds(200))
         let (extra, collector) = try await RawSocketClient.open(port: edge.httpPort)
+        try? await extra.writeAndFlush(ByteBuffer(string: "GET / HTTP/1.1\r\nHost: x\r\n\r\n"))
         let refused = await collector.waitForClose(timeout: .seconds(2))
+        // Told so, not cut off: a 503 with a hint when to come back (the request already sent is
+        // read and dropped, so no reset destroys the answer).
+        #expect(collector.text.hasPrefix("HTTP/1.1 503 Service Unavailable\r\n"))
+        #expect(collector.text.contains("Retry-After: 5\r\n"))
+        #expect(collector.text.contains("Connection: close\r\n"))
         try? await extra.close()
         for channel in held { try? await channel.close() }
         try await Task.sleep(for: .milliseconds(200))

@@ -62,7 +62,7 @@ struct EdgeRobustnessTests {
         #expect(upstream.requests.first?.header("Upgrade") == nil)
     }
 
-    @Test("a malformed request pipelined after a good one does not take the good one's answer")
+    @Test("a malformed request pipelined after a good one gets its 400 after the good one's answer")
     func pipelinedGarbage() async throws {
         let upstream = try await RecordingUpstream.start(delay: .milliseconds(200))
         let edge = try await EdgeFixture.start(upstreams: [], configure: Self.plain(upstream.port))
@@ -71,7 +71,7 @@ struct EdgeRobustnessTests {
             timeout: .seconds(4))
         await edge.stop()
         await upstream.stop()
-        #expect(result.statuses == [200])
+        #expect(result.statuses == [200, 400])
         #expect(result.closedByServer)
         #expect(upstream.requests.map(\.uri) == ["/good"])
     }

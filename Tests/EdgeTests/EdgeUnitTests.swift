@@ -99,6 +99,27 @@ struct EdgeUnitTests {
         #expect(line.hasSuffix("] \"GET /a\\\"b HTTP/1.1\" 404 - \"-\" \"x\\x01y\""))
     }
 
+    @Test("JSON log lines give a refused request's parts only as they were sent")
+    func jsonLogOfRawLine() throws {
+        var entry = AccessLogEntry(clientAddress: "203.0.113.5", time: 0, method: "GET", uri: "-", version: "HTTP/1.1",
+                                   status: 400, bytesSent: 0, referer: nil, userAgent: nil, upstream: nil,
+                                   durationNanoseconds: 0, rawRequestLine: "G(T /x HTTP/1.1")
+        func object(_ entry: AccessLogEntry) throws -> [String: Any] {
+            try #require(try JSONSerialization.jsonObject(with: Data(JSONLogFormat.line(for: entry).utf8)) as? [String: Any])
+        }
+        let shaped = try object(entry)
+        #expect(shaped["method"] as? String == "G(T")
+        #expect(shaped["uri"] as? String == "/x")
+        #expect(shaped["request"] as? String == "G(T /x HTTP/1.1")
+        entry.rawRequestLine = "\u{16}\u{3}\u{1}junk"
+        let shapeless = try object(entry)
+        #expect(shapeless["method"] is NSNull)
+        #expect(shapeless["uri"] is NSNull)
+        #expect(shapeless["protocol"] is NSNull)
+        entry.rawRequestLine = nil
+        #expect(try object(entry)["method"] as? String == "GET")
+    }
+
     @Test("the development certificate has the right names, key and lifetime")
     func developmentCertificate() throws {
         let directory = NSTemporaryDirectory() + "portal-cert-\(UUID().uuidString)"
@@ -169,6 +190,24 @@ struct EdgeCheckTests {
         let runtime = try EdgeRuntime.resolve(configuration, checkOnly: true)
         #expect(runtime.warnings.contains { $0.contains("no certificate yet") && $0.contains("certificate_file and key_file") })
         #expect(throws: (any Error).self) { try EdgeRuntime.resolve(configuration) }
+    }
+
+    @Test("listeners named twice are warned about, one port for both HTTP and HTTPS is refused")
+    func listenerMistakes() throws {
+        let directory = try TemporaryDirectory(prefix: "portal-check")
+        defer { directory.remove() }
+        var configuration = PortalConfiguration(dataDirectory: directory.path)
+        configuration.edge.httpListeners = ["127.0.0.1:8080", "127.0.0.1:8081", "127.0.0.1:8080", "127.0.0.1:8080"]
+        configuration.edge.httpsListeners = []
+        configuration.edge.certificateFile = "/etc/ssl/unused.pem"
+        configuration.edge.keyFile = "/etc/ssl/unused.key"
+        configuration.edge.sites = [SiteSettings(name: "a", hosts: ["*"], routes: [RouteSettings(path: "/", upstreams: ["127.0.0.1:9000"])])]
+        let runtime = try EdgeRuntime.resolve(configuration, checkOnly: true)
+        #expect(runtime.warnings.filter { $0.contains("names 127.0.0.1:8080 more than once") }.count == 1)
+        #expect(runtime.warnings.contains { $0.contains("edge.certificate_file and edge.key_file are not used once sites") })
+        configuration.edge.httpsListeners = ["127.0.0.1:8081"]
+        let error = try #require(throws: EdgeConfigurationError.self) { try EdgeRuntime.resolve(configuration, checkOnly: true) }
+        #expect(error.problems.contains { $0.contains("127.0.0.1:8081 is both an HTTP and an HTTPS listener") })
     }
 }
 

@@ -8,10 +8,12 @@ struct RawAnswer {
     let status: HTTPResponseStatus
     /// Plain text for the client, in Portuguese like the edge's error pages.
     let body: String
+    /// Headers of this answer's own (`Retry-After`).
+    var extraHeaders: HTTPHeaders = [:]
 
     /// The answer's bytes, closing the connection, with `policy`'s headers.
     func text(policy: HeaderPolicy, now: Int = time(nil)) -> String {
-        var headers = HTTPHeaders()
+        var headers = extraHeaders
         headers.add(name: "Date", value: HTTPDate.format(now))
         headers.add(name: "Content-Type", value: "text/plain; charset=utf-8")
         headers.add(name: "Content-Length", value: String(body.utf8.count))

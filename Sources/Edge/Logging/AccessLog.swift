@@ -177,12 +177,23 @@ enum CombinedLogFormat {
 /// One JSON object per line: the combined fields plus site, upstream address and timings.
 enum JSONLogFormat {
     static func line(for entry: AccessLogEntry) -> String {
+        // A request refused before it was parsed has only its raw line: its parts are given
+        // when it has the shape `method target version`, null otherwise, never made up.
+        var method: String? = entry.method, uri: String? = entry.uri, version: String? = entry.version
+        if let raw = entry.rawRequestLine {
+            let parts = raw.split(separator: " ", omittingEmptySubsequences: false)
+            if parts.count == 3, parts.allSatisfy({ !$0.isEmpty }) {
+                (method, uri, version) = (String(parts[0]), String(parts[1]), String(parts[2]))
+            } else {
+                (method, uri, version) = (nil, nil, nil)
+            }
+        }
         var fields: [String] = [
             "\"time\":\"\(iso8601(entry.time))\"",
             "\"client\":\(quote(entry.clientAddress))",
-            "\"method\":\(quote(entry.method))",
-            "\"uri\":\(quote(entry.uri))",
-            "\"protocol\":\(quote(entry.version))",
+            "\"method\":\(method.map(quote) ?? "null")",
+            "\"uri\":\(uri.map(quote) ?? "null")",
+            "\"protocol\":\(version.map(quote) ?? "null")",
             "\"status\":\(entry.status)",
             "\"bytes\":\(entry.bytesSent)",
             "\"referer\":\(entry.referer.map(quote) ?? "null")",

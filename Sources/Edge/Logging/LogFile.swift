@@ -27,6 +27,8 @@ final class LogFile {
         self.rotation = rotation
         self.openedDay = Self.dayNumber(Date())
         try open()
+        // Files rotated before a restart expire too, even if this one is never rotated again.
+        removeExpired()
     }
 
     deinit {
@@ -52,6 +54,7 @@ final class LogFile {
     /// Closes and opens the path again (the file may have been moved away).
     func reopen() {
         try? open()
+        removeExpired()
     }
 
     func write(_ text: String, now: Date = Date()) {

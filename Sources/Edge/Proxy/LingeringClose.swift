@@ -19,14 +19,23 @@ final class LingeringClose: ChannelDuplexHandler {
 
     private var quietTimer: Scheduled<Void>?
     private var totalTimer: Scheduled<Void>?
+    private let quietLimit: TimeAmount
+    private let totalLimit: TimeAmount
+
+    init(quietLimit: TimeAmount = LingeringClose.quietLimit, totalLimit: TimeAmount = LingeringClose.totalLimit) {
+        self.quietLimit = quietLimit
+        self.totalLimit = totalLimit
+    }
 
     /// Shuts the write side of `channel` and lingers; closes at once when that cannot be done.
     /// Runs on the channel's event loop.
-    static func start(on channel: any Channel) {
+    static func start(on channel: any Channel, quietLimit: TimeAmount = LingeringClose.quietLimit,
+                      totalLimit: TimeAmount = LingeringClose.totalLimit) {
         channel.eventLoop.assertInEventLoop()
         guard channel.isActive else { return }
         do {
-            try channel.pipeline.syncOperations.addHandler(LingeringClose(), position: .first)
+            try channel.pipeline.syncOperations.addHandler(LingeringClose(quietLimit: quietLimit, totalLimit: totalLimit),
+                                                           position: .first)
         } catch {
             channel.close(promise: nil)
         }
@@ -35,7 +44,7 @@ final class LingeringClose: ChannelDuplexHandler {
     func handlerAdded(context: ChannelHandlerContext) {
         let loop = context.eventLoop.assumeIsolated()
         let channel = context.channel
-        totalTimer = loop.scheduleTask(in: Self.totalLimit) { channel.close(promise: nil) }
+        totalTimer = loop.scheduleTask(in: totalLimit) { channel.close(promise: nil) }
         armQuietTimer(context)
         // Through the whole pipeline, so TLS sends its close_notify before the socket is shut.
         let shut = channel.eventLoop.makePromise(of: Void.self)
@@ -85,6 +94,6 @@ final class LingeringClose: ChannelDuplexHandler {
     private func armQuietTimer(_ context: ChannelHandlerContext) {
         quietTimer?.cancel()
         let channel = context.channel
-        quietTimer = context.eventLoop.assumeIsolated().scheduleTask(in: Self.quietLimit) { channel.close(promise: nil) }
+        quietTimer = context.eventLoop.assumeIsolated().scheduleTask(in: quietLimit) { channel.close(promise: nil) }
     }
 }

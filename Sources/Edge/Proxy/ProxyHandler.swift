@@ -69,6 +69,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var readsPaused = false
     private var pendingRead = false
     private var closing = false
+    /// The answer owed to a malformed request that arrived behind the one in flight.
+    private var pipelinedRefusal: HTTPResponseStatus?
     /// Parts of pipelined requests that arrived while an earlier one was being answered.
     private var queued: [HTTPServerRequestPart] = []
     private var queuedBytes = 0
@@ -326,10 +328,12 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 "client": "\(context.channel.remoteAddress?.ipAddress ?? "-")", "error": "\(parserError)",
                 "status": "\(status.code)"])
             if let exchange, exchange.requestEnded, !exchange.responseEnded {
-                // The bad bytes belong to a later, pipelined request: answer the one in flight, then close.
-                exchange.keepAlive = false
+                // The bad bytes belong to a later, pipelined request: answer the one in flight,
+                // then the bad one, and close (as Apache does).
                 closing = true
                 queued.removeAll()
+                // The request-line facts above describe the request in flight, not this one.
+                pipelinedRefusal = status == .notImplemented ? .badRequest : status
                 return
             }
             if let exchange {
@@ -340,18 +344,23 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
                     respondLocally(exchange, status: status, close: true)
                 }
             } else {
-                let bare = Exchange(head: HTTPRequestHead(version: .http1_1, method: .GET, uri: "-"),
-                                    clientAddress: context.channel.remoteAddress?.ipAddress ?? "-", keepAlive: false)
                 // Logged as it arrived, as Apache logs `%r`: not as a request nobody sent.
-                bare.rawRequestLine = requestLine.text
-                self.exchange = bare
-                respondLocally(bare, status: status, close: true, logAsMalformed: true)
+                refuseUnparsedRequest(status: status, rawLine: requestLine.text)
             }
             return
         }
         // Failed handshakes are counted before this handler exists (HandshakeFailureCounter).
         logger.debug("client connection error", metadata: ["error": "\(error)"])
         context.close(promise: nil)
+    }
+
+    /// Answers a request the parser refused before it had a head, and closes.
+    private func refuseUnparsedRequest(status: HTTPResponseStatus, rawLine: String) {
+        let bare = Exchange(head: HTTPRequestHead(version: .http1_1, method: .GET, uri: "-"),
+                            clientAddress: clientAddress, keepAlive: false)
+        bare.rawRequestLine = rawLine
+        exchange = bare
+        respondLocally(bare, status: status, close: true, logAsMalformed: true)
     }
 
     // MARK: Exchange
@@ -947,7 +956,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// The status page (mod_status), HTML or JSON.
     private func serveStatus(_ exchange: Exchange) {
-        let snapshot = stats.snapshot(openConnections: connections.count)
+        let snapshot = stats.snapshot(openConnections: connections.count, configuredUpstreams: runtime.upstreamAddresses)
         let cacheUsage = runtime.responseCache?.usage
         let query = exchange.head.uri.split(separator: "?", maxSplits: 1).dropFirst().first
             .map { $0.split(separator: "&") } ?? []
@@ -1138,6 +1147,12 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             resumeReads()
             drainQueue()
             if self.exchange == nil { armDeadline() }
+        } else if exchange.keepAlive, let refusal = pipelinedRefusal {
+            // A malformed request was pipelined behind this one: its answer follows, then the close.
+            pipelinedRefusal = nil
+            let written = context.write(wrapOutboundOut(.end(trailers)))
+            if let openFile { written.whenComplete { _ in withExtendedLifetime(openFile) {} } }
+            refuseUnparsedRequest(status: refusal, rawLine: "")
         } else {
             closing = true
             let channel = context.channel

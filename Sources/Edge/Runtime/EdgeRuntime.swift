@@ -28,6 +28,8 @@ public final class EdgeRuntime: Sendable {
     /// Served certificates whose OCSP answers the edge fetches, and where it keeps them.
     let ocspSubjects: [OCSPSubject]
     let ocspCache: OCSPStapleCache
+    /// Every upstream address a route of this configuration sends requests to.
+    let upstreamAddresses: Set<String>
 
     init(configuration: PortalConfiguration, listeners: [Listener], sites: [Site], router: SiteRouter,
          fallbackTLSContext: NIOSSLContext?, accessLog: AccessLog?, warnings: [String],
@@ -44,6 +46,7 @@ public final class EdgeRuntime: Sendable {
         self.listeners = listeners
         self.sites = sites
         self.router = router
+        self.upstreamAddresses = Set(sites.flatMap { $0.routes.flatMap { $0.upstreams.map(\.description) } })
         self.fallbackTLSContext = fallbackTLSContext
         self.accessLog = accessLog
         self.warnings = warnings
@@ -67,6 +70,15 @@ public final class EdgeRuntime: Sendable {
         let needsTLS = listeners.contains(where: \.tls)
         if listeners.isEmpty {
             errors.append("the edge has no listeners: http_listeners and https_listeners are both empty")
+        }
+        warnings += listenerWarnings(edge)
+        if !edge.sites.isEmpty, edge.certificateFile != nil {
+            warnings.append("edge.certificate_file and edge.key_file are not used once sites are configured: "
+                + "give each HTTPS site its own certificate_file and key_file")
+        }
+        if let both = Set(listeners.filter(\.tls).map { "\(HostAndPort(host: $0.address, port: $0.port))" })
+            .intersection(listeners.filter { !$0.tls }.map { "\(HostAndPort(host: $0.address, port: $0.port))" }).sorted().first {
+            errors.append("\(both) is both an HTTP and an HTTPS listener; one port can serve only one of them")
         }
         let compressed = edge.compressTypes.filter(MediaTypes.isAlreadyCompressed)
         if edge.compression, !compressed.isEmpty {
@@ -216,6 +228,21 @@ public final class EdgeRuntime: Sendable {
         site.keyFile = edge.keyFile
         site.ocspResponseFile = edge.ocspResponseFile
         return site
+    }
+
+    /// A listener named twice in one list is served once; the operator likely meant another.
+    static func listenerWarnings(_ edge: EdgeSettings) -> [String] {
+        var warnings: [String] = []
+        for (key, values) in [("http_listeners", edge.httpListeners), ("https_listeners", edge.httpsListeners)] {
+            let addresses = (values ?? []).compactMap(HostAndPort.init).map(\.description)
+            var seen: Set<String> = []
+            var repeated: [String] = []
+            for address in addresses where !seen.insert(address).inserted && !repeated.contains(address) {
+                repeated.append(address)
+            }
+            warnings += repeated.map { "edge.\(key) names \($0) more than once; it is listened on once" }
+        }
+        return warnings
     }
 
     /// Where to reach a service bound to `host` (loopback for a wildcard address).

@@ -86,13 +86,18 @@ final class EdgeStats: Sendable {
         var upstreams: [(String, UpstreamHealth)]
     }
 
-    func snapshot(openConnections: Int) -> Snapshot {
-        Snapshot(uptime: Date().timeIntervalSince(started), requests: requests.load(ordering: .relaxed),
+    /// `configuredUpstreams`: the addresses the running configuration routes to. Each is listed
+    /// (as `unknown` until its first request); an address a reload removed is no longer shown.
+    func snapshot(openConnections: Int, configuredUpstreams: Set<String>) -> Snapshot {
+        let upstreams = upstreams.withLock { table in
+            configuredUpstreams.map { ($0, table[$0] ?? UpstreamHealth()) }
+        }
+        return Snapshot(uptime: Date().timeIntervalSince(started), requests: requests.load(ordering: .relaxed),
                  bytesOut: bytesOut.load(ordering: .relaxed), bytesIn: bytesIn.load(ordering: .relaxed),
                  busyConnections: max(busy.load(ordering: .relaxed), 0), openConnections: openConnections,
                  statusClasses: [0, status1xx.load(ordering: .relaxed), status2xx.load(ordering: .relaxed),
                                  status3xx.load(ordering: .relaxed), status4xx.load(ordering: .relaxed),
                                  status5xx.load(ordering: .relaxed)],
-                 upstreams: upstreams.withLock { $0.sorted { $0.key < $1.key } })
+                 upstreams: upstreams.sorted { $0.0 < $1.0 })
     }
 }
