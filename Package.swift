@@ -62,6 +62,9 @@ let package = Package(
         ),
         // Brotli compression from Debian's libbrotli-dev (the streaming encoder).
         .systemLibrary(name: "CBrotli", pkgConfig: "libbrotlienc", providers: [.apt(["libbrotli-dev"])]),
+        // Whole-buffer gzip from Debian's libdeflate-dev: the same ratio as zlib at each level, for
+        // about half the CPU (docs/benchmarks.md, "Compression").
+        .systemLibrary(name: "CLibDeflate", pkgConfig: "libdeflate", providers: [.apt(["libdeflate-dev"])]),
         // BoringSSL settings swift-nio-ssl does not expose (cipher order, OCSP stapling).
         .target(name: "CTLSContextTuning"),
         // The reverse proxy (the Apache role).
@@ -70,6 +73,7 @@ let package = Package(
             dependencies: [
                 "PortalCore",
                 "CBrotli",
+                "CLibDeflate",
                 "CTLSContextTuning",
                 product("AsyncHTTPClient", "async-http-client"),
                 product("NIOCore", "swift-nio"),

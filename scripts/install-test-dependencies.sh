@@ -9,6 +9,8 @@ command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 command -v curl >/dev/null 2>&1 || missing+=(curl)
 # The edge links Debian's brotli encoder (on the Swift image already; installed if missing).
 [ -f /usr/include/brotli/encode.h ] || missing+=(libbrotli-dev)
+# ...and libdeflate, for gzip of whole bodies.
+[ -f /usr/include/libdeflate.h ] || missing+=(libdeflate-dev)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
 if [ ${#missing[@]} -gt 0 ]; then

@@ -715,7 +715,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
                     // No body to compress, but the same fields a GET would get.
                     CompressionDecision.compressedHeaders(&headers, coding: coding)
                 } else if let compressor = try? BodyCompressors.make(coding: coding, gzipLevel: settings.compressionLevel,
-                                                                     brotliLevel: settings.brotliLevel) {
+                                                                     brotliLevel: settings.brotliLevel,
+                                                                     bodyLength: head.headers.first(name: "content-length").flatMap { Int($0) }) {
                     exchange.gzip = compressor
                     CompressionDecision.compressedHeaders(&headers, coding: coding)
                     if !http2 && exchange.head.version.minor == 0 { exchange.keepAlive = false }

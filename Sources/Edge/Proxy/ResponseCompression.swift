@@ -117,14 +117,22 @@ protocol BodyCompressor: AnyObject {
 
 /// Makes the compressor for a coding the client accepts, at the configured level.
 enum BodyCompressors {
-    /// A streaming compressor for `coding` (`br` or `gzip`).
-    static func make(coding: String, gzipLevel: Int, brotliLevel: Int) throws -> any BodyCompressor {
-        coding == "br" ? try BrotliStream(level: brotliLevel) : try GzipStream(level: gzipLevel)
+    /// A streaming compressor for `coding` (`br` or `gzip`). `bodyLength`: the body's length when
+    /// known; a gzip body short enough is gathered and compressed at its end (`GatheredGzip`).
+    static func make(coding: String, gzipLevel: Int, brotliLevel: Int, bodyLength: Int? = nil) throws -> any BodyCompressor {
+        if coding == "br" { return try BrotliStream(level: brotliLevel) }
+        if let bodyLength, bodyLength <= WholeBodyGzip.gatherLimit { return GatheredGzip(level: gzipLevel) }
+        return try GzipStream(level: gzipLevel)
     }
 
     /// A whole body compressed in one go, held in a buffer of exactly its size.
     static func compressWhole(_ body: ByteBuffer, coding: String, gzipLevel: Int, brotliLevel: Int,
                               allocator: ByteBufferAllocator) throws -> ByteBuffer {
+        if coding == "gzip", var compressed = WholeBodyGzip.compress(body, level: gzipLevel, allocator: allocator) {
+            var exact = allocator.buffer(capacity: compressed.readableBytes)
+            exact.writeBuffer(&compressed)
+            return exact
+        }
         let compressor = try make(coding: coding, gzipLevel: gzipLevel, brotliLevel: brotliLevel)
         var compressed = try compressor.compress(body, sync: false, allocator: allocator)
         var tail = try compressor.finish(allocator: allocator)

@@ -1,0 +1,4 @@
+#ifndef PORTAL_CLIBDEFLATE_SHIM_H
+#define PORTAL_CLIBDEFLATE_SHIM_H
+#include <libdeflate.h>
+#endif
