@@ -356,6 +356,13 @@ struct ConnectionHandlers: Sendable {
     let connections: ConnectionRegistry
     let fileCaches: OpenFileCaches
 
+    /// Responses are framed by the proxy handler (`ResponseFraming`), not by the encoder.
+    static let encoderConfiguration: HTTPResponseEncoder.Configuration = {
+        var configuration = HTTPResponseEncoder.Configuration()
+        configuration.automaticallySetFramingHeaders = false
+        return configuration
+    }()
+
     func makeProxy(for channel: any Channel, scope: ConnectionScope, http2: Bool) -> ProxyHandler {
         ProxyHandler(store: store, listener: listener, pool: pools.pool(for: channel.eventLoop), logger: logger,
                      stats: stats, metrics: metrics, connections: connections,
@@ -380,7 +387,7 @@ struct ConnectionHandlers: Sendable {
                                                    withServerUpgrade: (upgraders: [], completionHandler: { _ in }),
                                                    withErrorHandling: false,
                                                    withOutboundHeaderValidation: false,
-                                                   withEncoderConfiguration: .init(),
+                                                   withEncoderConfiguration: Self.encoderConfiguration,
                                                    withDecoderLimitConfiguration: limits)
         let proxy = makeProxy(for: channel, scope: ConnectionScope(remoteAddress: channel.remoteAddress, serverName: serverName),
                               http2: false)

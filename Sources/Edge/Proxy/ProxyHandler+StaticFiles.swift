@@ -98,7 +98,7 @@ extension ProxyHandler {
                 encoding: cached.encoding, varies: cached.varies, expires: cached.expires)
             fileCache.forget(key)
         }
-        var etag = ConditionalRequest.entityTag(size: found.size, modifiedNanoseconds: found.modifiedNanoseconds, encoding: found.encoding)
+        var etag = found.etag
         // A text file without a precompressed sibling is compressed on the way, as mod_deflate
         // and nginx's gzip do; ranges are served from the file as it is.
         let compressible = settings.compression && found.encoding == nil
@@ -112,7 +112,7 @@ extension ProxyHandler {
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: found.contentType)
         headers.add(name: "ETag", value: etag)
-        headers.add(name: "Last-Modified", value: HTTPDate.format(found.modified))
+        headers.add(name: "Last-Modified", value: found.lastModified)
         if coding == nil { headers.add(name: "Accept-Ranges", value: "bytes") }
         if let encoding = found.encoding ?? coding { headers.add(name: "Content-Encoding", value: encoding) }
         if found.varies || found.encoding != nil || compressible { headers.add(name: "Vary", value: "Accept-Encoding") }
@@ -367,8 +367,7 @@ extension ProxyHandler {
         addConnectionField(&headers, exchange: exchange)
         headers.add(name: "Date", value: httpDate())
         headerPolicy(exchange).apply(to: &headers)
-        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: responseVersion(exchange, status: status, headers: headers), status: status,
-                                                             headers: headers))), promise: nil)
+        writeHead(status: status, headers: headers, exchange: exchange)
     }
 
     /// Bytes read per trip to the thread pool for files sent over TLS: a 100 KiB file takes one

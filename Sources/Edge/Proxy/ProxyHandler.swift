@@ -725,9 +725,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             if !exchange.keepAlive && exchange.head.version.minor >= 1 && !http2 {
                 headers.add(name: "Connection", value: "close")
             }
-            context.write(wrapOutboundOut(.head(HTTPResponseHead(version: responseVersion(exchange, status: head.status, headers: headers), status: head.status,
-                                                                 headers: headers))),
-                          promise: nil)
+            writeHead(status: head.status, headers: headers, exchange: exchange)
         case .body(var buffer):
             guard !exchange.skippingInformational else { return }
             if exchange.cacheRecording != nil { cacheResponseBody(exchange, buffer) }
@@ -1034,13 +1032,21 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         if let cacheStatus = exchange.cacheStatus { headers.add(name: "X-Cache", value: cacheStatus) }
         headerPolicy(exchange).apply(to: &headers)
         exchange.bytesSent = exchange.head.method == .HEAD ? 0 : (body?.readableBytes ?? 0)
-        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: responseVersion(exchange, status: status, headers: headers), status: status,
-                                                             headers: headers))), promise: nil)
+        writeHead(status: status, headers: headers, exchange: exchange)
         if exchange.head.method != .HEAD, let body {
             context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
         }
         if logAsMalformed { exchange.status = status.code }
         finishExchange(exchange, trailers: nil)
+    }
+
+    /// Writes a final response head; on HTTP/1 with its framing fields set (`ResponseFraming`).
+    func writeHead(status: HTTPResponseStatus, headers: HTTPHeaders, exchange: Exchange) {
+        guard let context else { return }
+        let version = responseVersion(exchange, status: status, headers: headers)
+        var headers = headers
+        if !http2 { ResponseFraming.frame(&headers, status: status, version: version) }
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: version, status: status, headers: headers))), promise: nil)
     }
 
     /// `Connection: close` when the connection ends with this answer; `keep-alive` for an

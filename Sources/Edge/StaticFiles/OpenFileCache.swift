@@ -61,6 +61,9 @@ final class OpenFileCache {
         let encoding: String?
         let varies: Bool
         let expires: NIODeadline
+        /// The validators of this version, formatted once rather than per response.
+        let etag: String
+        let lastModified: String
         /// The whole file, once read for a TLS or HTTP/2 client (small files only), so the next
         /// ones within the entry's second need no trip to the thread pool.
         var content: ByteBuffer?
@@ -70,6 +73,20 @@ final class OpenFileCache {
 
         /// Bytes this entry holds in memory.
         var heldBytes: Int { (content?.readableBytes ?? 0) + (compressed?.readableBytes ?? 0) }
+
+        init(file: SharedFile, size: Int, modified: Int, modifiedNanoseconds: Int, contentType: String,
+             encoding: String?, varies: Bool, expires: NIODeadline) {
+            self.file = file
+            self.size = size
+            self.modified = modified
+            self.modifiedNanoseconds = modifiedNanoseconds
+            self.contentType = contentType
+            self.encoding = encoding
+            self.varies = varies
+            self.expires = expires
+            etag = ConditionalRequest.entityTag(size: size, modifiedNanoseconds: modifiedNanoseconds, encoding: encoding)
+            lastModified = HTTPDate.format(modified)
+        }
     }
 
     private var entries: [String: Entry] = [:]
