@@ -421,7 +421,7 @@ struct ConnectionHandlers: Sendable {
                 try stream.pipeline.syncOperations.addHandler(handlers.makeProxy(for: stream, scope: scope.value, http2: true))
             }
         }
-        try channel.pipeline.syncOperations.addHandler(idleStreams.makeDrainObserver())
+        try channel.pipeline.syncOperations.addHandler(idleStreams.makeDrainObserver(logger: logger))
         // Besides keepalive_timeout without streams (above), an HTTP/2 connection silent for
         // longer than any request may wait is closed.
         let idle = max(settings.clientTimeoutSeconds, settings.proxyTimeoutSeconds) + 10

@@ -7,7 +7,8 @@ extension EdgeFixture {
     /// A TLS connection to the edge's HTTPS port that speaks HTTP/2 frame by frame (no stream
     /// multiplexer), so a test can send what a client library would refuse to; `handler` sees
     /// every frame the edge sends.
-    func rawHTTP2Connection(handler: any ChannelHandler & Sendable) async throws -> any Channel {
+    /// `validating: false` lets the test send heads NIO would refuse to write (malformed requests).
+    func rawHTTP2Connection(handler: any ChannelHandler & Sendable, validating: Bool = true) async throws -> any Channel {
         var configuration = TLSConfiguration.makeClientConfiguration()
         configuration.trustRoots = .file(certificateFile)
         configuration.applicationProtocols = ["h2"]
@@ -17,7 +18,7 @@ extension EdgeFixture {
                 channel.eventLoop.makeCompletedFuture {
                     let operations = channel.pipeline.syncOperations
                     try operations.addHandler(try NIOSSLClientHandler(context: context, serverHostname: "localhost"))
-                    try operations.addHandler(NIOHTTP2Handler(mode: .client))
+                    try operations.addHandler(NIOHTTP2Handler(mode: .client, headerBlockValidation: validating ? .enabled : .disabled))
                     try operations.addHandler(handler)
                 }
             }

@@ -33,6 +33,49 @@ struct EdgeRapidResetTests {
         }
     }
 
+    final class StreamOutcomes: ChannelInboundHandler, Sendable {
+        typealias InboundIn = HTTP2Frame
+        let resets = NIOLockedValueBox<[HTTP2StreamID]>([])
+        let statuses = NIOLockedValueBox<[HTTP2StreamID: String]>([:])
+        let goAway = NIOLockedValueBox(false)
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            let frame = unwrapInboundIn(data)
+            switch frame.payload {
+            case .rstStream: resets.withLockedValue { $0.append(frame.streamID) }
+            case .goAway: goAway.withLockedValue { $0 = true }
+            case .headers(let headers):
+                if let status = headers.headers.first(name: ":status") {
+                    statuses.withLockedValue { $0[frame.streamID] = status }
+                }
+            default: break
+            }
+        }
+    }
+
+    @Test("a malformed request resets its own stream only; the connection serves the next one")
+    func streamErrorKeepsConnection() async throws {
+        let upstream = try await RecordingUpstream.start()
+        let edge = try await EdgeFixture.start(upstreams: [HostAndPort(host: "127.0.0.1", port: upstream.port)])
+        let outcomes = StreamOutcomes()
+        let channel = try await edge.rawHTTP2Connection(handler: outcomes, validating: false)
+        let base: [(String, String)] = [(":method", "GET"), (":path", "/"), (":scheme", "https"), (":authority", "localhost")]
+        // A connection-specific field is malformed in HTTP/2 (RFC 9113 §8.2.2).
+        try await channel.writeAndFlush(HTTP2Frame(streamID: 1, payload: .headers(.init(
+            headers: HPACKHeaders(base + [("connection", "keep-alive")]), endStream: true))))
+        try await Task.sleep(for: .milliseconds(200))
+        try await channel.writeAndFlush(HTTP2Frame(streamID: 3, payload: .headers(.init(headers: HPACKHeaders(base), endStream: true))))
+        for _ in 0..<40 where outcomes.statuses.withLockedValue({ $0[3] == nil }) {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        try? await channel.close()
+        await edge.stop()
+        await upstream.stop()
+        #expect(outcomes.resets.withLockedValue { $0 } == [1])
+        #expect(outcomes.statuses.withLockedValue { $0[3] } == "200")
+        #expect(!outcomes.goAway.withLockedValue { $0 })
+    }
+
     @Test("opening and resetting streams in a burst gets a GOAWAY, then the connection closed")
     func rapidReset() async throws {
         let upstream = try await RecordingUpstream.start(delay: .seconds(1))

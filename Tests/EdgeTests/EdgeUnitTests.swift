@@ -70,6 +70,10 @@ struct EdgeUnitTests {
         let good = CertificateInspector.inspect(pem: chain.leaf, file: "leaf.pem", chainPEM: chain.intermediate,
                                                 chainFile: "chain.pem", hosts: ["a.test", "127.0.0.1"])
         #expect(good.errors.isEmpty, "\(good.errors)")
+        // An intermediate past its date is an error of its own, not only the leaf.
+        let later = CertificateInspector.inspect(pem: chain.leaf, file: "leaf.pem", chainPEM: chain.intermediate,
+                                                 chainFile: "chain.pem", hosts: ["a.test"], now: Date().addingTimeInterval(40 * 86_400))
+        #expect(later.errors.contains { $0.hasPrefix("certificate 1 of chain.pem expired on") }, "\(later.errors)")
         #expect(good.warnings.isEmpty, "\(good.warnings)")
         #expect(good.certificates.count == 2)
         // The chain file holds the root instead of the intermediate: the chain file is named.

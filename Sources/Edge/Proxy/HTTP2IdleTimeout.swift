@@ -1,3 +1,4 @@
+import Logging
 import NIOCore
 import NIOHTTP2
 
@@ -82,15 +83,19 @@ struct HTTP2IdleTimeout: NIOHTTP2StreamDelegate {
     /// NIO's HTTP/2 handler answers a connection error (a rapid-reset or control-frame flood, a
     /// frame it cannot parse) with GOAWAY and reports it here, but leaves the socket open: it
     /// would keep reading and answer every further frame with another GOAWAY. RFC 9113 §5.4.1
-    /// says the connection must then be closed, so it is, once the GOAWAY is flushed. A stream
-    /// error is reported the same way (after its RST_STREAM); the two cannot be told apart
-    /// here, and a client that breaks the protocol on one stream loses its connection too.
+    /// says the connection must then be closed, so it is, once the GOAWAY is flushed, and the
+    /// error log says why. A stream error is reported the same way, after its RST_STREAM; the
+    /// errors that NIO raises only for one stream (a malformed request head, a body that
+    /// disagrees with its length, a frame on a closed stream) leave the connection and its
+    /// other streams alone, as nginx does. Too many of them become a connection error of their own.
     final class DrainObserver: ChannelInboundHandler, RemovableChannelHandler {
         typealias InboundIn = NIOAny
         private let state: NIOLoopBound<State>
+        private let logger: Logger
 
-        fileprivate init(state: NIOLoopBound<State>) {
+        fileprivate init(state: NIOLoopBound<State>, logger: Logger) {
             self.state = state
+            self.logger = logger
         }
 
         func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
@@ -99,14 +104,38 @@ struct HTTP2IdleTimeout: NIOHTTP2StreamDelegate {
         }
 
         func errorCaught(context: ChannelHandlerContext, error: any Error) {
+            if Self.concernsOneStream(error) {
+                logger.info("HTTP/2 stream reset after a protocol error", metadata: [
+                    "client": "\(context.channel.remoteAddress?.ipAddress ?? "-")", "error": "\(type(of: error))"])
+                return
+            }
+            logger.warning("HTTP/2 connection closed after a protocol error", metadata: [
+                "client": "\(context.channel.remoteAddress?.ipAddress ?? "-")", "error": "\(error)"])
             context.flush()
             context.close(mode: .all, promise: nil)
+        }
+
+        static func concernsOneStream(_ error: any Error) -> Bool {
+            switch error {
+            case is NIOHTTP2Errors.MissingPseudoHeader, is NIOHTTP2Errors.DuplicatePseudoHeader,
+                 is NIOHTTP2Errors.PseudoHeaderAfterRegularHeader, is NIOHTTP2Errors.UnknownPseudoHeader,
+                 is NIOHTTP2Errors.UnsupportedPseudoHeader, is NIOHTTP2Errors.InvalidPseudoHeaders,
+                 is NIOHTTP2Errors.MissingHostHeader, is NIOHTTP2Errors.DuplicateHostHeader,
+                 is NIOHTTP2Errors.EmptyPathHeader, is NIOHTTP2Errors.InvalidStatusValue,
+                 is NIOHTTP2Errors.TrailersWithoutEndStream, is NIOHTTP2Errors.ForbiddenHeaderField,
+                 is NIOHTTP2Errors.InvalidPseudoHeaderValue, is NIOHTTP2Errors.ContentLengthViolated,
+                 is NIOHTTP2Errors.ContentLengthHeadersMismatch, is NIOHTTP2Errors.ContentLengthHeaderNegative,
+                 is NIOHTTP2Errors.ContentLengthHeaderMalformedValue, is NIOHTTP2Errors.StreamClosed:
+                true
+            default:
+                false
+            }
         }
     }
 
     /// The handler that lets a graceful stop reach this countdown.
-    func makeDrainObserver() -> DrainObserver {
-        DrainObserver(state: state)
+    func makeDrainObserver(logger: Logger) -> DrainObserver {
+        DrainObserver(state: state, logger: logger)
     }
 
     private let state: NIOLoopBound<State>

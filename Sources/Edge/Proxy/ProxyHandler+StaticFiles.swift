@@ -374,13 +374,18 @@ extension ProxyHandler {
     /// trip instead of two (each trip is two thread switches on a busy core).
     static let staticChunkBytes = 256 * 1024
 
+    /// The same over HTTP/2, where one connection carries up to `http2_max_concurrent_streams`
+    /// files at once: a client that stops reading (a zero flow-control window) holds at most
+    /// this much per stream, as Apache's `H2StreamMaxMemSize` does.
+    static let http2ChunkBytes = 64 * 1024
+
     /// Sends `remaining` bytes of `file` from `offset` in chunks read on the thread pool,
     /// each read waiting until the chunk before it is written, so a slow client holds back the
     /// reading. Ends early (without error) if the file is shorter than expected.
     private func streamFile(_ file: SharedFile, from offset: Int, remaining: Int, exchange: Exchange,
                             allocator: ByteBufferAllocator, eventLoop: any EventLoop) -> EventLoopFuture<Void> {
         guard remaining > 0 else { return eventLoop.makeSucceededVoidFuture() }
-        let size = min(Self.staticChunkBytes, remaining)
+        let size = min(http2 ? Self.http2ChunkBytes : Self.staticChunkBytes, remaining)
         return NIOThreadPool.singleton.runIfActive(eventLoop: eventLoop) {
             try file.read(at: offset, count: size, allocator: allocator)
         }.assumeIsolated().flatMap { chunk -> EventLoopFuture<Void> in

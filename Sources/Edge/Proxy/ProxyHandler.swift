@@ -860,7 +860,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 kept.append((name, rewrittenLocation(header.value, exchange: exchange)))
                 continue
             }
-            kept.append((name, header.value))
+            // Whitespace around a value is not part of it (RFC 9112 §5), and HTTP/2 forbids it.
+            kept.append((name, ASCII.hasOuterWhitespace(header.value) ? header.value.trimmingASCIISpaces() : header.value))
         }
         // A proxy with a clock adds the Date an upstream left out (RFC 9110 §6.6.1).
         if !hasDate { kept.append(("Date", httpDate())) }
@@ -1045,7 +1046,12 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         guard let context else { return }
         let version = responseVersion(exchange, status: status, headers: headers)
         var headers = headers
-        if !http2 { ResponseFraming.frame(&headers, status: status, version: version) }
+        if !http2 {
+            ResponseFraming.frame(&headers, status: status, version: version)
+        } else if !status.mayHaveResponseBody, headers.contains(name: "content-length") {
+            // As on HTTP/1: a 204 or 304 carries no length (the same answer over both protocols).
+            headers.remove(name: "content-length")
+        }
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: version, status: status, headers: headers))), promise: nil)
     }
 

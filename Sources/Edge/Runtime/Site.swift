@@ -159,6 +159,9 @@ struct SiteRouter: Sendable {
 
     /// The site whose certificate to present for an SNI name.
     func tlsSite(for serverName: String?) -> Site? {
-        site(for: serverName?.lowercased())
+        // A fully qualified name may end with a dot (`b.test.`): the same host.
+        guard var name = serverName?.lowercased() else { return site(for: nil) }
+        if name.hasSuffix(".") { name.removeLast() }
+        return site(for: name)
     }
 }

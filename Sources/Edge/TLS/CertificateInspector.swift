@@ -50,7 +50,13 @@ enum CertificateInspector {
                     findings.errors.append("chain file \(source) holds no certificate")
                 }
             } catch {
-                findings.errors.append("certificate file \(source) cannot be parsed: \(error)")
+                if "\(error)".contains("incorrectParameterSize") {
+                    // swift-crypto refuses RSA keys below 2048 bits when it reads the certificate.
+                    findings.errors.append("certificate file \(source) holds a key of an unsupported size (RSA below 2048 bits): "
+                        + "issue the certificate for an RSA 2048-4096 or an ECDSA P-256 key")
+                } else {
+                    findings.errors.append("certificate file \(source) cannot be parsed: \(error)")
+                }
                 return findings
             }
         }
@@ -67,6 +73,16 @@ enum CertificateInspector {
         } else if leaf.notValidAfter.timeIntervalSince(now) < 14 * 86_400 {
             let days = Int(leaf.notValidAfter.timeIntervalSince(now) / 86_400)
             findings.warnings.append("certificate \(file) expires in \(days) days (\(leaf.notValidAfter)); renew it soon")
+        }
+
+        // An expired intermediate breaks the chain for every client as surely as an expired leaf.
+        for issuer in located.dropFirst() where issuer.certificate.issuer != issuer.certificate.subject {
+            if issuer.certificate.notValidAfter < now {
+                findings.errors.append("\(issuer.name) expired on \(issuer.certificate.notValidAfter); "
+                    + "get the current intermediate from the certificate authority (Let's Encrypt's fullchain.pem has it)")
+            } else if issuer.certificate.notValidBefore > now {
+                findings.errors.append("\(issuer.name) is not valid before \(issuer.certificate.notValidBefore); check the clock")
+            }
         }
 
         let names = (try? leaf.extensions.subjectAlternativeNames).flatMap { $0 }.map { alternatives in
