@@ -173,6 +173,21 @@ public final class EdgeServer: Service {
             onReload?("\(error)")
             return
         }
+        let previousErrorLog = errorLog?.path
+        if let errorLog {
+            // A changed `error_log` takes effect with the reload, like every other path.
+            let path = next.settings.errorLog ?? ErrorLogFile.defaultPath(dataDirectory: DataDirectory(next.configuration.dataDirectory))
+            if path != errorLog.path {
+                do {
+                    try errorLog.move(to: path, settings: EdgeSettingsRotation(next.settings))
+                } catch {
+                    next.accessLog?.close()
+                    logger.error("\(refused): \(error); the running configuration stays in force")
+                    onReload?("\(error)")
+                    return
+                }
+            }
+        }
         let current = bound.withLockedValue { $0 }
         let wanted = Set(next.listeners)
         var added: [Listener: any Channel] = [:]
@@ -183,6 +198,9 @@ public final class EdgeServer: Service {
         } catch {
             for channel in added.values { try? await channel.close() }
             next.accessLog?.close()
+            if let errorLog, let previousErrorLog, previousErrorLog != errorLog.path {
+                try? errorLog.move(to: previousErrorLog, settings: EdgeSettingsRotation(store.current.runtime.settings))
+            }
             logger.error("\(refused): \(error); the running configuration stays in force")
             onReload?("\(error)")
             return

@@ -3,6 +3,7 @@ import Foundation
 import NIOCore
 import PortalCore
 import PortalTestSupport
+import ServiceLifecycle
 import Testing
 
 /// Bad input and request smuggling, sent byte for byte to a plain-HTTP site, with a recording
@@ -143,6 +144,30 @@ struct EdgeRequestHygieneTests {
         #expect(result.statuses == [200, 200, 200], "\(result.response) upstream: \(upstream.requests.map(\.uri))")
         #expect(upstream.requests.map(\.uri) == ["/one", "/two", "/three"])
         #expect(upstream.requests.dropFirst().first?.body == "hello")
+    }
+
+    @Test("a refused head is answered and logged once, even while the client keeps sending")
+    func refusedHeadLoggedOnce() async throws {
+        let upstream = try await RecordingUpstream.start()
+        let edge = try await EdgeFixture.start(upstreams: [], configure: Self.plainSite(upstream) { edge in
+            edge.requestHeaderTimeoutSeconds = 1
+            edge.requestHeaderMaxTimeoutSeconds = 1
+            edge.maxHeaderCount = 5
+        })
+        let head = "GET /refused HTTP/1.1\r\nHost: x\r\n" + (0..<8).map { "X-\($0): v\r\n" }.joined()
+        // More header lines keep coming for 2.4 s, past the 1 s header deadline.
+        let result = try await RawSocketClient.exchange(port: edge.httpPort, chunks: [head] + Array(repeating: "X-More: v\r\n", count: 8),
+                                                        gap: .milliseconds(300), timeout: .milliseconds(500))
+        let logPath = DataDirectory(edge.directory.path).accessLogFile
+        let directory = edge.directory
+        await edge.group.triggerGracefulShutdown()
+        _ = try? await edge.task.value
+        await upstream.stop()
+        let lines = (try String(contentsOfFile: logPath, encoding: .utf8)).split(separator: "\n")
+        directory.remove()
+        #expect(result.statuses == [431])
+        #expect(lines.count == 1, "\(lines)")
+        #expect(lines.first?.contains("\"GET /refused HTTP/1.1\" 431") == true, "\(lines)")
     }
 
     @Test("a slow client (slowloris) is cut off while others are served")

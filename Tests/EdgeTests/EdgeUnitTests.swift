@@ -217,6 +217,23 @@ struct EdgeCheckTests {
 
 @Suite("Edge: log retention")
 struct LogRetentionTests {
+    @Test("the error log moves to a new path and keeps writing; a path that cannot be opened changes nothing")
+    func errorLogMoves() throws {
+        let directory = try TemporaryDirectory(prefix: "portal-logs")
+        defer { directory.remove() }
+        let rotation = EdgeSettingsRotation(maxBytes: 0, daily: false, keepDays: 30)
+        let log = try ErrorLogFile(path: directory.file("error.log"), settings: rotation)
+        log.write("first\n")
+        try log.move(to: directory.file("moved/error.log"), settings: rotation)
+        log.write("second\n")
+        #expect(throws: (any Error).self) { try log.move(to: "/proc/no-such-place/error.log", settings: rotation) }
+        log.write("third\n")
+        log.flush()
+        #expect(log.path == directory.file("moved/error.log"))
+        #expect(try String(contentsOfFile: directory.file("error.log"), encoding: .utf8) == "first\n")
+        #expect(try String(contentsOfFile: directory.file("moved/error.log"), encoding: .utf8) == "second\nthird\n")
+    }
+
     @Test("only the edge's own rotated files are deleted when old; other files beside the log stay")
     func ownFilesOnly() throws {
         let directory = try TemporaryDirectory(prefix: "portal-logs")

@@ -65,7 +65,7 @@ struct EdgeCommandsTests {
         #expect(result.stdout.contains("[allow 10.0.0.0/8]"))
         #expect(result.stdout.contains("Listeners: https://0.0.0.0:8443, http://0.0.0.0:8080"))
         #expect(result.stdout.contains("Access log: \(directory.file("d"))/logs/access.log (combined)"))
-        #expect(result.stdout.contains("Error log: standard error"))
+        #expect(result.stdout.contains("Error log: \(directory.file("d"))/logs/error.log (warnings and errors; also standard error)"))
         #expect(result.stdout.contains("access log: \(directory.file("portal-access.log")) (besides the global one)"))
         #expect(result.stdout.contains("response headers set: Server, X-Frame-Options, X-Content-Type-Options, Referrer-Policy, "
             + "Content-Security-Policy, Strict-Transport-Security, Cache-Control"), "\(result.stdout)")

@@ -1,24 +1,50 @@
 import Foundation
 public import Logging
+import NIOConcurrencyHelpers
+public import PortalCore
 
 /// The edge's error log file (Apache's `ErrorLog`): warnings and errors, one line each, written
 /// by a background queue, rotated like the access log and reopened on SIGUSR1.
 public final class ErrorLogFile: Sendable {
     private let queue = DispatchQueue(label: "portal.edge.error-log")
-    private let file: QueueConfined<LogFile>
+    /// The open file; replaced when a reload names another path.
+    private let file: QueueConfined<Slot>
+    private let openPath: NIOLockedValueBox<String>
+
+    /// Holds the current file; touched only on `queue`.
+    private final class Slot {
+        var log: LogFile
+        init(_ log: LogFile) { self.log = log }
+    }
+
+    /// The error log of a data folder when `edge.error_log` is not set.
+    public static func defaultPath(dataDirectory: DataDirectory) -> String {
+        (dataDirectory.logsDirectory as NSString).appendingPathComponent("error.log")
+    }
 
     /// Opens `path` for appending with the edge's rotation settings.
     public init(path: String, settings: EdgeSettingsRotation) throws {
-        file = QueueConfined(try LogFile(path: path, rotation: LogRotation(
-            maxBytes: settings.maxBytes, daily: settings.daily, keepDays: settings.keepDays)))
+        file = QueueConfined(Slot(try LogFile(path: path, rotation: LogRotation(settings))))
+        openPath = NIOLockedValueBox(path)
+    }
+
+    /// The file being written.
+    public var path: String { openPath.withLockedValue { $0 } }
+
+    /// Writes to `path` from now on (a reload changed `edge.error_log`); throws, keeping the
+    /// current file, when the new one cannot be opened.
+    public func move(to path: String, settings: EdgeSettingsRotation) throws {
+        let opened = try LogFile(path: path, rotation: LogRotation(settings))
+        queue.sync { file.value.log = opened }
+        openPath.withLockedValue { $0 = path }
     }
 
     func write(_ line: String) {
-        queue.async { [file] in file.value.write(line) }
+        queue.async { [file] in file.value.log.write(line) }
     }
 
     public func reopen() {
-        queue.sync { file.value.reopen() }
+        queue.sync { file.value.log.reopen() }
     }
 
     public func flush() {
@@ -36,6 +62,16 @@ public struct EdgeSettingsRotation: Sendable {
         self.maxBytes = maxBytes
         self.daily = daily
         self.keepDays = keepDays
+    }
+
+    public init(_ edge: EdgeSettings) {
+        self.init(maxBytes: edge.logRotateBytes, daily: edge.logRotateDaily, keepDays: edge.logKeepDays)
+    }
+}
+
+extension LogRotation {
+    init(_ settings: EdgeSettingsRotation) {
+        self.init(maxBytes: settings.maxBytes, daily: settings.daily, keepDays: settings.keepDays)
     }
 }
 

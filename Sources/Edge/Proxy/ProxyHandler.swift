@@ -1168,6 +1168,13 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             refuseUnparsedRequest(status: refusal, rawLine: "")
         } else {
             closing = true
+            // No read deadline any more: the lingering close below has its own limits, and a
+            // second answer (a 408 after a 431 to a client that keeps sending) would be wrong.
+            phase = .responding
+            deadlineTimer?.cancel()
+            deadlineTimer = nil
+            deadlineTimerFiresAt = nil
+            armDeadline()  // still bounds a client that does not read the answer (client_timeout)
             let channel = context.channel
             // A client still sending its request (a refused upload, a malformed request) is
             // drained after the answer rather than reset, so the answer reaches it.
@@ -1240,10 +1247,13 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         let answer = RawAnswer(status: status, body: body)
         let policy = listener.tls ? runtime.defaultHTTPSHeaders : runtime.defaultHTTPHeaders
         observer.writeRawAndClose(answer.text(policy: policy))
+        // Logged at the time the request began to arrive, as every other line is (Apache's %t).
+        var waited: Int64 = 0
+        if case .readingHead(let since, _) = phase { waited = max((NIODeadline.now() - since).nanoseconds, 0) }
         runtime.accessLog?.record(AccessLogEntry(
-            clientAddress: context.channel.remoteAddress?.ipAddress ?? "-", time: time(nil), method: "-",
-            uri: "-", version: "-", status: Int(status.code), bytesSent: answer.body.utf8.count, referer: nil,
-            userAgent: nil, upstream: nil, durationNanoseconds: 0, rawRequestLine: requestLine.text))
+            clientAddress: context.channel.remoteAddress?.ipAddress ?? "-", time: time(nil) - Int(waited / 1_000_000_000),
+            method: "-", uri: "-", version: "-", status: Int(status.code), bytesSent: answer.body.utf8.count, referer: nil,
+            userAgent: nil, upstream: nil, durationNanoseconds: waited, rawRequestLine: requestLine.text))
     }
 
     private func deadlineReached() {

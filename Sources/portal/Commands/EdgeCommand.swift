@@ -57,10 +57,8 @@ struct EdgeRunCommand: AsyncParsableCommand {
         var errorLog: ErrorLogFile?
         do {
             try dataDirectory.prepare()
-            errorLog = try ErrorLogFile(
-                path: edgeSettings.errorLog ?? (dataDirectory.logsDirectory as NSString).appendingPathComponent("error.log"),
-                settings: EdgeSettingsRotation(maxBytes: edgeSettings.logRotateBytes, daily: edgeSettings.logRotateDaily,
-                                               keepDays: edgeSettings.logKeepDays))
+            errorLog = try ErrorLogFile(path: edgeSettings.errorLog ?? ErrorLogFile.defaultPath(dataDirectory: dataDirectory),
+                                        settings: EdgeSettingsRotation(edgeSettings))
         } catch {
             printError("portal edge: \(error)")
             throw ExitCode(SupervisedChild.startupFailureStatus)

@@ -9,7 +9,8 @@ enum SiteTable {
         var lines = ["Listeners: " + runtime.listeners.map(\.description).joined(separator: ", ")]
         let accessLog = edge.accessLog ?? DataDirectory(configuration.dataDirectory).accessLogFile
         lines.append("Access log: " + (accessLog == "off" ? "off" : "\(accessLog) (\(edge.accessLogFormat))"))
-        lines.append("Error log: " + (edge.errorLog.map { "\($0) (warnings and errors; also standard error)" } ?? "standard error"))
+        let errorLog = edge.errorLog ?? ErrorLogFile.defaultPath(dataDirectory: DataDirectory(configuration.dataDirectory))
+        lines.append("Error log: \(errorLog) (warnings and errors; also standard error)")
         let sites = edge.sites.isEmpty ? [EdgeRuntime.implicitSiteSettings(configuration)] : edge.sites
         for site in sites {
             let isDefault = site.name == edge.defaultSite || (edge.sites.isEmpty)
