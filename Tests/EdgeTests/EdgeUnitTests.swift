@@ -1,5 +1,7 @@
 @testable import Edge
 import Foundation
+import Logging
+import NIOConcurrencyHelpers
 import NIOHTTP1
 import PortalCore
 import PortalTestSupport
@@ -217,6 +219,38 @@ struct EdgeCheckTests {
 
 @Suite("Edge: log retention")
 struct LogRetentionTests {
+    @Test("a log that cannot be written says so once a minute; one moved away rotates into a new file")
+    func writeFailuresAndMovedFiles() throws {
+        let full = try LogFile(path: "/dev/full", rotation: .none)
+        let reports = NIOLockedValueBox<[String]>([])
+        full.onWriteFailure = { message in reports.withLockedValue { $0.append(message) } }
+        for _ in 0..<3 { full.write("lost\n") }
+        #expect(reports.withLockedValue { $0.count } == 1)
+        #expect(reports.withLockedValue { $0.first?.contains("cannot write to log file /dev/full") } == true)
+
+        let directory = try TemporaryDirectory(prefix: "portal-logs")
+        defer { directory.remove() }
+        let log = try LogFile(path: directory.file("access.log"), rotation: LogRotation(maxBytes: 10, daily: false, keepDays: 30))
+        log.write("0123456789\n")
+        try FileManager.default.moveItem(atPath: directory.file("access.log"), toPath: directory.file("moved.log"))
+        log.write("abcdefghij\n")
+        #expect(try String(contentsOfFile: directory.file("access.log"), encoding: .utf8) == "abcdefghij\n")
+    }
+
+    @Test("an error-log entry is one line, whatever its message holds")
+    func errorLogOneLine() throws {
+        let directory = try TemporaryDirectory(prefix: "portal-logs")
+        defer { directory.remove() }
+        let file = try ErrorLogFile(path: directory.file("error.log"), settings: EdgeSettingsRotation(maxBytes: 0, daily: false, keepDays: 30))
+        let handler = ErrorLogHandler(label: "test", file: file)
+        handler.log(event: LogEvent(level: .error, message: "reload refused:\nfirst problem\nsecond problem", metadata: nil,
+                                    source: "test", file: #fileID, function: #function, line: #line))
+        file.flush()
+        let text = try String(contentsOfFile: directory.file("error.log"), encoding: .utf8)
+        #expect(text.split(separator: "\n").count == 1)
+        #expect(text.contains("reload refused: | first problem | second problem"))
+    }
+
     @Test("the error log moves to a new path and keeps writing; a path that cannot be opened changes nothing")
     func errorLogMoves() throws {
         let directory = try TemporaryDirectory(prefix: "portal-logs")

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import NIOConcurrencyHelpers
 import PortalCore
 
@@ -63,7 +64,10 @@ public final class AccessLog: Sendable {
     init(path: String, format: AccessLogFormat = .combined, rotation: LogRotation = .none) throws {
         self.path = path
         self.format = format
-        self.file = QueueConfined(try LogFile(path: path, rotation: rotation))
+        let file = try LogFile(path: path, rotation: rotation)
+        let logger = Logger(label: "portal.edge.access-log")
+        file.onWriteFailure = { logger.error("\($0)") }
+        self.file = QueueConfined(file)
     }
 
     func record(_ entry: AccessLogEntry) {

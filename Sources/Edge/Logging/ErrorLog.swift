@@ -24,7 +24,7 @@ public final class ErrorLogFile: Sendable {
 
     /// Opens `path` for appending with the edge's rotation settings.
     public init(path: String, settings: EdgeSettingsRotation) throws {
-        file = QueueConfined(Slot(try LogFile(path: path, rotation: LogRotation(settings))))
+        file = QueueConfined(Slot(try Self.open(path, settings: settings)))
         openPath = NIOLockedValueBox(path)
     }
 
@@ -34,9 +34,16 @@ public final class ErrorLogFile: Sendable {
     /// Writes to `path` from now on (a reload changed `edge.error_log`); throws, keeping the
     /// current file, when the new one cannot be opened.
     public func move(to path: String, settings: EdgeSettingsRotation) throws {
-        let opened = try LogFile(path: path, rotation: LogRotation(settings))
+        let opened = try Self.open(path, settings: settings)
         queue.sync { file.value.log = opened }
         openPath.withLockedValue { $0 = path }
+    }
+
+    /// The error log cannot report its own failures: they go to standard error.
+    private static func open(_ path: String, settings: EdgeSettingsRotation) throws -> LogFile {
+        let file = try LogFile(path: path, rotation: LogRotation(settings))
+        file.onWriteFailure = { FileHandle.standardError.write(Data("portal edge: \($0)\n".utf8)) }
+        return file
     }
 
     func write(_ line: String) {
@@ -97,8 +104,11 @@ public struct ErrorLogHandler: LogHandler {
         var merged = metadata
         if let extra = event.metadata { merged.merge(extra) { $1 } }
         let details = merged.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
-        let line = "[\(Self.timestamp())] [\(event.level)] [pid \(getpid())] \(label): \(event.message)"
-            + (details.isEmpty ? "" : " \(details)") + "\n"
+        let text = "[\(Self.timestamp())] [\(event.level)] [pid \(getpid())] \(label): \(event.message)"
+            + (details.isEmpty ? "" : " \(details)")
+        // One entry, one line, for line-based tools (fail2ban, logwatch): a multi-line message
+        // (the list of a refused configuration's errors) is joined with " | ".
+        let line = (text.contains("\n") ? text.split(whereSeparator: \.isNewline).joined(separator: " | ") : text) + "\n"
         file.write(line)
     }
 

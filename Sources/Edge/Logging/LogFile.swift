@@ -21,6 +21,9 @@ final class LogFile {
     private var descriptor: Int32 = -1
     private var size = 0
     private var openedDay: Int
+    /// Told (at most once a minute) when lines cannot be written: a full disk, a lost folder.
+    var onWriteFailure: ((String) -> Void)?
+    private var lastFailureReport: Date?
 
     init(path: String, rotation: LogRotation) throws {
         self.path = path
@@ -67,11 +70,20 @@ final class LogFile {
                 return Foundation.write(descriptor, base + offset, buffer.count - offset)
             }
             if written < 0 && errno == EINTR { continue }
-            if written <= 0 { break }
+            if written <= 0 {
+                reportFailure(written < 0 ? String(cString: strerror(errno)) : "nothing written")
+                break
+            }
             offset += written
         }
         size += offset
         bytes.removeAll()
+    }
+
+    private func reportFailure(_ reason: String, now: Date = Date()) {
+        if let last = lastFailureReport, now.timeIntervalSince(last) < 60 { return }
+        lastFailureReport = now
+        onWriteFailure?("cannot write to log file \(path): \(reason); its lines are being lost")
     }
 
     private func rotateIfNeeded(adding count: Int, now: Date) {
@@ -86,7 +98,8 @@ final class LogFile {
             target = "\(path).\(stamp)-\(suffix)"
             suffix += 1
         }
-        if rename(path, target) == 0 {
+        if rename(path, target) == 0 || errno == ENOENT {
+            // (ENOENT: the file was moved away without a SIGUSR1; a new one starts at the path.)
             try? open()
         }
         removeExpired(now: now)

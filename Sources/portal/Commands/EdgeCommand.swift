@@ -88,7 +88,7 @@ struct EdgeRunCommand: AsyncParsableCommand {
             errorLog: errorLog)
         let group = ServiceGroup(configuration: .init(
             services: [.init(service: server)],
-            gracefulShutdownSignals: [.sigterm, .sigint],
+            gracefulShutdownSignals: [.sigterm, .sigint, .sigquit],  // SIGQUIT: nginx's graceful stop
             logger: logger))
         statusFile.writePID(configurationFile: options.config.map(EdgeControlFiles.absolutePath))
         defer { statusFile.removePID() }
