@@ -42,6 +42,24 @@ struct EdgeBodyFramingTests {
         #expect(upstream.requests.last?.header("Cookie") == "session=secret")
     }
 
+    @Test("a POST, PUT or PATCH without a body goes upstream with Content-Length: 0, not chunked")
+    func bodilessPost() async throws {
+        let upstream = try await RecordingUpstream.start()
+        let edge = try await EdgeFixture.start(upstreams: [], configure: EdgeRequestHygieneTests.plainSite(upstream))
+        for method in ["POST", "PUT", "PATCH"] {
+            let result = try await RawSocketClient.exchange(port: edge.httpPort,
+                                                            chunks: ["\(method) /empty HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"])
+            #expect(result.statuses == [200], "\(method)")
+        }
+        await edge.stop()
+        await upstream.stop()
+        #expect(upstream.requests.count == 3)
+        for request in upstream.requests {
+            #expect(request.header("Content-Length") == "0", "\(request.method)")
+            #expect(request.header("Transfer-Encoding") == nil, "\(request.method)")
+        }
+    }
+
     @Test("HTTP/2: DATA after a GET head without a length gets 400 and never reaches the upstream")
     func unframedOnHTTP2() async throws {
         let upstream = try await RecordingUpstream.start()

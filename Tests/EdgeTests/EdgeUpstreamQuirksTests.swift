@@ -28,6 +28,29 @@ struct EdgeUpstreamQuirksTests {
         #expect(result.closedByServer)
     }
 
+    @Test("a body with broken chunk framing: the head and what came before reach the client, then the close")
+    func brokenChunkedBody() async throws {
+        let result = try await Self.exchange(
+            upstreamSends: "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\nZZ\r\n",
+            request: "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        // Not an empty reply: the status line arrives, and the unfinished chunked body says the
+        // answer is incomplete.
+        #expect(result.statuses == [200])
+        #expect(result.closedByServer)
+        #expect(!result.response.hasSuffix("0\r\n\r\n"))
+    }
+
+    @Test("103 Early Hints reach an HTTP/1.1 client before the answer; an HTTP/1.0 client gets only the answer")
+    func earlyHints() async throws {
+        let upstreamSends = "HTTP/1.1 103 Early Hints\r\nLink: </app.css>; rel=preload\r\n\r\n"
+            + "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+        let modern = try await Self.exchange(upstreamSends: upstreamSends, request: "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        #expect(modern.statuses == [103, 200])
+        #expect(modern.response.contains("Link: </app.css>; rel=preload\r\n"))
+        let old = try await Self.exchange(upstreamSends: upstreamSends, request: "GET / HTTP/1.0\r\nHost: x\r\n\r\n")
+        #expect(old.statuses == [200])
+    }
+
     @Test("whitespace around an upstream's header value is not passed on")
     func headerValueWhitespace() async throws {
         let result = try await Self.exchange(

@@ -77,7 +77,10 @@ struct ForwardedRequest {
         }
         if let cookie { headers.append(("Cookie", cookie)) }
         switch framing {
-        case .none: break
+        case .none:
+            // NIO's encoder would frame a bodiless POST, PUT or PATCH as chunked (an empty body
+            // some upstreams refuse with 411); an explicit zero length says the same plainly.
+            if [.POST, .PUT, .PATCH].contains(head.method) { headers.append(("Content-Length", "0")) }
         case .contentLength(let length): headers.append(("Content-Length", String(length)))
         case .chunked: headers.append(("Transfer-Encoding", "chunked"))
         }

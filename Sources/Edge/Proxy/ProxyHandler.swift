@@ -671,6 +671,18 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             }
             if head.status.code < 200 {
                 exchange.skippingInformational = true
+                // Interim answers a proxy did not ask for go on to the client (RFC 9110 §15.2),
+                // such as 103 Early Hints; not 100 (the edge answers Expect itself), not a 101
+                // nobody asked for, and never to an HTTP/1.0 client, which does not know them.
+                if head.status.code != 100, head.status.code != 101, http2 || exchange.head.version.minor >= 1 {
+                    var headers = HTTPHeaders()
+                    for header in head.headers where !HopByHopHeaders.isHopByHop(header.name) {
+                        headers.add(name: header.name, value: header.value)
+                    }
+                    context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: http2 ? exchange.head.version : .http1_1,
+                                                                                 status: head.status, headers: headers))),
+                                          promise: nil)
+                }
                 return
             }
             exchange.skippingInformational = false
@@ -799,8 +811,17 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         exchange.upstream = nil
         upstream.close()
         if exchange.responseStarted {
-            logger.error("upstream closed in the middle of a response",
-                         metadata: exchange.upstreamLogMetadata(["upstream": "\(upstream.address)"]))
+            let malformed = error is HTTPParserError
+            logger.error(malformed ? "upstream sent a malformed response body" : "upstream closed in the middle of a response",
+                         metadata: exchange.upstreamLogMetadata(["upstream": "\(upstream.address)",
+                                                                 "error": "\(error.map { "\($0)" } ?? "closed")"]))
+            if malformed {
+                stats.upstreamFailed(upstream.address.description, timeout: false)
+                metrics.upstreamFailed(upstream.address.description, timeout: false)
+            }
+            // What arrived before the failure (the head at least) goes out before the close, as
+            // nginx does; the missing end tells the client the answer is incomplete.
+            context?.flush()
             context?.close(promise: nil)
             return
         }

@@ -99,8 +99,12 @@ final class UpstreamPool {
                 do {
                     // Request heads come from NIO's own parser, so their fields are already valid. Bytes left
                     // in the decoder when it is removed (after a WebSocket upgrade) go on to the tunnel.
-                    try channel.pipeline.syncOperations.addHTTPClientHandlers(
-                        leftOverBytesStrategy: .forwardBytes, enableOutboundHeaderValidation: false)
+                    // Interim answers (103 Early Hints) are handed on, so the proxy can pass them to the client.
+                    try channel.pipeline.syncOperations.addHandlers([
+                        HTTPRequestEncoder(),
+                        ByteToMessageHandler(HTTPResponseDecoder(leftOverBytesStrategy: .forwardBytes,
+                                                                 informationalResponseStrategy: .forward)),
+                    ])
                     try channel.pipeline.syncOperations.addHandler(UpstreamHandler())
                     return channel.eventLoop.makeSucceededVoidFuture()
                 } catch {
