@@ -19,9 +19,14 @@ struct EdgeProxyTests {
         defer { Task { await upstream.stop() } }
         let response = try await TestHTTPClient.request(
             port: edge.httpsPort, path: "/tasks?page=2",
-            headers: [("X-Forwarded-For", "203.0.113.9"), ("X-Forwarded-Proto", "http")], tls: edge.tls)
+            headers: [("X-Forwarded-For", "203.0.113.9"), ("X-Forwarded-Proto", "http"),
+                      ("X_Forwarded_For", "6.6.6.6"), ("X-Real_IP", "5.5.5.5"), ("X_Custom", "kept")], tls: edge.tls)
         await edge.stop()
         #expect(response.status == 200)
+        // Underscore spellings of the forwarding fields read the same to a WSGI or CGI app.
+        #expect(upstream.requests.first?.header("X_Forwarded_For") == nil)
+        #expect(upstream.requests.first?.header("X-Real_IP") == nil)
+        #expect(upstream.requests.first?.header("X_Custom") == "kept")
         #expect(response.body == "hello from upstream")
         let recorded = try #require(upstream.requests.first)
         #expect(recorded.uri == "/tasks?page=2")
@@ -202,6 +207,24 @@ struct EdgeProxyTests {
         // `/login` is outside `/app/v1/`, so the legacy route leaves that Location as it is.
         #expect(locations == ["http://127.0.0.1:\(port)/api/login?next=%2F", "http://127.0.0.1:\(port)/api/login?next=%2F",
                               "http://127.0.0.1:\(upstream.port)/login?next=%2F", "http://127.0.0.1:\(port)/login?next=%2F"])
+    }
+
+    @Test("a route's own root maps to the upstream path as written, trailing slash included")
+    func prefixMappingRoot() async throws {
+        let upstream = try await RecordingUpstream.start()
+        let edge = try await EdgeFixture.start(upstreams: []) { edge in
+            var site = SiteSettings(name: "p", hosts: ["*"], routes: [
+                RouteSettings(path: "/strip", upstreams: ["http://127.0.0.1:\(upstream.port)/inner/"])])
+            site.routes[0].upstreamPath = "/inner/"
+            site.redirectToHTTPS = false
+            edge.sites = [site]
+        }
+        for path in ["/strip", "/strip?a=1", "/strip/", "/strip/b"] {
+            _ = try await TestHTTPClient.request(port: edge.httpPort, path: path)
+        }
+        await edge.stop()
+        await upstream.stop()
+        #expect(upstream.requests.map(\.uri) == ["/inner/", "/inner/?a=1", "/inner/", "/inner/b"])
     }
 
     @Test("plain HTTP answers 301 to HTTPS with path and query kept")

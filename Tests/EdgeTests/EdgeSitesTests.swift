@@ -117,9 +117,13 @@ struct EdgeSitesTests {
         }
         let response = try await TestHTTPClient.request(port: edge.httpPort, path: "/tasks?a=1",
                                                         headers: [("Host", "portal.test")])
+        let withPort = try await TestHTTPClient.request(port: edge.httpPort, path: "/tasks?a=1",
+                                                        headers: [("Host", "portal.test:\(edge.httpPort)")])
         await edge.stop()
         #expect(response.status == 301)
-        #expect(response.header("Location") == "http://www.portal.test:\(edge.httpPort)/tasks?a=1")
+        // The port the client named, or none (it may have come through a port forward).
+        #expect(response.header("Location") == "http://www.portal.test/tasks?a=1")
+        #expect(withPort.header("Location") == "http://www.portal.test:\(edge.httpPort)/tasks?a=1")
     }
 
     @Test("an HTTPS redirect uses the canonical host")

@@ -38,6 +38,13 @@ enum HostHeader {
         return String(decoding: host.map(ASCII.lower), as: UTF8.self)
     }
 
+    /// The port a `Host` value names (`example.com:8080` → 8080, `[::1]:80` → 80); nil without one.
+    static func port(_ value: String) -> Int? {
+        let afterBracket = value.lastIndex(of: "]").map { value[value.index(after: $0)...] } ?? Substring(value)
+        guard let colon = afterBracket.lastIndex(of: ":") else { return nil }
+        return Int(afterBracket[afterBracket.index(after: colon)...])
+    }
+
     /// Digits of a port number (0 to 65535), or nothing.
     private static func isPort(_ digits: Substring.UTF8View) -> Bool {
         guard digits.count <= 5, digits.allSatisfy(ASCII.isDigit) else { return false }

@@ -27,6 +27,13 @@ struct ForwardedRequest {
         case chunked
     }
 
+    /// A field name that reads as one of the forwarding fields once `_` is taken for `-`.
+    static func spoofsForwarding(_ name: String) -> Bool {
+        let dashed = String(name.lowercased().map { $0 == "_" ? "-" : $0 })
+        return ["forwarded", "x-forwarded-for", "x-forwarded-host", "x-forwarded-port", "x-forwarded-proto",
+                "x-real-ip"].contains(dashed)
+    }
+
     /// `framing` is the body the client announced (the validator's facts): the upstream head
     /// always states it itself, whatever the client's `Content-Length` or `Connection` said, so
     /// NIO's encoder never writes body bytes the upstream would read as a second request.
@@ -72,6 +79,9 @@ struct ForwardedRequest {
             default:
                 if HopByHopHeaders.isHopByHop(name) { continue }
                 if !listed.isEmpty, listed.contains(where: { ASCII.equalsIgnoringCase(name, $0) }) { continue }
+                // `X_Forwarded_For` becomes the same HTTP_X_FORWARDED_FOR as the edge's own field
+                // in a WSGI or CGI app: a client must not be able to claim it that way either.
+                if name.utf8.contains(UInt8(ascii: "_")), Self.spoofsForwarding(name) { continue }
             }
             headers.append((name, header.value))
         }

@@ -432,7 +432,10 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             return
         }
         if let canonical = site.canonicalHost, let host, host != canonical {
-            redirect(exchange, to: forwarded.scheme, host: canonical, port: listener.port)
+            // The port the client used, as its Host says (none: the scheme's default, which a
+            // port forward in front of the edge may map to another listener port).
+            let hostPort = exchange.head.headers.first(name: "host").flatMap(HostHeader.port)
+            redirect(exchange, to: forwarded.scheme, host: canonical, port: hostPort ?? (listener.tls ? 443 : 80))
             return
         }
         switch RequestTarget.normalize(head.uri, allowEncodedSlashes: site.allowEncodedSlashes) {

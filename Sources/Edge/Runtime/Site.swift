@@ -35,7 +35,10 @@ struct Route: Sendable {
     func upstreamTarget(for target: String) -> String {
         guard let upstreamPath else { return target }
         let remainder = target.dropFirst(Self.trimmed(path).count)
-        let mapped = String(Self.trimmed(upstreamPath) + remainder)
+        // The route's own root (`/strip`, `/strip?q`) maps to the upstream path as written
+        // (`/inner/`), as Apache's ProxyPass and nginx's proxy_pass do.
+        let base = remainder.isEmpty || remainder.hasPrefix("?") ? Substring(upstreamPath) : Self.trimmed(upstreamPath)
+        let mapped = String(base + remainder)
         return mapped.hasPrefix("/") ? mapped : "/" + mapped
     }
 
