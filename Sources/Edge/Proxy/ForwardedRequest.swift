@@ -90,7 +90,10 @@ struct ForwardedRequest {
         case .none:
             // NIO's encoder would frame a bodiless POST, PUT or PATCH as chunked (an empty body
             // some upstreams refuse with 411); an explicit zero length says the same plainly.
-            if [.POST, .PUT, .PATCH].contains(head.method) { headers.append(("Content-Length", "0")) }
+            switch head.method {
+            case .POST, .PUT, .PATCH: headers.append(("Content-Length", "0"))
+            default: break
+            }
         case .contentLength(let length): headers.append(("Content-Length", String(length)))
         case .chunked: headers.append(("Transfer-Encoding", "chunked"))
         }

@@ -86,8 +86,10 @@ struct HTTP2IdleTimeout: NIOHTTP2StreamDelegate {
     /// says the connection must then be closed, so it is, once the GOAWAY is flushed, and the
     /// error log says why. A stream error is reported the same way, after its RST_STREAM; the
     /// errors that NIO raises only for one stream (a malformed request head, a body that
-    /// disagrees with its length, a frame on a closed stream) leave the connection and its
-    /// other streams alone, as nginx does. Too many of them become a connection error of their own.
+    /// disagrees with its length) leave the connection and its other streams alone, as nginx
+    /// does; errors that can be either (a frame on a closed stream) still close it, so a
+    /// connection NIO has given up on never stays open. Too many stream errors become a
+    /// connection error of their own.
     final class DrainObserver: ChannelInboundHandler, RemovableChannelHandler {
         typealias InboundIn = NIOAny
         private let state: NIOLoopBound<State>
@@ -125,7 +127,7 @@ struct HTTP2IdleTimeout: NIOHTTP2StreamDelegate {
                  is NIOHTTP2Errors.TrailersWithoutEndStream, is NIOHTTP2Errors.ForbiddenHeaderField,
                  is NIOHTTP2Errors.InvalidPseudoHeaderValue, is NIOHTTP2Errors.ContentLengthViolated,
                  is NIOHTTP2Errors.ContentLengthHeadersMismatch, is NIOHTTP2Errors.ContentLengthHeaderNegative,
-                 is NIOHTTP2Errors.ContentLengthHeaderMalformedValue, is NIOHTTP2Errors.StreamClosed:
+                 is NIOHTTP2Errors.ContentLengthHeaderMalformedValue:
                 true
             default:
                 false
