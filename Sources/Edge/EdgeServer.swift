@@ -502,8 +502,14 @@ final class ConnectionRegistry: Sendable {
             if channels.withLockedValue({ $0.isEmpty }) { return }
             try? await Task.sleep(for: .milliseconds(50))
         }
-        for channel in channels.withLockedValue({ Array($0.values) }) {
+        // Cut off what is left, and wait for each close to finish: a cut request is logged as
+        // its connection closes, and the access log is closed right after this returns.
+        let left = channels.withLockedValue { Array($0.values) }
+        for channel in left {
             channel.close(promise: nil)
+        }
+        for channel in left {
+            try? await channel.closeFuture.get()
         }
     }
 }

@@ -13,7 +13,7 @@ public struct AppServices: Sendable {
     var csrf: CSRFTokens { csrfTokens }
     private let csrfTokens: CSRFTokens
     /// Failed sign-ins per client address and per account.
-    let loginLimiter = LoginRateLimiter()
+    var loginLimiter = LoginRateLimiter()
     /// Sign-in with Google; nil unless `app.google.client_id` and its secret are set.
     let google: OpenIDClient?
     /// Seals the OpenID flow cookie.

@@ -42,7 +42,7 @@ struct EdgeBothProtocolsTests {
         let base = "https://localhost:\(edge.httpsPort)"
         let certificate = edge.certificateFile
         func curl(_ arguments: [String]) async throws -> EdgeHTTP2Tests.CurlResult {
-            try await Task.detached { try EdgeHTTP2Tests.curl([protocolFlag] + arguments, certificate: certificate) }.value
+            try await EdgeHTTP2Tests.curl([protocolFlag] + arguments, certificate: certificate)
         }
         let page = try await curl(["--compressed", base + "/tarefas"])
         let file = try await curl([base + "/static/app.css"])
@@ -119,7 +119,7 @@ struct EdgeBothProtocolsTests {
         let base = "https://localhost:\(edge.httpsPort)"
         let certificate = edge.certificateFile
         func curl(_ arguments: [String]) async throws -> EdgeHTTP2Tests.CurlResult {
-            try await Task.detached { try EdgeHTTP2Tests.curl([protocolFlag] + arguments, certificate: certificate) }.value
+            try await EdgeHTTP2Tests.curl([protocolFlag] + arguments, certificate: certificate)
         }
         func header(_ result: EdgeHTTP2Tests.CurlResult, _ name: String) -> String? {
             result.headers.split(separator: "\r\n").first { $0.lowercased().hasPrefix(name.lowercased() + ":") }

@@ -145,12 +145,8 @@ struct EdgeCompressionTests {
         let edge = try await EdgeFixture.start(upstreams: [HostAndPort(host: "127.0.0.1", port: upstream.port)])
         let certificate = edge.certificateFile
         let url = "https://localhost:\(edge.httpsPort)/page"
-        let result = try await Task.detached {
-            try EdgeHTTP2Tests.curl(["--compressed", "-H", "Accept-Encoding: gzip, br", url], certificate: certificate)
-        }.value
-        let gzipOnly = try await Task.detached {
-            try EdgeHTTP2Tests.curl(["--compressed", "-H", "Accept-Encoding: gzip", url], certificate: certificate)
-        }.value
+        let result = try await EdgeHTTP2Tests.curl(["--compressed", "-H", "Accept-Encoding: gzip, br", url], certificate: certificate)
+        let gzipOnly = try await EdgeHTTP2Tests.curl(["--compressed", "-H", "Accept-Encoding: gzip", url], certificate: certificate)
         await edge.stop()
         await upstream.stop()
         #expect(result.headers.lowercased().contains("content-encoding: br"))

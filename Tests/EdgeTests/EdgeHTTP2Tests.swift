@@ -14,44 +14,26 @@ struct EdgeHTTP2Tests {
         let body: String
     }
 
-    /// Runs curl with `arguments` (off the caller's task) and returns what it printed, for tests
-    /// that read `-w` output of several transfers.
+    /// Runs curl with `arguments` and returns what it printed, for tests that read `-w` output of
+    /// several transfers.
     static func curlOutput(_ arguments: [String]) async throws -> String {
-        try await Task.detached { () -> String in
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = ["curl", "-s"] + arguments
-            let pipe = Pipe()
-            process.standardOutput = pipe
-            try process.run()
-            let data = pipe.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            return String(decoding: data, as: UTF8.self)
-        }.value
+        try await ExternalCommand.run(["curl", "-s"] + arguments).stdout
     }
 
-    static func curl(_ arguments: [String], certificate: String) throws -> CurlResult {
+    static func curl(_ arguments: [String], certificate: String) async throws -> CurlResult {
         let directory = NSTemporaryDirectory() + "curl-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         // `localhost` is pinned to 127.0.0.1, where test edges listen: curl would try ::1 first,
         // which another process may hold.
         let pins = arguments.compactMap { argument -> [String]? in
             guard let url = URL(string: argument), url.host == "localhost", let port = url.port else { return nil }
             return ["--resolve", "localhost:\(port):127.0.0.1"]
         }.flatMap { $0 }
-        process.arguments = ["curl", "-s", "--connect-timeout", "10", "--max-time", "60", "--cacert", certificate,
-                             "-D", directory + "/headers", "-o", directory + "/body",
-                             "-w", "%{http_code} %{http_version}"] + pins + arguments
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let parts = String(decoding: data, as: UTF8.self).split(separator: " ")
+        let printed = try await ExternalCommand.run(
+            ["curl", "-s", "--connect-timeout", "10", "--max-time", "60", "--cacert", certificate,
+             "-D", directory + "/headers", "-o", directory + "/body", "-w", "%{http_code} %{http_version}"] + pins + arguments).stdout
+        let parts = printed.split(separator: " ")
         return CurlResult(status: Int(parts.first ?? "") ?? 0, version: parts.count > 1 ? String(parts[1]) : "",
                           headers: (try? String(contentsOfFile: directory + "/headers", encoding: .utf8)) ?? "",
                           body: (try? String(contentsOfFile: directory + "/body", encoding: .utf8)) ?? "")
@@ -92,11 +74,11 @@ struct EdgeHTTP2Tests {
         }
         let base = "https://localhost:\(edge.httpsPort)"
         let certificate = edge.certificateFile
-        let page = try await Task.detached { try Self.curl(["--http2", "--compressed", base + "/tasks"], certificate: certificate) }.value
-        let file = try await Task.detached { try Self.curl(["--http2", "-r", "0-9", base + "/static/big.txt"], certificate: certificate) }.value
-        let whole = try await Task.detached { try Self.curl(["--http2", base + "/static/big.txt"], certificate: certificate) }.value
-        let down = try await Task.detached { try Self.curl(["--http2", base + "/down"], certificate: certificate) }.value
-        let old = try await Task.detached { try Self.curl(["--http1.1", base + "/tasks"], certificate: certificate) }.value
+        let page = try await Self.curl(["--http2", "--compressed", base + "/tasks"], certificate: certificate)
+        let file = try await Self.curl(["--http2", "-r", "0-9", base + "/static/big.txt"], certificate: certificate)
+        let whole = try await Self.curl(["--http2", base + "/static/big.txt"], certificate: certificate)
+        let down = try await Self.curl(["--http2", base + "/down"], certificate: certificate)
+        let old = try await Self.curl(["--http1.1", base + "/tasks"], certificate: certificate)
         await edge.stop()
         await upstream.stop()
         #expect(page.version == "2")

@@ -14,9 +14,7 @@ struct EdgeOCSPStaplingTests {
 
     static func status(port: Int, authority: OCSPTestAuthority) async throws -> String {
         let ca = authority.caCertificateFile
-        return try await Task.detached {
-            try EdgeTLSTests.sClient(port: port, arguments: ["-status"], certificate: ca)
-        }.value
+        return try await EdgeTLSTests.sClient(port: port, arguments: ["-status"], certificate: ca)
     }
 
     /// Polls until the edge staples (the first answer is fetched after start), for at most 10 s.

@@ -316,8 +316,9 @@ struct EdgeProxyTests {
         _ = try await RawSocketClient.exchange(port: edge.httpPort, chunks: [], timeout: .milliseconds(100))
         _ = try await RawSocketClient.exchange(port: edge.httpPort, chunks: ["GET /half HTTP/1.1\r\nHo"], timeout: .milliseconds(100))
         // A client that gives up waiting for its answer: logged, with nginx's 499.
+        // (A second of patience, so that a loaded machine has read the head before the client leaves.)
         _ = try await RawSocketClient.exchange(port: edge.httpPort, chunks: ["GET /silent HTTP/1.1\r\nHost: x\r\n\r\n"],
-                                               timeout: .milliseconds(300))
+                                               timeout: .seconds(1))
         try await Task.sleep(for: .milliseconds(100))
         let logPath = DataDirectory(edge.directory.path).accessLogFile
         await edge.group.triggerGracefulShutdown()
@@ -331,6 +332,30 @@ struct EdgeProxyTests {
         #expect(lines.contains { $0.contains("\"GARBAGE\" 400") })
         #expect(lines.contains { $0.contains("\"POST /small/x HTTP/1.1\" 413") })
         #expect(lines.contains { $0.contains("\"GET /silent HTTP/1.1\" 499 -") }, "\(lines)")
+    }
+
+    @Test("a request cut off by a graceful stop's drain timeout is in the access log when the stop ends")
+    func drainCutLogged() async throws {
+        // Accepts the request and never answers it.
+        let silent = try await ScriptedUpstream.start(.sink(bytes: 1_000_000))
+        let edge = try await EdgeFixture.start(upstreams: []) { edge in
+            var site = SiteSettings(name: "p", hosts: ["*"], routes: [RouteSettings(path: "/", upstreams: ["127.0.0.1:\(silent.port)"])])
+            site.redirectToHTTPS = false
+            edge.sites = [site]
+            edge.drainTimeoutSeconds = 1
+        }
+        let (client, _) = try await RawSocketClient.open(port: edge.httpPort)
+        try await client.writeAndFlush(ByteBuffer(string: "GET /waiting HTTP/1.1\r\nHost: x\r\n\r\n"))
+        try await Task.sleep(for: .milliseconds(300))
+        let logPath = DataDirectory(edge.directory.path).accessLogFile
+        await edge.group.triggerGracefulShutdown()
+        _ = try? await edge.task.value
+        // Read at once: the line must have been written before the stop returned.
+        let lines = try String(contentsOfFile: logPath, encoding: .utf8).split(separator: "\n").map(String.init)
+        try? await client.close()
+        edge.directory.remove()
+        await silent.stop()
+        #expect(lines.contains { $0.contains("\"GET /waiting HTTP/1.1\" 499 -") }, "\(lines)")
     }
 
     @Test("an HTTP/1.0 client gets an HTTP/1.1 status line, and a stream without length close-delimited, never chunked")

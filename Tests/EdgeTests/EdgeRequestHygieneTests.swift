@@ -206,7 +206,8 @@ struct EdgeRequestHygieneTests {
         await upstream.stop()
         #expect(result.statuses == [200])
         #expect(result.closedByServer)
-        #expect(elapsed < 3)
+        // Well before the client's own 5 s, with room for a loaded machine.
+        #expect(elapsed < 4.5)
     }
 
     @Test("past max_keepalive_requests the connection is closed")

@@ -14,7 +14,8 @@ struct EdgeStreamingTests {
         let upgrade = "GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
             + "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
         let result = try await RawSocketClient.exchange(port: edge.httpPort, chunks: [upgrade, "hello", " tunnel"],
-                                                        gap: .milliseconds(200), timeout: .seconds(2))
+                                                        gap: .milliseconds(200), timeout: .seconds(5),
+                                                        until: { $0.hasSuffix("readyHELLO TUNNEL") })
         await edge.stop()
         await upstream.stop()
         #expect(result.response.hasPrefix("HTTP/1.1 101 Switching Protocols\r\n"))
@@ -29,9 +30,11 @@ struct EdgeStreamingTests {
         let upgrade = "GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
             + "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
         // The upstream speaks first, in the same write as its 101; the client says nothing.
-        let silent = try await RawSocketClient.exchange(port: edge.httpPort, chunks: [upgrade], timeout: .seconds(1))
+        let silent = try await RawSocketClient.exchange(port: edge.httpPort, chunks: [upgrade], timeout: .seconds(5),
+                                                        until: { $0.hasSuffix("ready") })
         // The client sends its first frame in the same write as the upgrade request.
-        let eager = try await RawSocketClient.exchange(port: edge.httpPort, chunks: [upgrade + "hello"], timeout: .seconds(1))
+        let eager = try await RawSocketClient.exchange(port: edge.httpPort, chunks: [upgrade + "hello"], timeout: .seconds(5),
+                                                       until: { $0.hasSuffix("readyHELLO") })
         await edge.stop()
         await upstream.stop()
         #expect(silent.response.hasPrefix("HTTP/1.1 101 Switching Protocols\r\n"))

@@ -9,8 +9,8 @@ import Testing
 @Suite("Edge: TLS protocol, ciphers, resumption, certificate reload", .serialized)
 struct EdgeTLSTests {
     /// Runs `openssl s_client` against the edge and returns what it printed.
-    static func sClient(port: Int, arguments: [String], certificate: String) throws -> String {
-        try OpenSSLTool.run(["s_client", "-connect", "127.0.0.1:\(port)", "-servername", "localhost",
+    static func sClient(port: Int, arguments: [String], certificate: String) async throws -> String {
+        try await OpenSSLTool.run(["s_client", "-connect", "127.0.0.1:\(port)", "-servername", "localhost",
                              "-CAfile", certificate] + arguments).output
     }
 
@@ -19,10 +19,10 @@ struct EdgeTLSTests {
         let edge = try await EdgeFixture.start(upstreams: [HostAndPort(host: "127.0.0.1", port: 9)])
         let certificate = edge.certificateFile
         let port = edge.httpsPort
-        let resumed = try await Task.detached { try Self.sClient(port: port, arguments: ["-tls1_2", "-reconnect"], certificate: certificate) }.value
-        let old = try await Task.detached { try Self.sClient(port: port, arguments: ["-tls1_1"], certificate: certificate) }.value
-        let weak = try await Task.detached { try Self.sClient(port: port, arguments: ["-tls1_2", "-cipher", "AES128-SHA"], certificate: certificate) }.value
-        let modern = try await Task.detached { try Self.sClient(port: port, arguments: ["-tls1_3"], certificate: certificate) }.value
+        let resumed = try await Self.sClient(port: port, arguments: ["-tls1_2", "-reconnect"], certificate: certificate)
+        let old = try await Self.sClient(port: port, arguments: ["-tls1_1"], certificate: certificate)
+        let weak = try await Self.sClient(port: port, arguments: ["-tls1_2", "-cipher", "AES128-SHA"], certificate: certificate)
+        let modern = try await Self.sClient(port: port, arguments: ["-tls1_3"], certificate: certificate)
         await edge.stop()
         #expect(resumed.contains("Reused, TLSv1.2"), "\(resumed.prefix(400))")
         #expect(resumed.contains("Verify return code: 0 (ok)"))
@@ -42,8 +42,8 @@ struct EdgeTLSTests {
                                                    configure: { $0.tlsPreferServerCiphers = prefer })
             let certificate = edge.certificateFile
             let port = edge.httpsPort
-            let tls13 = try await Task.detached { try Self.sClient(port: port, arguments: ["-tls1_3"] + clientOrder, certificate: certificate) }.value
-            let tls12 = try await Task.detached { try Self.sClient(port: port, arguments: tls12Order, certificate: certificate) }.value
+            let tls13 = try await Self.sClient(port: port, arguments: ["-tls1_3"] + clientOrder, certificate: certificate)
+            let tls12 = try await Self.sClient(port: port, arguments: tls12Order, certificate: certificate)
             await edge.stop()
             printed[prefer] = (tls13, tls12)
         }

@@ -136,7 +136,7 @@ final class OCSPTestAuthority: Sendable {
 
     /// Runs `openssl` with `arguments`; throws with its output when it exits non-zero.
     private static func openssl(_ arguments: [String]) throws {
-        let (status, output) = try OpenSSLTool.run(arguments)
+        let (status, output) = try OpenSSLTool.runWaiting(arguments)
         guard status == 0 else {
             throw OCSPTestAuthorityError(command: "openssl " + arguments.joined(separator: " "), output: output)
         }

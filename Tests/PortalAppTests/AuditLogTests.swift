@@ -58,7 +58,7 @@ struct AuditLogTests {
     @Test("a locked-out login and revoked sessions are recorded with their detail", arguments: TestDatabaseEngine.available)
     func lockoutAndRevocation(engine: TestDatabaseEngine) async throws {
         let fixture = try await AppFixture.make(engine: engine)
-        try await PortalApplication.application(services: fixture.services).test(.router) { client in
+        try await PortalApplication.application(services: LoginRateLimitTests.withStoppedClock(fixture.services)).test(.router) { client in
             let page = try await AppRoutesTests.openLogin(client)
             for _ in 0...LoginRateLimiter.accountFailures {
                 _ = try await client.execute(uri: "/login", method: .post, headers: page.headers,

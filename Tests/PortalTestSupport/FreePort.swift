@@ -1,13 +1,21 @@
 import Foundation
 import NIOConcurrencyHelpers
 
-/// Ports nothing listens on, found by letting the kernel pick one on 127.0.0.1. A port is
-/// handed out once per test process: the kernel often offers a just-closed port again, and
-/// tests run in parallel.
+/// Ports nothing listens on, for servers a test starts as separate processes (`portal up`).
+/// They are drawn below the kernel's ephemeral range: a port the kernel picks could be picked
+/// again for another test's port-0 listener or outgoing connection before the process binds it.
+/// A port is handed out once per test process, as tests run in parallel.
 public enum FreePort {
     private static let given = NIOLockedValueBox<Set<Int>>([])
 
     public static func allocate() throws -> Int {
+        let candidates = belowEphemeralRange()
+        for _ in 0..<200 {
+            guard let port = candidates.randomElement() else { break }
+            guard isFree(port), given.withLockedValue({ $0.insert(port).inserted }) else { continue }
+            return port
+        }
+        // No room below the ephemeral range on this machine: let the kernel pick.
         for _ in 0..<50 {
             let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
             guard descriptor >= 0 else { throw FreePortError() }
@@ -16,6 +24,29 @@ public enum FreePort {
             if given.withLockedValue({ $0.insert(port).inserted }) { return port }
         }
         throw FreePortError()
+    }
+
+    /// Ports from 10000 up to the start of the kernel's ephemeral range (32768 on Linux by default).
+    private static func belowEphemeralRange() -> Range<Int> {
+        let text = (try? String(contentsOfFile: "/proc/sys/net/ipv4/ip_local_port_range", encoding: .utf8)) ?? ""
+        let low = text.split(whereSeparator: \.isWhitespace).first.flatMap { Int($0) } ?? 32768
+        return 10000..<max(10000, low)
+    }
+
+    /// Whether `port` can be bound on every IPv4 address now.
+    private static func isFree(_ port: Int) -> Bool {
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard descriptor >= 0 else { return false }
+        defer { close(descriptor) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = UInt16(port).bigEndian
+        address.sin_addr.s_addr = INADDR_ANY
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
+            }
+        }
     }
 
     /// Binds `descriptor` to 127.0.0.1 on a port the kernel picks, and returns that port.

@@ -24,7 +24,8 @@ public enum RawSocketClient {
 
     /// Sends `chunks` one after another, `gap` apart, then waits.
     public static func exchange(port: Int, host: String = "127.0.0.1", chunks: [String], gap: TimeAmount = .zero,
-                                timeout: TimeAmount = .seconds(5), from source: String? = nil) async throws -> Result {
+                                timeout: TimeAmount = .seconds(5), from source: String? = nil,
+                                until done: (@Sendable (String) -> Bool)? = nil) async throws -> Result {
         let collector = ByteCollector()
         var bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
         if let source {
@@ -42,7 +43,7 @@ public enum RawSocketClient {
             guard channel.isActive else { break }
             try? await channel.writeAndFlush(ByteBuffer(string: chunk))
         }
-        let closed = await collector.waitForClose(timeout: timeout)
+        let closed = await collector.waitForClose(timeout: timeout, until: done)
         try? await channel.close()
         return Result(response: collector.text, closedByServer: closed)
     }
@@ -100,11 +101,13 @@ public final class ByteCollector: ChannelInboundHandler, Sendable {
         context.close(promise: nil)
     }
 
-    /// Waits until the connection closes; false when `timeout` passed first.
-    public func waitForClose(timeout: TimeAmount) async -> Bool {
+    /// Waits until the connection closes, or until `done` holds for what arrived (a tunnel that
+    /// stays open); returns whether it closed.
+    public func waitForClose(timeout: TimeAmount, until done: ((String) -> Bool)? = nil) async -> Bool {
         let deadline = NIODeadline.now() + timeout
         while NIODeadline.now() < deadline {
             if isClosed { return true }
+            if let done, done(text) { return false }
             try? await Task.sleep(nanoseconds: 20_000_000)
         }
         return isClosed

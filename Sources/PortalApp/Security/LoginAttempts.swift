@@ -86,12 +86,21 @@ final class LoginRateLimiter: Sendable {
     static let accountFailures = 5
     static let addressFailures = 20
 
+    /// The time source: the wall clock, or a fixed one in tests where twenty bcrypt checks may
+    /// outlast the one-minute window on a loaded machine.
+    private let clock: @Sendable () -> Date
+
+    init(clock: @escaping @Sendable () -> Date = Date.init) {
+        self.clock = clock
+    }
+
     private let accounts = Mutex(LoginAttempts(maxFailures: LoginRateLimiter.accountFailures))
     private let addresses = Mutex(LoginAttempts(maxFailures: LoginRateLimiter.addressFailures))
 
     /// Starts an attempt for `account` from `address`: nil when it may go ahead (then `finish`
     /// must follow), otherwise the seconds to wait.
-    func begin(address: String, account: String, now: Date = Date()) -> TimeInterval? {
+    func begin(address: String, account: String) -> TimeInterval? {
+        let now = clock()
         if let wait = accounts.withLock({ $0.begin(account, now: now) }) { return wait }
         if let wait = addresses.withLock({ $0.begin(address, now: now) }) {
             accounts.withLock { _ = $0.finish(account, succeeded: true, clearOnSuccess: false, now: now) }
@@ -101,7 +110,8 @@ final class LoginRateLimiter: Sendable {
     }
 
     /// Ends an attempt that could not be checked (the database failed): counted neither way.
-    func cancel(address: String, account: String, now: Date = Date()) {
+    func cancel(address: String, account: String) {
+        let now = clock()
         accounts.withLock { _ = $0.finish(account, succeeded: true, clearOnSuccess: false, now: now) }
         addresses.withLock { _ = $0.finish(address, succeeded: true, clearOnSuccess: false, now: now) }
     }
@@ -110,7 +120,8 @@ final class LoginRateLimiter: Sendable {
     /// not reset the address's count of failures against other accounts. Returns the length of
     /// a lockout this failure started, if any.
     @discardableResult
-    func finish(address: String, account: String, succeeded: Bool, now: Date = Date()) -> TimeInterval? {
+    func finish(address: String, account: String, succeeded: Bool) -> TimeInterval? {
+        let now = clock()
         let byAccount = accounts.withLock { $0.finish(account, succeeded: succeeded, clearOnSuccess: true, now: now) }
         let byAddress = addresses.withLock { $0.finish(address, succeeded: succeeded, clearOnSuccess: false, now: now) }
         return [byAccount, byAddress].compactMap { $0 }.max()
