@@ -44,6 +44,15 @@ struct RequestLineProgress {
             && ASCII.isDigit(version[6]) && version[7] == UInt8(ascii: ".") && ASCII.isDigit(version[8]))
     }
 
+    /// The line ends in a well-formed `HTTP/x.y` whose major version is above 1 (`HTTP/2.0`
+    /// sent as text): a version this parser does not speak, rather than a malformed line.
+    var asksForNewerMajorVersion: Bool {
+        guard ended, !lacksVersion, length <= Self.capturedLimit else { return false }
+        let line = captured.last == UInt8(ascii: "\r") ? captured.dropLast() : captured[...]
+        guard let major = line.suffix(3).first else { return false }
+        return major > UInt8(ascii: "1")
+    }
+
     mutating func add(_ bytes: ByteBufferView) {
         guard !ended else { return }
         for byte in bytes {

@@ -358,7 +358,7 @@ extension ProxyHandler {
     }
 
     private func writeStaticHead(_ exchange: Exchange, status: HTTPResponseStatus, headers: HTTPHeaders) {
-        guard let context else { return }
+        guard context != nil else { return }
         var headers = headers
         exchange.responseStarted = true
         exchange.responseEnded = true

@@ -322,6 +322,9 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             case .invalidMethod where requestLine.methodIsToken:
                 // A well-formed method the parser does not know (RFC 9110 §9.1): not implemented.
                 status = .notImplemented
+            case .invalidVersion where requestLine.asksForNewerMajorVersion:
+                // `HTTP/2.0` or `HTTP/3.0` in an HTTP/1 request line (RFC 9110 §15.6.6).
+                status = .httpVersionNotSupported
             default: status = .badRequest
             }
             logger.info("bad request from client", metadata: [
