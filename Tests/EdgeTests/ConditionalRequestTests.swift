@@ -21,6 +21,25 @@ struct ConditionalRequestTests {
         #expect(Self.outcome([range, ("If-Range", "W/\"v1\"")]) == .full)
     }
 
+    @Test("HTTP dates are read in all three formats of RFC 9110; anything else is not a date")
+    func dateFormats() {
+        // 1994-11-06 08:49:37 UTC, RFC 9110's own example.
+        let expected = 784_111_777
+        #expect(HTTPDate.parse("Sun, 06 Nov 1994 08:49:37 GMT") == expected)
+        #expect(HTTPDate.parse("Sunday, 06-Nov-94 08:49:37 GMT") == expected)
+        #expect(HTTPDate.parse("Sun Nov  6 08:49:37 1994") == expected)
+        #expect(HTTPDate.parse("Wednesday, 25-Nov-26 13:37:04 GMT") == HTTPDate.parse("Wed, 25 Nov 2026 13:37:04 GMT"))
+        for bad in ["", "Sun, 06 Nov 1994 08:49:37 UTC", "Sun, 06-Nov-1994 08:49:37 GMT", "Sun Nov 6 08:49 1994",
+                    "Sun, 32 Nov 1994 08:49:37 GMT", "Sun, 06 Foo 1994 08:49:37 GMT", "1994-11-06T08:49:37Z"] {
+            #expect(HTTPDate.parse(bad) == nil, "\(bad)")
+        }
+        // An obsolete-format date still makes a conditional request work.
+        let asctime = "Tue Nov 14 22:13:20 2023"
+        #expect(HTTPDate.parse(asctime) == Self.modified)
+        #expect(ConditionalRequest.evaluate(headers: HTTPHeaders([("If-Modified-Since", asctime)]),
+                                            etag: "\"v1\"", lastModified: Self.modified, size: 100) == .notModified)
+    }
+
     @Test("any range on an empty file answers with the whole (empty) file")
     func emptyFile() {
         for spec in ["bytes=-5", "bytes=0-", "bytes=0-0"] {

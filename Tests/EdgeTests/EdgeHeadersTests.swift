@@ -1,5 +1,6 @@
 import Edge
 import Foundation
+import NIOHTTP1
 import PortalCore
 import PortalTestSupport
 import Testing
@@ -66,6 +67,38 @@ struct EdgeHeadersTests {
         #expect(response.headers("Cache-Control") == ["private", "no-transform"])
         #expect(response.header("Permissions-Policy") == nil)
         #expect(response.header("Strict-Transport-Security") == "max-age=63072000; includeSubDomains; preload")
+    }
+
+    @Test("a site's rules hold on answers refused before routing (414, 431, 501) and over the expires table")
+    func siteRulesEverywhere() async throws {
+        let upstream = try await RecordingUpstream.start(contentType: "image/png")
+        let edge = try await EdgeFixture.start(upstreams: []) { edge in
+            edge.maxRequestLineBytes = 1024
+            edge.maxHeaderBytes = 1024
+            var site = SiteSettings(name: "app", hosts: ["localhost"], routes: [
+                RouteSettings(path: "/", upstreams: ["127.0.0.1:\(upstream.port)"])])
+            site.headers = HeaderRules(set: [HeaderField(name: "X-Frame-Options", value: "SAMEORIGIN"),
+                                             HeaderField(name: "Cache-Control", value: "private")],
+                                       unset: ["Server"])
+            site.hsts = "off"
+            edge.sites = [site]
+        }
+        let proxied = try await TestHTTPClient.request(port: edge.httpsPort, path: "/logo.png", tls: edge.tls)
+        let longTarget = try await TestHTTPClient.request(port: edge.httpsPort, path: "/" + String(repeating: "a", count: 3000), tls: edge.tls)
+        let bigHeader = try await TestHTTPClient.request(port: edge.httpsPort, path: "/",
+                                                         headers: [("X-Big", String(repeating: "b", count: 2000))], tls: edge.tls)
+        let unknownMethod = try await TestHTTPClient.request(port: edge.httpsPort, method: .RAW(value: "FOO"), path: "/", tls: edge.tls)
+        await edge.stop()
+        await upstream.stop()
+        #expect(proxied.status == 200)
+        // `set` replaces the lifetime the expires table would give an image.
+        #expect(proxied.headers("Cache-Control") == ["private"])
+        for (response, status) in [(proxied, 200), (longTarget, 414), (bigHeader, 431), (unknownMethod, 501)] {
+            #expect(response.status == status)
+            #expect(response.header("Strict-Transport-Security") == nil, "\(status): the site turned HSTS off")
+            #expect(response.header("X-Frame-Options") == "SAMEORIGIN", "\(status)")
+            #expect(response.header("Server") == nil, "\(status)")
+        }
     }
 
     @Test("the expires table covers proxied answers that say nothing about their lifetime",

@@ -47,7 +47,7 @@ struct EdgeUnitTests {
         #expect(withForwarded.headers["forwarded"] == ["for=198.51.100.9;proto=https, for=203.0.113.7;proto=https"])
     }
 
-    @Test("Accept-Encoding q-values rank the codings: brotli only when named and not ranked below gzip")
+    @Test("Accept-Encoding q-values rank the codings: brotli only when named and not ranked below gzip, identity when ranked above both")
     func codingPreference() {
         var settings = EdgeSettings()
         settings.brotli = true
@@ -56,7 +56,8 @@ struct EdgeUnitTests {
             ("gzip, br", "br"), ("br;q=0.1, gzip", "gzip"), ("gzip;q=0.5, br;q=0.5", "br"), ("br;q=0, gzip;q=0.8", "gzip"),
             ("gzip;q=0, *;q=1", nil), ("gzip;q=0, br", "br"), ("BR;Q=1.0, GZIP;Q=0.9", "br"), ("gzip;q=abc", nil),
             ("deflate , gzip ; q=0.5", "gzip"), ("X-GZIP", "gzip"), ("x-gzip;q=0", nil), ("*;q=0", nil),
-            ("identity, *;q=0.5", "gzip"), ("gzip;q=0.2, x-gzip;q=0", "gzip"), ("", nil), (",;,", nil),
+            ("identity, *;q=0.5", nil), ("identity, gzip;q=0.5", nil), ("identity;q=0.5, gzip", "gzip"),
+            ("identity;q=0.5, br;q=0.5, gzip;q=0.4", "br"), ("gzip;q=0.2, x-gzip;q=0", "gzip"), ("", nil), (",;,", nil),
         ]
         for (header, expected) in cases {
             #expect(CompressionDecision.coding(header, settings: settings) == expected, "\(header ?? "none")")

@@ -29,8 +29,10 @@ extension ProxyHandler {
             return
         }
         let acceptsGzip = CompressionDecision.acceptsGzip(facts.acceptEncoding)
-        // A `.br` sibling only when the client does not rank gzip above brotli.
+            && !CompressionDecision.identityOutranks("gzip", in: facts.acceptEncoding)
+        // A `.br` sibling only when the client does not rank gzip (or identity) above brotli.
         let acceptsBrotli = CompressionDecision.prefersBrotli(facts.acceptEncoding)
+            && !CompressionDecision.identityOutranks("br", in: facts.acceptEncoding)
         let targetPath = exchange.target.prefix { $0 != "?" }
         // A folder's index (asked for with the slash) and a file are kept apart.
         let trailingSlash = targetPath.hasSuffix("/")

@@ -846,8 +846,23 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// The header rules in force for this exchange (its site's, or the edge-wide ones).
     func headerPolicy(_ exchange: Exchange) -> HeaderPolicy {
-        if let site = exchange.site { return site.headers(tls: listener.tls) }
+        if let site = exchange.site ?? siteBeforeRouting(exchange) { return site.headers(tls: listener.tls) }
         return listener.tls ? runtime.defaultHTTPSHeaders : runtime.defaultHTTPHeaders
+    }
+
+    /// The site an answer given before routing (a refused head, a 414, 431 or 501) speaks for,
+    /// so its header rules (`hsts: off` among them) hold there too, as `Header always` in an
+    /// Apache vhost: the site the `Host` names, else the one the TLS server name picked, else the
+    /// default site.
+    private func siteBeforeRouting(_ exchange: Exchange) -> Site? {
+        if let host = exchange.head.headers.first(name: "host").flatMap(HostHeader.hostPart),
+           let site = runtime.router.site(for: host.lowercased()) {
+            return site
+        }
+        if listener.tls, let serverName = scope.serverName, let site = runtime.router.tlsSite(for: serverName) {
+            return site
+        }
+        return runtime.router.site(for: nil)
     }
 
     /// The upstream's response headers for the client, in one pass: hop-by-hop headers removed,
@@ -895,8 +910,9 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         // mod_expires: the lifetime of the type, unless the upstream said how long to keep it.
         if !hasFreshness, settings.expiresProxied, let contentType, status == .ok || status == .partialContent,
            let lifetime = settings.expires[MediaTypes.essence(contentType)] {
-            kept.append(("Cache-Control", "max-age=\(lifetime)"))
-            kept.append(("Expires", HTTPDate.format(Int(time(nil)) + lifetime)))
+            // A site's own `set` or `unset` of these fields wins, as over the upstream's.
+            if !policy.removes("Cache-Control") { kept.append(("Cache-Control", "max-age=\(lifetime)")) }
+            if !policy.removes("Expires") { kept.append(("Expires", HTTPDate.format(Int(time(nil)) + lifetime))) }
         }
         policy.finish(&kept)
         return HTTPHeaders(kept)

@@ -54,12 +54,24 @@ enum CompressionDecision {
 
     /// The coding to use: brotli when accepted (and enabled) at least as much as gzip, else gzip
     /// when accepted.
+    /// An `identity` the client lists with a higher q-value than the chosen coding's wins
+    /// (`identity, gzip;q=0.5` gets the body as it is).
     static func coding(_ acceptEncoding: String?, settings: EdgeSettings) -> String? {
         guard let acceptEncoding else { return nil }
+        let chosen: String
         if settings.brotli, prefersBrotli(acceptEncoding) {
-            return "br"
+            chosen = "br"
+        } else if acceptsGzip(acceptEncoding) {
+            chosen = "gzip"
+        } else {
+            return nil
         }
-        return acceptsGzip(acceptEncoding) ? "gzip" : nil
+        return identityOutranks(chosen, in: acceptEncoding) ? nil : chosen
+    }
+
+    /// True when the client names `identity` with a higher q-value than `coding`.
+    static func identityOutranks(_ coding: String, in acceptEncoding: String?) -> Bool {
+        quality(of: "identity", in: acceptEncoding, wildcard: false) > quality(of: coding, in: acceptEncoding)
     }
 
     /// The coding to compress this response with (nil: send it as it is), and whether it gets

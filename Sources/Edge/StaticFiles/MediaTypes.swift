@@ -21,6 +21,12 @@ enum MediaTypes {
         "tar": "application/x-tar", "tgz": "application/gzip", "bz2": "application/x-bzip2", "xz": "application/x-xz",
         "7z": "application/x-7z-compressed", "rar": "application/vnd.rar", "ics": "text/calendar; charset=utf-8",
         "ogg": "audio/ogg", "wav": "audio/wav", "m4a": "audio/mp4",
+        "xhtml": "application/xhtml+xml", "atom": "application/atom+xml", "rss": "application/rss+xml",
+        "eot": "application/vnd.ms-fontobject", "mpg": "video/mpeg", "mpeg": "video/mpeg", "mov": "video/quicktime",
+        "avi": "video/x-msvideo", "oga": "audio/ogg", "ogv": "video/ogg", "flac": "audio/flac", "aac": "audio/aac",
+        "jar": "application/java-archive", "eml": "message/rfc822", "vcf": "text/vcard; charset=utf-8",
+        "xsl": "application/xslt+xml", "yaml": "application/yaml", "yml": "application/yaml",
+        "jxl": "image/jxl", "heic": "image/heic", "zst": "application/zstd", "swf": "application/x-shockwave-flash",
     ]
 
     static func type(forFile name: String) -> String {
@@ -37,7 +43,8 @@ enum MediaTypes {
         return [
             "application/zip", "application/gzip", "application/x-gzip", "application/x-bzip2", "application/x-xz",
             "application/x-7z-compressed", "application/vnd.rar", "application/x-rar-compressed", "application/pdf",
-            "application/zstd", "application/x-zstd", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            "application/zstd", "application/x-zstd", "application/java-archive",
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
             "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
             "application/vnd.openxmlformats-officedocument.presentationml.presentation",
             "application/vnd.oasis.opendocument.text", "application/vnd.oasis.opendocument.spreadsheet",
