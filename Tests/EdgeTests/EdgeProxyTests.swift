@@ -20,12 +20,15 @@ struct EdgeProxyTests {
         let response = try await TestHTTPClient.request(
             port: edge.httpsPort, path: "/tasks?page=2",
             headers: [("X-Forwarded-For", "203.0.113.9"), ("X-Forwarded-Proto", "http"),
-                      ("X_Forwarded_For", "6.6.6.6"), ("X-Real_IP", "5.5.5.5"), ("X_Custom", "kept")], tls: edge.tls)
+                      ("X_Forwarded_For", "6.6.6.6"), ("X-Real_IP", "5.5.5.5"), ("X_Custom", "kept"),
+                      ("X-Real-IP", "7.7.7.7")], tls: edge.tls)
         await edge.stop()
         #expect(response.status == 200)
         // Underscore spellings of the forwarding fields read the same to a WSGI or CGI app.
         #expect(upstream.requests.first?.header("X_Forwarded_For") == nil)
         #expect(upstream.requests.first?.header("X-Real_IP") == nil)
+        // X-Real-IP is the address the edge saw, never the client's claim.
+        #expect(upstream.requests.first?.headers.filter { $0.0.lowercased() == "x-real-ip" }.map(\.1) == ["127.0.0.1"])
         #expect(upstream.requests.first?.header("X_Custom") == "kept")
         #expect(response.body == "hello from upstream")
         let recorded = try #require(upstream.requests.first)

@@ -42,6 +42,7 @@ struct EdgeRequestHygieneTests {
         ("chunked HTTP/1.0 body", "POST / HTTP/1.0\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", 400),
         ("HTTP/1.1 without Host", "GET / HTTP/1.1\r\nAccept: */*\r\n\r\n", 400),
         ("two Host headers", "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400),
+        ("two Authorization headers", "GET / HTTP/1.1\r\nHost: x\r\nAuthorization: Basic YTpi\r\nAuthorization: Basic Yzpk\r\n\r\n", 400),
         ("empty label in Host", "GET / HTTP/1.1\r\nHost: a..b.test\r\n\r\n", 400),
         ("port out of range in Host", "GET / HTTP/1.1\r\nHost: a.test:99999\r\n\r\n", 400),
         ("unknown expectation", "GET / HTTP/1.1\r\nHost: x\r\nExpect: foo\r\n\r\n", 417),

@@ -15,6 +15,8 @@ final class AccessPolicy: Sendable {
         case unauthorized
         /// The password must be checked with bcrypt (off the event loop); `cacheKey` remembers a success.
         case verify(password: String, hash: String, cacheKey: String)
+        /// The htpasswd file is due a look (see `refresh`): call it off the event loop, then check again.
+        case refreshFirst
     }
 
     let localOnly: Bool
@@ -37,7 +39,6 @@ final class AccessPolicy: Sendable {
         var users: [String: String]
         var fingerprint: FileFingerprint?
         var checkedAt = NIODeadline.now()
-        var refreshing = false
     }
 
     init(_ rules: AccessRules) throws {
@@ -60,40 +61,36 @@ final class AccessPolicy: Sendable {
         passwordFile == nil ? nil : passwords.withLockedValue { $0.users }
     }
 
-    /// At most once a second, looks at the htpasswd file on the thread pool and reads it again
-    /// when it changed, as Apache and nginx (which read it on every request) would see the
-    /// change: a removed user or a new password counts within about a second, and successes
-    /// remembered for the old file are forgotten. A file that became unreadable or invalid
-    /// keeps the users read before, and the problem is logged.
-    private func refreshIfDue() {
+    /// Whether the htpasswd file was last looked at more than a second ago.
+    private var refreshDue: Bool {
+        passwordFile != nil && NIODeadline.now() - passwords.withLockedValue { $0.checkedAt } >= Self.refreshInterval
+    }
+
+    /// Looks at the htpasswd file and reads it again when it changed, so a removed user or a new
+    /// password counts from the next request on, as with Apache and nginx (which read the file
+    /// on every request); successes remembered for the old file are forgotten. Blocking file
+    /// I/O: called on the thread pool, at most about once a second per route (`refreshFirst`).
+    /// A file that became unreadable or invalid keeps the users read before, and the problem is
+    /// logged.
+    func refresh() {
         guard let file = passwordFile else { return }
-        let now = NIODeadline.now()
-        let due = passwords.withLockedValue { table -> Bool in
-            guard !table.refreshing, now - table.checkedAt >= Self.refreshInterval else { return false }
-            table.refreshing = true
-            table.checkedAt = now
-            return true
-        }
-        guard due else { return }
-        NIOThreadPool.singleton.submit { [self] _ in
-            let fingerprint = FileFingerprint(file)
-            let unchanged = passwords.withLockedValue { $0.fingerprint == fingerprint }
-            var reloaded: [String: String]?
-            if !unchanged {
-                do {
-                    reloaded = try Self.loadPasswords(file)
-                } catch {
-                    Logger(label: "portal.edge").error("htpasswd file not reloaded; the users read before still apply",
-                                                       metadata: ["file": "\(file)", "error": "\(error)"])
-                }
+        let fingerprint = FileFingerprint(file)
+        let unchanged = passwords.withLockedValue { $0.fingerprint == fingerprint }
+        var reloaded: [String: String]?
+        if !unchanged {
+            do {
+                reloaded = try Self.loadPasswords(file)
+            } catch {
+                Logger(label: "portal.edge").error("htpasswd file not reloaded; the users read before still apply",
+                                                   metadata: ["file": "\(file)", "error": "\(error)"])
             }
-            passwords.withLockedValue { table in
-                table.refreshing = false
-                table.fingerprint = fingerprint
-                if let reloaded { table.users = reloaded }
-            }
-            if reloaded != nil { verified.withLockedValue { $0.removeAll() } }
         }
+        passwords.withLockedValue { table in
+            table.checkedAt = NIODeadline.now()
+            table.fingerprint = fingerprint
+            if let reloaded { table.users = reloaded }
+        }
+        if reloaded != nil { verified.withLockedValue { $0.removeAll() } }
     }
 
     /// Reads `user:hash` lines; only complete bcrypt hashes (`$2a$`, `$2b$`, `$2y$`, 60
@@ -159,7 +156,9 @@ final class AccessPolicy: Sendable {
     /// address is local too (Apache's `Require local`). The deny list always wins; `local_only`
     /// and `allow` let a client in when either does; with a password file, `satisfy` says
     /// whether the address rules and the password are both needed or either is enough.
-    func check(client: String, server: String? = nil, authorization: String?) -> Decision {
+    /// `mayRefresh: false` after a `refreshFirst` was just carried out, so a slow thread pool
+    /// cannot send a request round again.
+    func check(client: String, server: String? = nil, authorization: String?, mayRefresh: Bool = true) -> Decision {
         let address = IPAddress(client)
         if let address, deny.contains(where: { $0.contains(address) }) { return .forbidden }
         let placed = localOnly || !allow.isEmpty
@@ -173,7 +172,7 @@ final class AccessPolicy: Sendable {
             if satisfyAny && placeAllowed { return .allow }
             if !satisfyAny && !placeAllowed { return .forbidden }
         }
-        refreshIfDue()
+        if mayRefresh && refreshDue { return .refreshFirst }
         guard let authorization, authorization.lowercased().hasPrefix("basic "),
               let decoded = Data(base64Encoded: String(authorization.dropFirst(6)).trimmingASCIISpaces()),
               let credentials = String(data: decoded, encoding: .utf8),

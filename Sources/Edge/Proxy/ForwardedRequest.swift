@@ -4,7 +4,7 @@ import PortalCore
 
 /// Turns the client's request head into the head sent upstream in one pass: hop-by-hop
 /// headers removed, `Host` kept (Apache's `ProxyPreserveHost On`) or set to the upstream, and
-/// the `X-Forwarded-*` headers (and optionally RFC 7239 `Forwarded`) set.
+/// the `X-Forwarded-*` and `X-Real-IP` headers (and optionally RFC 7239 `Forwarded`) set.
 struct ForwardedRequest {
     /// `https` or `http`, the scheme the client used.
     let scheme: String
@@ -67,6 +67,9 @@ struct ForwardedRequest {
                 // client's claim is dropped, as its X-Forwarded-Proto/-Host/-Port are.
                 if forwardedHeader { forwarded = forwarded.map { "\($0), \(header.value)" } ?? header.value }
                 continue
+            case 9 where ASCII.equalsIgnoringCase(name, "x-real-ip"):
+                // The edge states the address itself below: a client's claim is never passed on.
+                continue
             case 15 where ASCII.equalsIgnoringCase(name, "x-forwarded-for"):
                 forwardedFor = forwardedFor.map { "\($0), \(header.value)" } ?? header.value
                 continue
@@ -103,6 +106,8 @@ struct ForwardedRequest {
         }
         if let clientAddress {
             headers.append(("X-Forwarded-For", forwardedFor.map { "\($0), \(clientAddress)" } ?? clientAddress))
+            // The address the edge saw, as nginx's common `proxy_set_header X-Real-IP $remote_addr`.
+            headers.append(("X-Real-IP", clientAddress))
         }
         headers.append(("X-Forwarded-Proto", scheme))
         if let upgrade {

@@ -464,8 +464,23 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
         let authorization = exchange.head.headers.first(name: "authorization")
         if access.requiresPassword { exchange.user = AccessPolicy.basicUser(authorization) }
+        applyAccess(access, authorization: authorization, exchange: exchange, route: route, facts: facts, context: context)
+    }
+
+    /// Carries out the access rules' decision: on to the route, 403, 401, or a trip to the thread
+    /// pool first (bcrypt, or a look at a changed htpasswd file before deciding).
+    private func applyAccess(_ access: AccessPolicy, authorization: String?, exchange: Exchange, route: Route,
+                             facts: RequestFacts, context: ChannelHandlerContext, mayRefresh: Bool = true) {
         switch access.check(client: clientAddress, server: context.channel.localAddress?.ipAddress,
-                            authorization: authorization) {
+                            authorization: authorization, mayRefresh: mayRefresh) {
+        case .refreshFirst:
+            NIOThreadPool.singleton.runIfActive(eventLoop: context.eventLoop) {
+                access.refresh()
+            }.assumeIsolated().whenComplete { [weak self] _ in
+                guard let self, self.exchange === exchange, let context = self.context else { return }
+                self.applyAccess(access, authorization: authorization, exchange: exchange, route: route, facts: facts,
+                                 context: context, mayRefresh: false)
+            }
         case .allow:
             continueRoute(exchange, route: route, facts: facts, context: context)
         case .forbidden:

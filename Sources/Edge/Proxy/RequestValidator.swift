@@ -74,6 +74,7 @@ enum RequestValidator {
         }
         var facts = RequestFacts()
         var hostCount = 0
+        var authorizationCount = 0
         var lengthCount = 0
         var encodingCount = 0
         for header in head.headers {
@@ -84,6 +85,11 @@ enum RequestValidator {
                 return .reject(.requestHeaderFieldsTooLarge, "header field \(name) longer than \(settings.maxHeaderBytes) bytes")
             }
             switch name.utf8.count {
+            case 13 where ASCII.equalsIgnoringCase(name, "authorization"):
+                // One set of credentials: with two, the edge's basic auth and the app could each
+                // read a different one (nginx refuses the request too).
+                authorizationCount += 1
+                if authorizationCount > 1 { return .reject(.badRequest, "more than one Authorization header") }
             case 4 where ASCII.equalsIgnoringCase(name, "host"):
                 hostCount += 1
                 facts.rawHost = value
