@@ -71,7 +71,9 @@ enum CompressionDecision {
 
     /// True when the client names `identity` with a higher q-value than `coding`.
     static func identityOutranks(_ coding: String, in acceptEncoding: String?) -> Bool {
-        quality(of: "identity", in: acceptEncoding, wildcard: false) > quality(of: coding, in: acceptEncoding)
+        // Browsers never name identity: look for its `y` before parsing the field again.
+        guard let acceptEncoding, acceptEncoding.utf8.contains(where: { $0 | 0x20 == UInt8(ascii: "y") }) else { return false }
+        return quality(of: "identity", in: acceptEncoding, wildcard: false) > quality(of: coding, in: acceptEncoding)
     }
 
     /// The coding to compress this response with (nil: send it as it is), and whether it gets
