@@ -65,23 +65,16 @@ struct PortalUpTests {
         #expect(tasks.body.contains("Conferir &lt;b&gt;guias&lt;/b&gt; de ICMS"))
 
         // Kill the app: the edge answers 502, the supervisor restarts the app, requests work again.
+        // The supervisor is held stopped while the app is down, so the outage lasts until the
+        // edge has been seen answering it, however slow the machine is.
         let appPID = try #require(Self.lastPID(of: "app", in: up.stderr))
+        up.signal(SIGSTOP)
         kill(appPID, SIGKILL)
-        var sawBadGateway = false
-        var recovered = false
-        let deadline = Date().addingTimeInterval(30)
-        while Date() < deadline {
-            let response = try? await TestHTTPClient.request(port: httpsPort, path: "/health", tls: tls,
-                                                             timeout: .seconds(5))
-            if response?.status == 502 { sawBadGateway = true }
-            if sawBadGateway && response?.status == 200 {
-                recovered = true
-                break
-            }
-            try await Task.sleep(for: .milliseconds(50))
-        }
-        #expect(sawBadGateway)
-        #expect(recovered)
+        let outage = await Self.pollHealth(port: httpsPort, tls: tls, until: 502)
+        up.signal(SIGCONT)
+        #expect(outage.reached, "answers while the app was down: \(outage.seen)")
+        let recovery = await Self.pollHealth(port: httpsPort, tls: tls, until: 200)
+        #expect(recovery.reached, "answers after the supervisor resumed: \(recovery.seen)\n\(up.stderr.suffix(2000))")
         #expect(up.stderr.contains("app exited unexpectedly; restarting"))
         let again = try await TestHTTPClient.request(port: httpsPort, path: "/tasks", headers: [("Cookie", cookie)], tls: tls)
         #expect(again.status == 200)
@@ -201,6 +194,25 @@ struct PortalUpTests {
               let range = line.range(of: label)
         else { return nil }
         return line[range.upperBound...].trimmingCharacters(in: .whitespaces)
+    }
+
+    /// Asks the edge for `/health` every 50 ms for up to 30 s until it answers `status`; returns
+    /// whether it did and the answers seen on the way (each change of status, and errors).
+    static func pollHealth(port: Int, tls: TestTLS, until status: Int) async -> (reached: Bool, seen: [String]) {
+        var seen: [String] = []
+        let deadline = Date().addingTimeInterval(30)
+        while Date() < deadline {
+            do {
+                let response = try await TestHTTPClient.request(port: port, path: "/health", tls: tls,
+                                                                timeout: .seconds(5))
+                if seen.last != "\(response.status)" { seen.append("\(response.status)") }
+                if response.status == status { return (true, seen) }
+            } catch {
+                seen.append("error: \(error)")
+            }
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        return (false, seen)
     }
 
     static func lastPID(of role: String, in log: String) -> Int32? {
