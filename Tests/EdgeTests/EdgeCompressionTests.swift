@@ -120,7 +120,7 @@ struct EdgeCompressionTests {
 
     @Test("compressed server-sent events still arrive one by one")
     func compressedEvents() async throws {
-        let upstream = try await ScriptedUpstream.start(.events(["data: " + String(repeating: "um ", count: 200) + "\n\n", "data: dois\n\n"], gap: .seconds(2)))
+        let upstream = try await ScriptedUpstream.start(.events(["data: " + String(repeating: "um ", count: 200) + "\n\n", "data: dois\n\n"], gap: .seconds(5)))
         let edge = try await EdgeFixture.start(upstreams: []) { edge in
             edge.compressTypes.append("text/event-stream")
             var site = SiteSettings(name: "p", hosts: ["*"], routes: [RouteSettings(path: "/", upstreams: ["127.0.0.1:\(upstream.port)"])])
@@ -129,14 +129,22 @@ struct EdgeCompressionTests {
         }
         let (channel, collector) = try await RawSocketClient.open(port: edge.httpPort)
         try await channel.writeAndFlush(ByteBuffer(string: "GET /e HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n\r\n"))
-        try await Task.sleep(for: .milliseconds(800))
+        // The second event follows 5 s after the first: what arrives before 4 s is the first alone.
+        let deadline = ContinuousClock.now + .seconds(4)
+        while Self.bodyBytes(collector.text) <= 20, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
         let early = collector.text
         try? await channel.close()
         await edge.stop()
         await upstream.stop()
         #expect(early.lowercased().contains("content-encoding: gzip"))
-        let body = early.utf8.count - (early.range(of: "\r\n\r\n").map { early[..<$0.upperBound].utf8.count } ?? early.utf8.count)
-        #expect(body > 20, "the first event was flushed compressed before the second was sent")
+        #expect(Self.bodyBytes(early) > 20, "the first event was flushed compressed before the second was sent")
+    }
+
+    /// Bytes after the response head in `text` (0 before the head is complete).
+    static func bodyBytes(_ text: String) -> Int {
+        text.utf8.count - (text.range(of: "\r\n\r\n").map { text[..<$0.upperBound].utf8.count } ?? text.utf8.count)
     }
 
     @Test("brotli is preferred when the client accepts it, and decodes to the original")

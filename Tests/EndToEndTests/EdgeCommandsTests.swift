@@ -189,10 +189,9 @@ struct EdgeCommandsTests {
                                                   outputDirectory: directory.path)
         #expect(refused.status != 0)
         up.signal(SIGHUP)
-        try await Task.sleep(for: .milliseconds(500))
+        #expect(await up.waitForOutput(seconds: 15) { _, stderr in stderr.contains("reload refused") })
         let still = try await TestHTTPClient.request(port: ports[1], path: "/extra", tls: tls)
         #expect(still.body == "extra route")
-        #expect(up.stderr.contains("reload refused"))
         let errorLog = (try? String(contentsOfFile: data + "/logs/error.log", encoding: .utf8)) ?? ""
         #expect(errorLog.contains("reload refused"))
         #expect(errorLog.contains("[error]"))
@@ -203,10 +202,14 @@ struct EdgeCommandsTests {
         let edgePID = try #require(Int32((try String(contentsOfFile: data + "/edge.pid", encoding: .utf8))
             .trimmingCharacters(in: .whitespacesAndNewlines)))
         kill(edgePID, SIGUSR1)
-        try await Task.sleep(for: .milliseconds(300))
-        _ = try await TestHTTPClient.request(port: ports[1], path: "/after-reopen", tls: tls)
-        try await Task.sleep(for: .milliseconds(400))
-        let reopened = (try? String(contentsOfFile: accessLog, encoding: .utf8)) ?? ""
+        // Requests until one is logged in a new file at the old path (the reopen and the log's
+        // writer take their time on a busy machine).
+        var reopened = ""
+        for _ in 0..<50 where !reopened.contains("/after-reopen") {
+            _ = try await TestHTTPClient.request(port: ports[1], path: "/after-reopen", tls: tls)
+            try await Task.sleep(for: .milliseconds(200))
+            reopened = (try? String(contentsOfFile: accessLog, encoding: .utf8)) ?? ""
+        }
         #expect(reopened.contains("/after-reopen"))
 
         // A second edge on the same data folder would take over edge.pid: it refuses to start.

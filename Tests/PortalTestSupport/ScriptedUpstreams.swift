@@ -24,27 +24,42 @@ public final class ScriptedUpstream: Sendable {
     public let port: Int
     private let channel: any Channel
     private let received: NIOLockedValueBox<Int>
+    private let heads: NIOLockedValueBox<Int>
 
     /// Request body bytes the upstream has read (for `largeBody`).
     public var bytesReceived: Int { received.withLockedValue { $0 } }
 
+    /// Request heads the upstream has read in full, over all its connections.
+    public var headsReceived: Int { heads.withLockedValue { $0 } }
+
+    /// Waits up to `timeout` until `count` request heads have arrived; true when they did.
+    public func waitForHeads(_ count: Int, timeout: Duration = .seconds(10)) async -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while headsReceived < count, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return headsReceived >= count
+    }
+
     public static func start(_ script: Script) async throws -> ScriptedUpstream {
         let received = NIOLockedValueBox(0)
+        let heads = NIOLockedValueBox(0)
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(ScriptHandler(script: script, received: received))
+                    try channel.pipeline.syncOperations.addHandler(ScriptHandler(script: script, received: received, heads: heads))
                 }
             }
             .bind(host: "127.0.0.1", port: 0).get()
-        return ScriptedUpstream(channel: channel, received: received)
+        return ScriptedUpstream(channel: channel, received: received, heads: heads)
     }
 
-    private init(channel: any Channel, received: NIOLockedValueBox<Int>) {
+    private init(channel: any Channel, received: NIOLockedValueBox<Int>, heads: NIOLockedValueBox<Int>) {
         self.channel = channel
         self.port = channel.localAddress?.port ?? 0
         self.received = received
+        self.heads = heads
     }
 
     public func stop() async {
@@ -58,14 +73,16 @@ final class ScriptHandler: ChannelInboundHandler {
 
     private let script: ScriptedUpstream.Script
     private let received: NIOLockedValueBox<Int>
+    private let heads: NIOLockedValueBox<Int>
     private var head = ""
     private var headDone = false
     private var remaining = 0
     private var answered = false
 
-    init(script: ScriptedUpstream.Script, received: NIOLockedValueBox<Int>) {
+    init(script: ScriptedUpstream.Script, received: NIOLockedValueBox<Int>, heads: NIOLockedValueBox<Int>) {
         self.script = script
         self.received = received
+        self.heads = heads
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -75,6 +92,7 @@ final class ScriptHandler: ChannelInboundHandler {
             head += buffer.readString(length: buffer.readableBytes) ?? ""
             while let end = head.range(of: "\r\n\r\n") {
                 head = String(head[end.upperBound...])
+                heads.withLockedValue { $0 += 1 }
                 context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: response)), promise: nil)
             }
             return
@@ -99,6 +117,7 @@ final class ScriptHandler: ChannelInboundHandler {
         head += buffer.readString(length: buffer.readableBytes) ?? ""
         guard let end = head.range(of: "\r\n\r\n") else { return }
         headDone = true
+        heads.withLockedValue { $0 += 1 }
         let rest = head[end.upperBound...]
         received.withLockedValue { $0 += rest.utf8.count }
         start(context)
