@@ -5,6 +5,7 @@ import PortalCore
 import PortalData
 import PortalTestSupport
 import SQLKit
+import Synchronization
 import Testing
 
 /// The pool settings taken from the seed's SQLAlchemy options, on a real PostgreSQL server.
@@ -70,8 +71,12 @@ struct ConnectionPoolTests {
             let handle = try database.database()
             // One transaction holds the only connection for five seconds: far longer than
             // pool_timeout, so a late timer on a loaded machine is still told from waiting it out.
-            async let holder: Void = handle.transaction { _ in try await Task.sleep(for: .seconds(5)) }
-            try await Task.sleep(for: .milliseconds(200))
+            let holding = Flag()
+            async let holder: Void = handle.transaction { _ in
+                holding.value.store(true, ordering: .relaxed)
+                try await Task.sleep(for: .seconds(5))
+            }
+            for _ in 0..<500 where !holding.value.load(ordering: .relaxed) { try await Task.sleep(for: .milliseconds(10)) }
             let started = ContinuousClock.now
             var failed = false
             do {
@@ -95,3 +100,7 @@ struct ConnectionPoolTests {
     }
 }
 
+/// A flag one task raises and another waits for.
+private final class Flag: Sendable {
+    let value = Atomic(false)
+}

@@ -62,7 +62,12 @@ struct DatabaseOutageTests {
                     try await forwarder.restore()
                     let up = try await Self.waitFor(client, "/health", status: .ok, seconds: 20)
                     #expect(up, "the app did not recover by itself")
-                    try await Task.sleep(for: .milliseconds(300))
+                    // The load runs on until it has been served again after the recovery.
+                    let recoveredAt = load.statuses.withLock { $0[200, default: 0] }
+                    let deadline = ContinuousClock.now + .seconds(10)
+                    while load.statuses.withLock({ $0[200, default: 0] }) <= recoveredAt, ContinuousClock.now < deadline {
+                        try await Task.sleep(for: .milliseconds(20))
+                    }
                     load.running.store(false, ordering: .relaxed)
                     try await group.waitForAll()
                 }
