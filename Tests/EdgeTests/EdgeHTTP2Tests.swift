@@ -1,5 +1,6 @@
 import Edge
 import Foundation
+import Logging
 import PortalCore
 import PortalTestSupport
 import Testing
@@ -37,6 +38,28 @@ struct EdgeHTTP2Tests {
         return CurlResult(status: Int(parts.first ?? "") ?? 0, version: parts.count > 1 ? String(parts[1]) : "",
                           headers: (try? String(contentsOfFile: directory + "/headers", encoding: .utf8)) ?? "",
                           body: (try? String(contentsOfFile: directory + "/body", encoding: .utf8)) ?? "")
+    }
+
+    @Test("clients leaving their HTTP/2 connections as curl does are no protocol errors in the error log")
+    func clientClosesAreQuiet() async throws {
+        let upstream = try await RecordingUpstream.start()
+        let log = CapturedLog()
+        let edge = try await EdgeFixture.start(upstreams: [HostAndPort(host: "127.0.0.1", port: upstream.port)],
+                                               logger: log.logger(level: .debug))
+        let base = "https://localhost:\(edge.httpsPort)"
+        var statuses: [Int] = []
+        for index in 0..<3 {
+            statuses.append(try await Self.curl(["--http2", base + "/\(index)"], certificate: edge.certificateFile).status)
+        }
+        // Each connection's end reaches the edge after curl has exited.
+        for _ in 0..<100 where log.all.filter({ $0.message == "client connection error" }).count < 3 {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        await edge.stop()
+        await upstream.stop()
+        #expect(statuses == [200, 200, 200])
+        let loud = log.all.filter { $0.level >= .warning }.map { "\($0.message) \($0.metadata)" }
+        #expect(loud.isEmpty, "\(loud)")
     }
 
     @Test("an upstream 204 that claims a length ends its stream cleanly; the connection serves the next request")

@@ -111,8 +111,15 @@ struct HTTP2IdleTimeout: NIOHTTP2StreamDelegate {
                     "client": "\(context.channel.remoteAddress?.ipAddress ?? "-")", "error": "\(type(of: error))"])
                 return
             }
-            logger.warning("HTTP/2 connection closed after a protocol error", metadata: [
-                "client": "\(context.channel.remoteAddress?.ipAddress ?? "-")", "error": "\(error)"])
+            if error is any NIOHTTP2Error {
+                logger.warning("HTTP/2 connection closed after a protocol error", metadata: [
+                    "client": "\(context.channel.remoteAddress?.ipAddress ?? "-")", "error": "\(error)"])
+            } else {
+                // A reset, or a TLS close without close_notify: how browsers and curl often leave,
+                // as on HTTP/1 (nginx logs these at info level at most, Apache not at all).
+                logger.debug("client connection error", metadata: [
+                    "client": "\(context.channel.remoteAddress?.ipAddress ?? "-")", "error": "\(error)"])
+            }
             context.flush()
             context.close(mode: .all, promise: nil)
         }
