@@ -100,6 +100,7 @@ struct EdgeProxyTests {
         #expect(line.metadata["upstream"] == "127.0.0.1:\(closedPort)")
         #expect(line.metadata["site"] != nil && line.metadata["site"] != "-", "\(line.metadata)")
         #expect(line.metadata["uri"] == "/")
+        #expect(line.metadata["error"] == "Connection refused (errno \(ECONNREFUSED))", "\(line.metadata)")
     }
 
     @Test("an upstream slower than proxy_timeout gives 504")

@@ -118,7 +118,7 @@ struct HTTP2IdleTimeout: NIOHTTP2StreamDelegate {
                 // A reset, or a TLS close without close_notify: how browsers and curl often leave,
                 // as on HTTP/1 (nginx logs these at info level at most, Apache not at all).
                 logger.debug("client connection error", metadata: [
-                    "client": "\(context.channel.remoteAddress?.ipAddress ?? "-")", "error": "\(error)"])
+                    "client": "\(context.channel.remoteAddress?.ipAddress ?? "-")", "error": "\(ErrorText.describe(error))"])
             }
             context.flush()
             context.close(mode: .all, promise: nil)

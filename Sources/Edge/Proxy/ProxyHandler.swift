@@ -353,7 +353,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             return
         }
         // Failed handshakes are counted before this handler exists (HandshakeFailureCounter).
-        logger.debug("client connection error", metadata: ["error": "\(error)"])
+        logger.debug("client connection error", metadata: ["error": "\(ErrorText.describe(error))"])
         context.close(promise: nil)
     }
 
@@ -566,7 +566,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 self.stats.upstreamFailed(address.description, timeout: timedOut)
                 self.metrics.upstreamFailed(address.description, timeout: timedOut)
                 self.logger.error(timedOut ? "no upstream connection free in time" : "upstream unreachable",
-                                  metadata: exchange.upstreamLogMetadata(["upstream": "\(address)", "error": "\(error)"]))
+                                  metadata: exchange.upstreamLogMetadata(["upstream": "\(address)", "error": "\(ErrorText.describe(error))"]))
                 if !timedOut {
                     route.balancer.markFailed(address)
                     if tried.count + 1 < route.upstreams.count {
@@ -835,7 +835,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             let malformed = error is HTTPParserError
             logger.error(malformed ? "upstream sent a malformed response body" : "upstream closed in the middle of a response",
                          metadata: exchange.upstreamLogMetadata(["upstream": "\(upstream.address)",
-                                                                 "error": "\(error.map { "\($0)" } ?? "closed")"]))
+                                                                 "error": "\(error.map(ErrorText.describe) ?? "closed")"]))
             if malformed {
                 stats.upstreamFailed(upstream.address.description, timeout: false)
                 metrics.upstreamFailed(upstream.address.description, timeout: false)
@@ -855,7 +855,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         stats.upstreamFailed(upstream.address.description, timeout: false)
         metrics.upstreamFailed(upstream.address.description, timeout: false)
         logger.error("upstream closed the connection before responding", metadata: exchange.upstreamLogMetadata([
-            "upstream": "\(upstream.address)", "error": "\(error.map { "\($0)" } ?? "closed")"]))
+            "upstream": "\(upstream.address)", "error": "\(error.map(ErrorText.describe) ?? "closed")"]))
         respondLocally(exchange, status: .badGateway, close: false)
     }
 
