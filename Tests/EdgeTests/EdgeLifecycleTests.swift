@@ -199,4 +199,27 @@ struct EdgeLifecycleTests {
         // Not a caching route: the cache field is there, and null.
         #expect(object["cache"] is NSNull)
     }
+
+    @Test("upstream_ms runs to the end of the upstream's answer; upstream_header_ms to its head")
+    func upstreamTimings() async throws {
+        let upstream = try await ScriptedUpstream.start(.events(["data: um\n\n", "data: dois\n\n"], gap: .seconds(1)))
+        let edge = try await EdgeFixture.start(upstreams: [HostAndPort(host: "127.0.0.1", port: upstream.port)]) { edge in
+            edge.accessLogFormat = "json"
+        }
+        let response = try await TestHTTPClient.request(port: edge.httpsPort, path: "/events", tls: edge.tls)
+        let log = DataDirectory(edge.directory.path).accessLogFile
+        let directory = edge.directory
+        await edge.group.triggerGracefulShutdown()
+        _ = try? await edge.task.value
+        let line = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n").first.map(String.init) ?? ""
+        directory.remove()
+        await upstream.stop()
+        #expect(response.body.contains("dois"))
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "\(line)")
+        let whole = try #require(object["upstream_ms"] as? Double, "\(line)")
+        let head = try #require(object["upstream_header_ms"] as? Double, "\(line)")
+        // The head comes before the first event and the end after the second, a second later.
+        #expect(whole - head >= 1000, "\(line)")
+        #expect(try #require(object["total_ms"] as? Double) >= whole)
+    }
 }

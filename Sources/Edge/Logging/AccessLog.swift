@@ -18,7 +18,11 @@ struct AccessLogEntry: Sendable {
     var upstream: String?
     var durationNanoseconds: Int64
     var site: String? = nil
+    /// From sending the request upstream to the last byte of the upstream's answer (nginx's
+    /// `$upstream_response_time`).
     var upstreamNanoseconds: Int64? = nil
+    /// From sending the request upstream to its answer's head (nginx's `$upstream_header_time`).
+    var upstreamHeaderNanoseconds: Int64? = nil
     /// `HIT`, `MISS` or `BYPASS` on caching routes (nginx's `$upstream_cache_status`).
     var cache: String? = nil
     /// The user named in HTTP basic auth (Apache's `%u`).
@@ -206,6 +210,7 @@ enum JSONLogFormat {
             "\"upstream\":\(entry.upstream.map(quote) ?? "null")",
         ]
         fields.append("\"upstream_ms\":\(entry.upstreamNanoseconds.map { milliseconds($0) } ?? "null")")
+        fields.append("\"upstream_header_ms\":\(entry.upstreamHeaderNanoseconds.map { milliseconds($0) } ?? "null")")
         fields.append("\"total_ms\":\(milliseconds(entry.durationNanoseconds))")
         fields.append("\"cache\":\(entry.cache.map(quote) ?? "null")")
         fields.append("\"user\":\(entry.user.map(quote) ?? "null")")

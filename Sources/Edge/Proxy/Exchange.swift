@@ -42,6 +42,8 @@ final class Exchange {
     var upstreamKeepAlive = true
     var upstreamSentAt: NIODeadline?
     var upstreamAnsweredAt: NIODeadline?
+    /// When the upstream's answer ended (its last byte arrived).
+    var upstreamEndedAt: NIODeadline?
     var lastUpstreamActivity = NIODeadline.now()
 
     var responseStarted = false
@@ -111,8 +113,11 @@ final class Exchange {
 
     func logEntry() -> AccessLogEntry {
         var upstreamTime: Int64?
+        var upstreamHeaderTime: Int64?
         if let sent = upstreamSentAt, let answered = upstreamAnsweredAt {
-            upstreamTime = (answered - sent).nanoseconds
+            upstreamHeaderTime = (answered - sent).nanoseconds
+            // An answer cut short counts until the edge stopped receiving it.
+            upstreamTime = ((upstreamEndedAt ?? (responseEnded ? answered : .now())) - sent).nanoseconds
         }
         return AccessLogEntry(
             clientAddress: clientAddress,
@@ -129,6 +134,7 @@ final class Exchange {
             durationNanoseconds: (NIODeadline.now() - started).nanoseconds,
             site: site?.name,
             upstreamNanoseconds: upstreamTime,
+            upstreamHeaderNanoseconds: upstreamHeaderTime,
             cache: cacheStatus,
             user: user,
             rawRequestLine: rawRequestLine

@@ -791,6 +791,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 return
             }
             exchange.responseEnded = true
+            if exchange.upstreamAnsweredAt != nil, !exchange.answeredFromCache { exchange.upstreamEndedAt = .now() }
             if exchange.cacheRecording != nil { cacheResponseEnded(exchange) }
             if let gzip = exchange.gzip, let tail = try? gzip.finish(allocator: context.channel.allocator),
                tail.readableBytes > 0 {
@@ -1194,7 +1195,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             siteMetrics.record(nanoseconds: entry.durationNanoseconds, bytesSent: exchange.bytesSent,
                                bytesReceived: exchange.requestBodyBytes)
         }
-        if let address = entry.upstream, let upstreamTime = entry.upstreamNanoseconds {
+        if let address = entry.upstream, let upstreamTime = entry.upstreamHeaderNanoseconds {
             stats.upstreamAnswered(address, milliseconds: Double(upstreamTime) / 1_000_000)
         }
         if http2 && exchange.keepAlive && !closing {
