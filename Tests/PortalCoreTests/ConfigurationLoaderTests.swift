@@ -98,6 +98,43 @@ struct ConfigurationLoaderTests {
         #expect(HostAndPort("[::1]:9000") != nil)
     }
 
+    @Test("a key given twice is named at its second line, and the rest of the file is still checked")
+    func duplicateKeys() throws {
+        let yaml = """
+            edge:
+              http_port: 8080
+              drain_timeout: 5
+              drain_timeout: 9
+              bogus_key: 1
+              sites:
+                - name: s1
+                  hosts: [s1.test]
+                  routes:
+                    - path: /
+                      upstreams: ["127.0.0.1:9000"]
+                  routes:
+                    - path: /other
+                      upstreams: ["127.0.0.1:9001"]
+                  redirect_to_https: maybe
+            """
+        let error = try #require(throws: ConfigurationError.self) {
+            try ConfigurationLoader.parse(yaml: yaml, source: "portal.yaml")
+        }
+        let messages = error.issues.map(\.description)
+        #expect(messages.contains { $0.hasPrefix("portal.yaml:4:3: duplicate key 'drain_timeout': it is also set at line 3") },
+                "\(messages)")
+        #expect(messages.contains { $0.hasPrefix("portal.yaml:12:7: duplicate key 'routes': it is also set at line 9") },
+                "\(messages)")
+        #expect(messages.contains { $0.hasPrefix("portal.yaml:5:") && $0.contains("unknown key 'edge.bogus_key'") }, "\(messages)")
+        #expect(messages.contains { $0.hasPrefix("portal.yaml:15:") && $0.contains("redirect_to_https") }, "\(messages)")
+        #expect(error.issues.map { $0.line ?? 0 } == error.issues.map { $0.line ?? 0 }.sorted(), "in file order")
+        // A flow mapping has no lines to point at: the parser's own report stands.
+        let flow = try #require(throws: ConfigurationError.self) {
+            try ConfigurationLoader.parse(yaml: "edge: {http_port: 1, http_port: 2}\n", source: "f.yaml")
+        }
+        #expect(flow.issues.first?.message.contains("http_port") == true, "\(flow.issues)")
+    }
+
     @Test("an unknown section is an error")
     func unknownSection() throws {
         let error = try #require(throws: ConfigurationError.self) {
@@ -110,6 +147,7 @@ struct ConfigurationLoaderTests {
     @Test("wrong types are errors naming the expectation", arguments: [
         ("edge:\n  http_port: \"eighty\"\n", 2, "edge.http_port' must be a port number"),
         ("edge:\n  http_port: 70000\n", 2, "edge.http_port' must be a port number"),
+        ("edge:\n  http_port: \"8080\"\n", 2, "got the quoted text '8080' (write it without quotes)"),
         ("app:\n  allow_public_bind: maybe\n", 2, "app.allow_public_bind' must be true or false"),
         ("app:\n  trusted_proxies: 127.0.0.1\n", 2, "app.trusted_proxies' must be a list"),
         ("app:\n  trusted_proxies: [\"not-an-ip\"]\n", 2, "app.trusted_proxies' must be a list"),

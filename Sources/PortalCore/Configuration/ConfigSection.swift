@@ -390,7 +390,13 @@ struct ConfigSection {
             case Tag.Name.int.rawValue: return "the integer \(scalar.string)"
             case Tag.Name.bool.rawValue: return "the boolean \(scalar.string)"
             case Tag.Name.float.rawValue: return "the number \(scalar.string)"
-            default: return "'\(scalar.string)'"
+            default:
+                // `"8080"`: a number in quotes is text to YAML, which a reader easily misses.
+                if scalar.style == .singleQuoted || scalar.style == .doubleQuoted,
+                   Int(scalar.string) != nil || scalar.string == "true" || scalar.string == "false" {
+                    return "the quoted text '\(scalar.string)' (write it without quotes)"
+                }
+                return "'\(scalar.string)'"
             }
         case .mapping: return "a section of keys"
         case .sequence: return "a list"

@@ -37,6 +37,22 @@ public enum ConfigurationLoader {
         let root: Node?
         do {
             root = try Yams.compose(yaml: yaml)
+        } catch YamlError.duplicatedKeysInMapping(let keys, let context) {
+            // Each later occurrence is named at its line; the rest of the file is checked without
+            // them, so one duplicate does not hide the other mistakes.
+            guard let finding = DuplicateKeys.locate(keys: keys, line: context.mark.line, column: context.mark.column,
+                                                     yaml: yaml, source: source) else {
+                throw ConfigurationError(issues: [ConfigurationIssue(
+                    source: source, line: context.mark.line, column: context.mark.column,
+                    message: "duplicate keys: \(keys.joined(separator: ", "))")])
+            }
+            var issues = finding.issues
+            do throws(ConfigurationError) {
+                _ = try parse(yaml: finding.remainingYAML, source: source, environment: environment)
+            } catch {
+                issues += error.issues
+            }
+            throw ConfigurationError(issues: ordered(issues))
         } catch {
             throw ConfigurationError(issues: [syntaxIssue(error, source: source)])
         }
@@ -51,15 +67,18 @@ public enum ConfigurationLoader {
         }
         ConfigurationSchema.validate(configuration, diagnostics: diagnostics)
         guard diagnostics.issues.isEmpty else {
-            // File order reads best; issues without a line (environment, cross-key rules) come last.
-            let ordered = diagnostics.issues.enumerated().sorted { lhs, rhs in
-                let left = (lhs.element.line ?? Int.max, lhs.element.column ?? 0, lhs.offset)
-                let right = (rhs.element.line ?? Int.max, rhs.element.column ?? 0, rhs.offset)
-                return left < right
-            }
-            throw ConfigurationError(issues: ordered.map(\.element))
+            throw ConfigurationError(issues: ordered(diagnostics.issues))
         }
         return configuration
+    }
+
+    /// File order reads best; issues without a line (environment, cross-key rules) come last.
+    static func ordered(_ issues: [ConfigurationIssue]) -> [ConfigurationIssue] {
+        issues.enumerated().sorted { lhs, rhs in
+            let left = (lhs.element.line ?? Int.max, lhs.element.column ?? 0, lhs.offset)
+            let right = (rhs.element.line ?? Int.max, rhs.element.column ?? 0, rhs.offset)
+            return left < right
+        }.map(\.element)
     }
 
     /// Variables that carry secrets or process wiring rather than settings.
@@ -76,9 +95,6 @@ public enum ConfigurationLoader {
                 var message = "YAML syntax error: \(problem)"
                 if let context { message += " (\(context.text) at line \(context.mark.line))" }
                 return ConfigurationIssue(source: source, line: mark.line, column: mark.column, message: message)
-            case .duplicatedKeysInMapping(let duplicates, let context):
-                return ConfigurationIssue(source: source, line: context.mark.line, column: context.mark.column,
-                                          message: "duplicate keys: \(duplicates.joined(separator: ", "))")
             default:
                 return ConfigurationIssue(source: source, message: "YAML error: \(yamlError)")
             }
