@@ -56,6 +56,7 @@ struct EdgeCommandsTests {
         let bothDown = try await PortalProcess.run(["check", "--config", file, "--data-dir", directory.file("d")],
                                                    outputDirectory: directory.path)
         #expect(bothDown.stderr.contains("nothing listens on the app's address 127.0.0.1:\(appDown.port)"), "\(bothDown.stderr)")
+        #expect(bothDown.stderr.contains("start the service behind it, or fix the address"), "\(bothDown.stderr)")
         #expect(result.stdout.contains("site portal"))
         #expect(result.stdout.contains("hosts: portal.jpcontabil.com.br"))
         #expect(result.stdout.contains("route / -> 127.0.0.1:\(closed)"))

@@ -34,7 +34,8 @@ enum UpstreamCheck {
                     if SocketProbe.accepts(address: appAddress.host, port: appAddress.port) {
                         message += "; the app is listening on \(appAddress) (app.port): if this route is meant for the app, point it at \(appAddress)"
                     } else {
-                        message += "; nothing listens on the app's address \(appAddress) (app.port) either: start the app "
+                        message += "; start the service behind it, or fix the address. If the route is meant for the "
+                            + "portal app: nothing listens on the app's address \(appAddress) (app.port) either; start the app "
                             + "(portal app, or portal up), then point the route at the port it listens on"
                     }
                 } else {
