@@ -238,6 +238,23 @@ struct LogRetentionTests {
         #expect(try String(contentsOfFile: directory.file("access.log"), encoding: .utf8) == "abcdefghij\n")
     }
 
+    @Test("a batch of lines that passes the size limit fills each file up to it, line by line")
+    func sizeRotationFillsFiles() throws {
+        let directory = try TemporaryDirectory(prefix: "portal-logs")
+        defer { directory.remove() }
+        let log = try LogFile(path: directory.file("access.log"), rotation: LogRotation(maxBytes: 30, daily: false, keepDays: 30))
+        log.write("line-0000\n")
+        log.write((1...10).map { String(format: "line-%04d\n", $0) }.joined())
+        let files = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasPrefix("access.log") }
+        var contents: [String] = []
+        for file in files { contents.append(try String(contentsOfFile: directory.file(file), encoding: .utf8)) }
+        let lines = contents.flatMap { $0.split(separator: "\n") }.sorted()
+        #expect(lines == (0...10).map { String(format: "line-%04d", $0)[...] }, "no line lost or split")
+        #expect(files.count == 4, "\(files)")
+        #expect(contents.filter { $0.utf8.count == 30 }.count == 3, "three full files: \(contents)")
+        #expect(contents.allSatisfy { $0.utf8.count <= 30 })
+    }
+
     @Test("an error-log entry is one line, whatever its message holds")
     func errorLogOneLine() throws {
         let directory = try TemporaryDirectory(prefix: "portal-logs")

@@ -60,12 +60,36 @@ final class LogFile {
         removeExpired()
     }
 
+    /// Appends `text` (whole lines). A batch that would pass the size limit fills the file up to
+    /// it line by line, and the rest goes to the next file.
     func write(_ text: String, now: Date = Date()) {
-        rotateIfNeeded(adding: text.utf8.count, now: now)
-        var bytes = Array(text.utf8)
+        let bytes = Array(text.utf8)
+        guard rotation.maxBytes > 0, size + bytes.count > rotation.maxBytes else {
+            rotateIfNeeded(adding: bytes.count, now: now)
+            append(bytes[...])
+            return
+        }
+        func lineEnd(after start: Int) -> Int {
+            (bytes[start...].firstIndex(of: UInt8(ascii: "\n")).map { $0 + 1 }) ?? bytes.count
+        }
+        var start = 0
+        while start < bytes.count {
+            var end = lineEnd(after: start)
+            rotateIfNeeded(adding: end - start, now: now)
+            while end < bytes.count {
+                let next = lineEnd(after: end)
+                if size + (next - start) > rotation.maxBytes { break }
+                end = next
+            }
+            append(bytes[start..<end])
+            start = end
+        }
+    }
+
+    private func append(_ bytes: ArraySlice<UInt8>) {
         var offset = 0
         while offset < bytes.count {
-            let written = bytes.withUnsafeMutableBytes { buffer -> Int in
+            let written = bytes.withUnsafeBytes { buffer -> Int in
                 guard let base = buffer.baseAddress else { return 0 }
                 return Foundation.write(descriptor, base + offset, buffer.count - offset)
             }
@@ -77,7 +101,6 @@ final class LogFile {
             offset += written
         }
         size += offset
-        bytes.removeAll()
     }
 
     private func reportFailure(_ reason: String, now: Date = Date()) {
