@@ -136,6 +136,32 @@ struct EdgeCommandsTests {
         #expect(!result.stderr.contains("NSCocoaErrorDomain"))
     }
 
+    @Test("check places a certificate warning at the line of the site's certificate_file")
+    func certificateWarningPlaced() async throws {
+        let directory = try TemporaryDirectory(prefix: "portal-e2e")
+        defer { directory.remove() }
+        let file = directory.file("portal.yaml")
+        let openssl = try await ExternalCommand.run([
+            "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+            "-subj", "/CN=b.test", "-addext", "subjectAltName=DNS:b.test", "-days", "30",
+            "-keyout", directory.file("b-key.pem"), "-out", directory.file("b.pem")])
+        #expect(openssl.status == 0)
+        try """
+            edge:
+              sites:
+                - name: other
+                  hosts: [c.test]
+                  certificate_file: \(directory.file("b.pem"))
+                  key_file: \(directory.file("b-key.pem"))
+                  routes: [{path: /, upstreams: ["127.0.0.1:9000"]}]
+            """.write(toFile: file, atomically: true, encoding: .utf8)
+        let result = try await PortalProcess.run(["check", "--config", file, "--data-dir", directory.file("data")],
+                                                 outputDirectory: directory.path)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stderr.contains("\(file):5:25: warning: site 'other': certificate \(directory.file("b.pem")) "
+            + "does not cover 'c.test'"), "\(result.stderr)")
+    }
+
     @Test("portal edge reload applies a new configuration and refuses a broken one")
     func edgeReload() async throws {
         let directory = try TemporaryDirectory(prefix: "portal-e2e")

@@ -122,7 +122,9 @@ public final class EdgeRuntime: Sendable {
                             errors += siteErrors.map {
                                 Self.placed($0, setting: $0.hasPrefix("chain file") ? "chain_file" : "certificate_file", site: site)
                             }
-                            warnings += siteWarnings.map { "site '\(site.name)': \($0)" }
+                            warnings += siteWarnings.map {
+                                Self.placed($0, setting: $0.hasPrefix("chain file") ? "chain_file" : "certificate_file", site: site)
+                            }
                         }
                         (context, notAfter, subject) = try loadContext(
                             files: files, hosts: site.hosts, errors: &siteErrors, warnings: &siteWarnings, http2: edge.http2,

@@ -35,7 +35,14 @@ struct CheckCommand: ParsableCommand {
             printError("\(source): \(error)")
             throw ExitCode(1)
         }
-        for warning in runtime.warnings { printError("\(source): warning: \(warning)") }
+        for warning in runtime.warnings {
+            // A warning placed at a line reads as a compiler's: `file:line:column: warning: ...`.
+            if warning.hasPrefix(source + ":"), let end = warning.range(of: ": ") {
+                printError("\(warning[..<end.lowerBound]): warning: \(warning[end.upperBound...])")
+            } else {
+                printError("\(source): warning: \(warning)")
+            }
+        }
         for warning in UpstreamCheck.warnings(configuration) { printError("\(source): warning: \(warning)") }
         if dumpSites { print(SiteTable.render(configuration, runtime: runtime)) }
         print("Syntax OK")
