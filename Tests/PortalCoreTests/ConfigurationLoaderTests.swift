@@ -135,6 +135,29 @@ struct ConfigurationLoaderTests {
         #expect(flow.issues.first?.message.contains("http_port") == true, "\(flow.issues)")
     }
 
+    @Test("two routes with one path: the second is named at its own line")
+    func duplicateRoutePath() throws {
+        let yaml = """
+            edge:
+              sites:
+                - name: s1
+                  hosts: [s1.test]
+                  routes:
+                    - path: /api/
+                      upstreams: ["127.0.0.1:9000"]
+                    - path: /
+                      upstreams: ["127.0.0.1:9000"]
+                    - path: /api/
+                      upstreams: ["127.0.0.1:9001"]
+            """
+        let error = try #require(throws: ConfigurationError.self) {
+            try ConfigurationLoader.parse(yaml: yaml, source: "portal.yaml")
+        }
+        let messages = error.issues.map(\.description)
+        #expect(messages == ["portal.yaml:10:17: site 's1' has two routes with the path '/api/' (the other is at line 6); "
+                             + "only one of them would ever be used"], "\(messages)")
+    }
+
     @Test("an unknown section is an error")
     func unknownSection() throws {
         let error = try #require(throws: ConfigurationError.self) {

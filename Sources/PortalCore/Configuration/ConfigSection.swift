@@ -230,6 +230,11 @@ struct ConfigSection {
         return "\(diagnostics.source):\(mark.line):\(mark.column)"
     }
 
+    /// The line of `key`'s value in the file, when it came from there.
+    func line(of key: String) -> Int? {
+        node(for: key)?.mark?.line
+    }
+
     /// True when the file has `key` in this section.
     func hasKey(_ key: String) -> Bool {
         node(for: key) != nil

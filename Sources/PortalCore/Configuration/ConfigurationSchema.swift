@@ -223,6 +223,7 @@ enum ConfigurationSchema {
             section.report("site '\(name)': certificate_file and key_file must be given together")
         }
         let routeItems = section.sectionList("routes")
+        var routePlaces: [String: String] = [:]
         for var item in routeItems {
             // Requests are matched in normal form, so a route must be written in it to ever match.
             let path: String = item.read("path", default: "",
@@ -232,6 +233,15 @@ enum ConfigurationSchema {
                                                 isValid: { !$0.isEmpty && $0.allSatisfy { HostAndPort($0) != nil } })
             let root: String? = item.readOptional("root", rule: "a folder path", isValid: { !$0.isEmpty })
             if !item.has("path") { item.report("a route needs a 'path'") }
+            if !path.isEmpty {
+                // The second of two routes with one path could never be used: named at its own line.
+                if let first = routePlaces[path] {
+                    item.report("site '\(name)' has two routes with the path '\(path)' (the other is at \(first)); "
+                                + "only one of them would ever be used", key: "path")
+                } else {
+                    routePlaces[path] = item.line(of: "path").map { "line \($0)" } ?? "another route"
+                }
+            }
             let isStatus = item.has("status") || item.has("metrics")
             if !item.has("upstreams") && root == nil && !isStatus {
                 item.report("route '\(path)' needs 'upstreams' (or 'root' to serve files, or 'status: true')")
@@ -279,10 +289,6 @@ enum ConfigurationSchema {
         // A site whose routes all have errors of their own gets no second message.
         if site.routes.isEmpty && routeItems.isEmpty && !section.isEmpty {
             section.report("site '\(name)' needs at least one route, e.g. routes: [{path: /, upstreams: [\"127.0.0.1:9000\"]}]")
-        }
-        let paths = site.routes.map(\.path)
-        if Set(paths).count != paths.count {
-            section.report("site '\(name)' has two routes with the same path")
         }
         return name.isEmpty ? nil : site
     }
