@@ -62,7 +62,11 @@ public enum ConfigurationLoader {
         top.finish()
         for name in environment.keys.sorted() where name.hasPrefix("PORTAL_") && !Self.isReservedEnvironmentName(name) {
             if !diagnostics.knownEnvironmentNames.contains(name) {
-                diagnostics.reportEnvironment(name, "not a configuration setting (see docs/configuration.md)")
+                var message = "not a configuration setting (see docs/configuration.md)"
+                if let suggestion = ConfigSection.closest(to: name, in: diagnostics.knownEnvironmentNames.sorted()) {
+                    message += "; did you mean \(suggestion)?"
+                }
+                diagnostics.reportEnvironment(name, message)
             }
         }
         ConfigurationSchema.validate(configuration, diagnostics: diagnostics)
