@@ -42,6 +42,24 @@ struct EdgeBodyFramingTests {
         #expect(upstream.requests.last?.header("Cookie") == "session=secret")
     }
 
+    @Test("request trailers never reach the upstream, whether the body ends before or after it is connected",
+          arguments: [true, false])
+    func requestTrailersDropped(split: Bool) async throws {
+        let upstream = try await RecordingUpstream.start()
+        let edge = try await EdgeFixture.start(upstreams: [], configure: EdgeRequestHygieneTests.plainSite(upstream))
+        let head = "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n"
+        let tail = "0\r\nX-Forwarded-For: 6.6.6.6\r\nX-Real-IP: 6.6.6.6\r\nAuthorization: Basic eDp5\r\nX-T: one\r\n\r\n"
+        let result = try await RawSocketClient.exchange(port: edge.httpPort, chunks: split ? [head, tail] : [head + tail],
+                                                        gap: .milliseconds(300))
+        await edge.stop()
+        await upstream.stop()
+        #expect(result.statuses == [200])
+        let request = try #require(upstream.requests.first)
+        #expect(request.body == "hello")
+        #expect(request.trailers.isEmpty, "\(request.trailers)")
+        #expect(request.header("X-Forwarded-For") == "127.0.0.1")
+    }
+
     @Test("a POST, PUT or PATCH without a body goes upstream with Content-Length: 0, not chunked")
     func bodilessPost() async throws {
         let upstream = try await RecordingUpstream.start()

@@ -12,6 +12,8 @@ public struct RecordedRequest: Sendable {
     public let body: String
     /// Which TCP connection (numbered from 1) carried it.
     public let connection: Int
+    /// The trailer fields after a chunked body.
+    public var trailers: [(String, String)] = []
 
     public func header(_ name: String) -> String? {
         headers.first { $0.0.lowercased() == name.lowercased() }?.1
@@ -125,11 +127,12 @@ final class RecordingHandler: ChannelInboundHandler {
             body.clear()
         case .body(var buffer):
             body.writeBuffer(&buffer)
-        case .end:
+        case .end(let trailers):
             guard let head else { return }
             let recorded = RecordedRequest(method: head.method.rawValue, uri: head.uri,
                                            headers: head.headers.map { ($0.name, $0.value) },
-                                           body: String(buffer: body), connection: connection)
+                                           body: String(buffer: body), connection: connection,
+                                           trailers: trailers.map { $0.map { ($0.name, $0.value) } } ?? [])
             let number = state.withLockedValue { requests -> Int in
                 requests.append(recorded)
                 return requests.count

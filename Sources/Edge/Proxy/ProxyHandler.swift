@@ -256,7 +256,10 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 exchange.bufferedBytes += buffer.readableBytes
                 if exchange.bufferedBytes > 64 * 1024 { pauseReads() }
             }
-        case .end(let trailers):
+        case .end:
+            // A request's trailers are not passed on (nginx drops them too): they could carry
+            // fields the edge sets itself (X-Forwarded-For, X-Real-IP, Forwarded), which an
+            // upstream that merges trailers into the header would believe.
             guard let exchange else { return }
             exchange.requestEnded = true
             phase = .responding
@@ -266,7 +269,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             }
             if exchange.answeredLocally { return }
             if let upstream = exchange.upstream {
-                upstream.write(.end(trailers))
+                upstream.write(.end(nil))
                 upstream.flush()
                 exchange.upstreamNeedsFlush = false
                 exchange.upstreamSentAt = .now()
