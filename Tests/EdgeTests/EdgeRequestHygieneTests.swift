@@ -69,6 +69,14 @@ struct EdgeRequestHygieneTests {
         #expect(result.closedByServer, "\(name): connection closed")
         #expect(!upstream.requests.contains { $0.uri.contains("smuggled") }, "\(name): nothing smuggled")
         if status == 405 { #expect(result.response.contains("\r\nAllow: GET, HEAD"), "\(name): a 405 names what is allowed") }
+        // The answer keeps its word: as many body bytes as its Content-Length says.
+        let response = result.response
+        if let headEnd = response.range(of: "\r\n\r\n"),
+           let lengthLine = response[..<headEnd.lowerBound].split(separator: "\r\n")
+               .first(where: { $0.lowercased().hasPrefix("content-length:") }) {
+            let length = Int(lengthLine.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces))
+            #expect(length == response[headEnd.upperBound...].utf8.count, "\(name): the body's length")
+        }
     }
 
     @Test("Expect: 100-continue gets 100 Continue over HTTP/1.1 only (HTTP/1.0 has no such thing)")

@@ -1085,6 +1085,12 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             for header in extraHeaders { headers.add(name: header.name, value: header.value) }
             body = page.1
         }
+        if exchange.head.method == .CONNECT, body != nil {
+            // NIO's encoder sends no body after any answer to CONNECT: the length must say so.
+            body = nil
+            headers.replaceOrAdd(name: "Content-Length", value: "0")
+            headers.remove(name: "Content-Encoding")
+        }
         // A body still on its way cannot be skipped reliably: close after answering.
         if close || (!exchange.requestEnded && (exchange.facts?.hasBody ?? RequestValidator.hasBody(exchange.head))) {
             exchange.keepAlive = false
