@@ -28,6 +28,17 @@ struct EdgeUpstreamQuirksTests {
         #expect(result.closedByServer)
     }
 
+    @Test("a transfer coding other than chunked is refused with 502, not passed on as plain content", arguments: [
+        "gzip, chunked", "chunked, chunked",
+    ])
+    func unknownTransferCoding(coding: String) async throws {
+        let result = try await Self.exchange(
+            upstreamSends: "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: \(coding)\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+            request: "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        #expect(result.statuses == [502], "\(result.response.prefix(300))")
+        #expect(!result.response.contains("hello"))
+    }
+
     @Test("a body with broken chunk framing: the head and what came before reach the client, then the close")
     func brokenChunkedBody() async throws {
         let result = try await Self.exchange(

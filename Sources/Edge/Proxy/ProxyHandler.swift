@@ -693,6 +693,15 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 respondLocally(exchange, status: .badGateway, close: false)
                 return
             }
+            if !Self.hasPlainFraming(head.headers) {
+                // `Transfer-Encoding: gzip, chunked`: the parser takes the chunks off, but the gzip
+                // would reach the client unannounced. nginx refuses such an answer the same way.
+                logger.error("upstream sent a transfer coding other than chunked",
+                             metadata: exchange.upstreamLogMetadata(["transfer_encoding": "\(head.headers[canonicalForm: "transfer-encoding"].joined(separator: ", "))"]))
+                exchange.dropUpstream()
+                respondLocally(exchange, status: .badGateway, close: false)
+                return
+            }
             if head.status.code < 200 {
                 exchange.skippingInformational = true
                 // Interim answers a proxy did not ask for go on to the client (RFC 9110 §15.2),
@@ -861,6 +870,13 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         logger.error("upstream closed the connection before responding", metadata: exchange.upstreamLogMetadata([
             "upstream": "\(upstream.address)", "error": "\(error.map(ErrorText.describe) ?? "closed")"]))
         respondLocally(exchange, status: .badGateway, close: false)
+    }
+
+    /// True when an upstream answer's `Transfer-Encoding` is absent or exactly `chunked`.
+    static func hasPlainFraming(_ headers: HTTPHeaders) -> Bool {
+        guard headers.contains(name: "transfer-encoding") else { return true }
+        let codings = headers[canonicalForm: "transfer-encoding"]
+        return codings.isEmpty || (codings.count == 1 && codings[0].lowercased() == "chunked")
     }
 
     /// The header rules in force for this exchange (its site's, or the edge-wide ones).
