@@ -47,6 +47,22 @@ struct EdgeUnitTests {
         #expect(withForwarded.headers["forwarded"] == ["for=198.51.100.9;proto=https, for=203.0.113.7;proto=https"])
     }
 
+    @Test("a client's Forwarded that breaks RFC 7239 is dropped, so it cannot swallow the edge's element")
+    func brokenForwardedDropped() {
+        let valid = ["for=192.0.2.60;proto=http;by=203.0.113.43", "for=\"[2001:db8:cafe::17]:4711\"", "For=\"a\\\"b\", for=x",
+                     "for=a;;proto=b", "for=a,,for=b", " for=a ; proto=b "]
+        let broken = ["for=\"1.2.3.4", "for=1.2.3.4;by=\"", "for", "for=", "=x", "for=a b", "for=a;x", "for=\"a\"b", "\"x\"",
+                      "for=\u{7F}", ",", ""]
+        for value in valid { #expect(ForwardedSyntax.isValid(value), "\(value)") }
+        for value in broken { #expect(!ForwardedSyntax.isValid(value), "\(value)") }
+        var head = HTTPRequestHead(version: .http1_1, method: .GET, uri: "/")
+        head.headers.add(name: "host", value: "portal.test")
+        head.headers.add(name: "forwarded", value: "for=\"1.2.3.4")
+        let forwarded = ForwardedRequest(scheme: "http", localPort: 80, forwardedHeader: true)
+            .upstreamHead(for: head, clientAddress: "203.0.113.7")
+        #expect(forwarded.headers["forwarded"] == ["for=203.0.113.7;proto=http;host=\"portal.test\""])
+    }
+
     @Test("Accept-Encoding q-values rank the codings: brotli only when named and not ranked below gzip, identity when ranked above both")
     func codingPreference() {
         var settings = EdgeSettings()

@@ -122,7 +122,10 @@ struct ForwardedRequest {
                 element = "for=\(clientAddress.contains(":") ? "\"[\(clientAddress)]\"" : clientAddress);" + element
             }
             if let originalHost { element += ";host=\"\(originalHost)\"" }
-            headers.append(("Forwarded", forwarded.map { "\($0), \(element)" } ?? element))
+            // A client's value that breaks the grammar is dropped: appended to, it could take the
+            // edge's element into an unclosed quoted string.
+            let earlier = forwarded.flatMap { ForwardedSyntax.isValid($0) ? $0 : nil }
+            headers.append(("Forwarded", earlier.map { "\($0), \(element)" } ?? element))
         }
         return HTTPRequestHead(version: .http1_1, method: head.method, uri: target ?? head.uri,
                               headers: HTTPHeaders(headers))
