@@ -47,6 +47,22 @@ struct EdgeUnitTests {
         #expect(withForwarded.headers["forwarded"] == ["for=198.51.100.9;proto=https, for=203.0.113.7;proto=https"])
     }
 
+    @Test("every field the client names in Connection stays behind, Cookie and Content-Type too")
+    func connectionListedFieldsRemoved() {
+        var head = HTTPRequestHead(version: .http1_1, method: .POST, uri: "/")
+        head.headers.add(name: "host", value: "portal.test")
+        head.headers.add(name: "Connection", value: "Cookie, content-type, X-Custom")
+        head.headers.add(name: "Cookie", value: "v1")
+        head.headers.add(name: "Content-Type", value: "text/plain")
+        head.headers.add(name: "X-Custom", value: "1")
+        head.headers.add(name: "Accept", value: "*/*")
+        let upstream = ForwardedRequest(scheme: "http", localPort: 80).upstreamHead(for: head, clientAddress: "203.0.113.7")
+        for name in ["cookie", "content-type", "x-custom", "connection"] {
+            #expect(!upstream.headers.contains(name: name), "\(name): \(upstream.headers)")
+        }
+        #expect(upstream.headers["accept"] == ["*/*"])
+    }
+
     @Test("a client's Forwarded that breaks RFC 7239 is dropped, so it cannot swallow the edge's element")
     func brokenForwardedDropped() {
         let valid = ["for=192.0.2.60;proto=http;by=203.0.113.43", "for=\"[2001:db8:cafe::17]:4711\"", "For=\"a\\\"b\", for=x",

@@ -56,6 +56,7 @@ struct ForwardedRequest {
             case 6 where ASCII.equalsIgnoringCase(name, "expect"):
                 continue
             case 6 where ASCII.equalsIgnoringCase(name, "cookie"):
+                if !listed.isEmpty, listed.contains("cookie") { continue }
                 // HTTP/2 clients send each cookie as its own field; an HTTP/1.1 upstream expects
                 // one line joined with "; " (RFC 9113 §8.2.3).
                 cookie = cookie.map { "\($0); \(header.value)" } ?? header.value
