@@ -108,11 +108,7 @@ struct EdgeCommandsTests {
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         try "not a key".write(toFile: directory.file("key.pem"), atomically: true, encoding: .utf8)
         // A usable certificate for site two, so its key file is the one problem there.
-        let openssl = try await ExternalCommand.run([
-            "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-            "-subj", "/CN=b.test", "-addext", "subjectAltName=DNS:b.test", "-days", "30",
-            "-keyout", directory.file("b-key.pem"), "-out", directory.file("b.pem")])
-        #expect(openssl.status == 0)
+        try await Self.makeCertificate(for: "b.test", certificate: directory.file("b.pem"), key: directory.file("b-key.pem"))
         try """
             edge:
               sites:
@@ -141,11 +137,7 @@ struct EdgeCommandsTests {
         let directory = try TemporaryDirectory(prefix: "portal-e2e")
         defer { directory.remove() }
         let file = directory.file("portal.yaml")
-        let openssl = try await ExternalCommand.run([
-            "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-            "-subj", "/CN=b.test", "-addext", "subjectAltName=DNS:b.test", "-days", "30",
-            "-keyout", directory.file("b-key.pem"), "-out", directory.file("b.pem")])
-        #expect(openssl.status == 0)
+        try await Self.makeCertificate(for: "b.test", certificate: directory.file("b.pem"), key: directory.file("b-key.pem"))
         try """
             edge:
               sites:
@@ -250,6 +242,15 @@ struct EdgeCommandsTests {
 
         up.signal(SIGTERM)
         #expect(await up.waitForExit(seconds: 30) == 0)
+    }
+
+    /// A self-signed ECDSA certificate for `name`, valid for 30 days, and its key.
+    static func makeCertificate(for name: String, certificate: String, key: String) async throws {
+        let openssl = try await ExternalCommand.run([
+            "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+            "-subj", "/CN=\(name)", "-addext", "subjectAltName=DNS:\(name)", "-days", "30",
+            "-keyout", key, "-out", certificate])
+        #expect(openssl.status == 0, "\(openssl.stderr)")
     }
 }
 
