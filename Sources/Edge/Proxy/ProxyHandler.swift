@@ -873,10 +873,14 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     /// True when an upstream answer's `Transfer-Encoding` is absent or exactly `chunked`.
+    /// One pass over the fields, no allocation: it runs on every proxied answer.
     static func hasPlainFraming(_ headers: HTTPHeaders) -> Bool {
-        guard headers.contains(name: "transfer-encoding") else { return true }
-        let codings = headers[canonicalForm: "transfer-encoding"]
-        return codings.isEmpty || (codings.count == 1 && codings[0].lowercased() == "chunked")
+        var fields = 0
+        for header in headers where header.name.utf8.count == 17 && ASCII.equalsIgnoringCase(header.name, "transfer-encoding") {
+            fields += 1
+            guard fields == 1, ASCII.equalsIgnoringCase(header.value.trimmingASCIISpaces(), "chunked") else { return false }
+        }
+        return true
     }
 
     /// The header rules in force for this exchange (its site's, or the edge-wide ones).
