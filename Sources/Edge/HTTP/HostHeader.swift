@@ -19,23 +19,32 @@ enum HostHeader {
             }
             return ASCII.lowercased(Substring(value)[..<value.index(after: close)])
         }
-        var end = bytes.endIndex
-        if let colon = bytes.firstIndex(of: UInt8(ascii: ":")) {
-            guard isPort(bytes[bytes.index(after: colon)...]) else { return nil }
-            end = colon
+        if let name = bytes.withContiguousStorageIfAvailable(hostName) { return name }
+        return Array(bytes).withUnsafeBufferPointer(hostName)
+    }
+
+    /// The lower-cased host name of a `Host` value without brackets, checked in one pass.
+    private static func hostName(_ bytes: UnsafeBufferPointer<UInt8>) -> String? {
+        var end = bytes.count
+        var hasUpper = false
+        for index in 0..<bytes.count {
+            let byte = bytes[index]
+            if byte == UInt8(ascii: ":") {
+                guard isPort(UnsafeBufferPointer(rebasing: bytes[(index + 1)...])) else { return nil }
+                end = index
+                break
+            }
+            guard ASCII.isHostByte(byte) else { return nil }
+            if byte >= 0x41 && byte <= 0x5A { hasUpper = true }
         }
         // A fully qualified name's final dot (`example.com.`) names the same host.
-        if end > bytes.startIndex, bytes[bytes.index(before: end)] == UInt8(ascii: "."), bytes.index(before: end) > bytes.startIndex {
-            end = bytes.index(before: end)
+        if end > 1, bytes[end - 1] == UInt8(ascii: ".") { end -= 1 }
+        guard end > 0, end <= 253, bytes[0] != UInt8(ascii: ".") else { return nil }
+        for index in 1..<end where bytes[index] == UInt8(ascii: ".") && bytes[index - 1] == UInt8(ascii: ".") {
+            return nil
         }
-        let host = bytes[..<end]
-        guard !host.isEmpty, host.count <= 253, host.first != UInt8(ascii: "."), host.allSatisfy(ASCII.isHostByte),
-              !zip(host, host.dropFirst()).contains(where: { $0 == UInt8(ascii: ".") && $1 == UInt8(ascii: ".") })
-        else { return nil }
-        if host.allSatisfy({ !($0 >= 0x41 && $0 <= 0x5A) }) {
-            return String(Substring(value)[..<end])
-        }
-        return String(decoding: host.map(ASCII.lower), as: UTF8.self)
+        let host = UnsafeBufferPointer(rebasing: bytes[..<end])
+        return hasUpper ? String(decoding: host.lazy.map(ASCII.lower), as: UTF8.self) : String(decoding: host, as: UTF8.self)
     }
 
     /// The port a `Host` value names (`example.com:8080` → 8080, `[::1]:80` → 80); nil without one.
@@ -46,7 +55,7 @@ enum HostHeader {
     }
 
     /// Digits of a port number (0 to 65535), or nothing.
-    private static func isPort(_ digits: Substring.UTF8View) -> Bool {
+    private static func isPort<Digits: Collection<UInt8>>(_ digits: Digits) -> Bool {
         guard digits.count <= 5, digits.allSatisfy(ASCII.isDigit) else { return false }
         return digits.reduce(0) { $0 * 10 + Int($1 - UInt8(ascii: "0")) } <= 65535
     }

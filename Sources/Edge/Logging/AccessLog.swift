@@ -111,8 +111,8 @@ public final class AccessLog: Sendable {
             return entries
         }
         guard !entries.isEmpty else { return }
-        var text = ""
-        text.reserveCapacity(entries.count * 200)
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(entries.count * 200)
         // Lines of one batch mostly share their second: format each second once.
         var stampSecond = Int.min
         var stamp = ""
@@ -123,12 +123,12 @@ public final class AccessLog: Sendable {
                     stampSecond = entry.time
                     stamp = CombinedLogFormat.timestamp(entry.time)
                 }
-                text += CombinedLogFormat.line(for: entry, timestamp: stamp)
-            case .json: text += JSONLogFormat.line(for: entry)
+                CombinedLogFormat.append(entry, timestamp: stamp, to: &bytes)
+            case .json: bytes += JSONLogFormat.line(for: entry).utf8
             }
-            text += "\n"
+            bytes.append(UInt8(ascii: "\n"))
         }
-        file.value.write(text)
+        file.value.write(bytes: bytes)
     }
 }
 
@@ -146,39 +146,67 @@ final class QueueConfined<Value>: @unchecked Sendable {
 /// `%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-Agent}i"`, as Apache's `combined` format.
 enum CombinedLogFormat {
     static func line(for entry: AccessLogEntry, timestamp stamp: String? = nil) -> String {
-        let bytes = entry.bytesSent == 0 ? "-" : String(entry.bytesSent)
-        let request = entry.rawRequestLine.map { $0.isEmpty ? "-" : $0 } ?? "\(entry.method) \(entry.uri) \(entry.version)"
-        let user = entry.user.map { $0.isEmpty ? "-" : escape($0) } ?? "-"
-        return "\(entry.clientAddress) - \(user) [\(stamp ?? timestamp(entry.time))] \"\(escape(request))\" \(entry.status) \(bytes) "
-            + "\"\(escape(entry.referer ?? "-"))\" \"\(escape(entry.userAgent ?? "-"))\""
+        var bytes: [UInt8] = []
+        append(entry, timestamp: stamp ?? timestamp(entry.time), to: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Appends the entry's line (without its newline) byte by byte: this runs for every request.
+    static func append(_ entry: AccessLogEntry, timestamp stamp: String, to bytes: inout [UInt8]) {
+        bytes += entry.clientAddress.utf8
+        bytes += " - ".utf8
+        if let user = entry.user, !user.isEmpty { appendEscaped(user, to: &bytes) } else { bytes.append(UInt8(ascii: "-")) }
+        bytes += " [".utf8
+        bytes += stamp.utf8
+        bytes += "] \"".utf8
+        if let raw = entry.rawRequestLine {
+            if raw.isEmpty { bytes.append(UInt8(ascii: "-")) } else { appendEscaped(raw, to: &bytes) }
+        } else {
+            appendEscaped(entry.method, to: &bytes)
+            bytes.append(UInt8(ascii: " "))
+            appendEscaped(entry.uri, to: &bytes)
+            bytes.append(UInt8(ascii: " "))
+            appendEscaped(entry.version, to: &bytes)
+        }
+        bytes += "\" ".utf8
+        bytes += String(entry.status).utf8
+        bytes.append(UInt8(ascii: " "))
+        if entry.bytesSent == 0 { bytes.append(UInt8(ascii: "-")) } else { bytes += String(entry.bytesSent).utf8 }
+        bytes += " \"".utf8
+        appendEscaped(entry.referer ?? "-", to: &bytes)
+        bytes += "\" \"".utf8
+        appendEscaped(entry.userAgent ?? "-", to: &bytes)
+        bytes.append(UInt8(ascii: "\""))
+    }
+
+    /// Appends `text` with quotes, backslashes and control bytes escaped as Apache does (`\"`, `\\`,
+    /// `\t`, `\xhh`).
+    private static func appendEscaped(_ text: String, to bytes: inout [UInt8]) {
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): bytes += "\\\"".utf8
+            case UInt8(ascii: "\\"): bytes += "\\\\".utf8
+            case 0x08: bytes += "\\b".utf8
+            case 0x09: bytes += "\\t".utf8
+            case 0x0A: bytes += "\\n".utf8
+            case 0x0B: bytes += "\\v".utf8
+            case 0x0D: bytes += "\\r".utf8
+            case 0..<0x20, 0x7F...:
+                bytes += "\\x".utf8
+                bytes.append(hexDigit(byte >> 4))
+                bytes.append(hexDigit(byte & 0x0F))
+            default: bytes.append(byte)
+            }
+        }
+    }
+
+    private static func hexDigit(_ nibble: UInt8) -> UInt8 {
+        nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "a") + nibble - 10
     }
 
     /// `[10/Oct/2000:13:55:36 -0700]` in local time.
     static func timestamp(_ seconds: Int) -> String {
         TimeFormat.format(seconds, "%d/%b/%Y:%H:%M:%S %z", utc: false)
-    }
-
-    /// Escapes quotes, backslashes and control bytes the way Apache does (`\"`, `\\`, `\t`, `\xhh`).
-    static func escape(_ text: String) -> String {
-        let needsEscape = text.utf8.contains { $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") || $0 < 0x20 || $0 >= 0x7F }
-        guard needsEscape else { return text }
-        var result = ""
-        result.reserveCapacity(text.utf8.count)
-        for byte in text.utf8 {
-            switch byte {
-            case UInt8(ascii: "\""): result += "\\\""
-            case UInt8(ascii: "\\"): result += "\\\\"
-            case 0x08: result += "\\b"
-            case 0x09: result += "\\t"
-            case 0x0A: result += "\\n"
-            case 0x0B: result += "\\v"
-            case 0x0D: result += "\\r"
-            case 0..<0x20, 0x7F...:
-                result += "\\x" + String(byte, radix: 16, uppercase: false).leftPadded(to: 2)
-            default: result.unicodeScalars.append(Unicode.Scalar(byte))
-            }
-        }
-        return result
     }
 }
 

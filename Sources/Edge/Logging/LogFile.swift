@@ -63,7 +63,11 @@ final class LogFile {
     /// Appends `text` (whole lines). A batch that would pass the size limit fills the file up to
     /// it line by line, and the rest goes to the next file.
     func write(_ text: String, now: Date = Date()) {
-        let bytes = Array(text.utf8)
+        write(bytes: Array(text.utf8), now: now)
+    }
+
+    /// Appends whole lines (`bytes` ends with a newline), rotating first when they pass a limit.
+    func write(bytes: [UInt8], now: Date = Date()) {
         guard rotation.maxBytes > 0, size + bytes.count > rotation.maxBytes else {
             rotateIfNeeded(adding: bytes.count, now: now)
             append(bytes[...])

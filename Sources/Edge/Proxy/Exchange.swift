@@ -36,6 +36,8 @@ final class Exchange {
 
     var upstream: UpstreamConnection?
     var upstreamAddress: HostAndPort?
+    /// `upstreamAddress` as the logs write it, set with it.
+    var upstreamAddressText: String?
     var upstreamNeedsFlush = false
     var wasReused = false
     var attempts = 0
@@ -130,7 +132,7 @@ final class Exchange {
             bytesSent: bytesSent,
             referer: facts?.referer ?? (facts == nil ? head.headers.first(name: "referer") : nil),
             userAgent: facts?.userAgent ?? (facts == nil ? head.headers.first(name: "user-agent") : nil),
-            upstream: upstreamAddress?.description,
+            upstream: upstreamAddressText ?? upstreamAddress?.description,
             durationNanoseconds: (NIODeadline.now() - started).nanoseconds,
             site: site?.name,
             upstreamNanoseconds: upstreamTime,

@@ -17,6 +17,23 @@ extension ProxyHandler {
             respondLocally(exchange, status: .methodNotAllowed, extraHeaders: headers, close: facts.hasBody)
             return
         }
+        let acceptsGzip = CompressionDecision.acceptsGzip(facts.acceptEncoding)
+            && !CompressionDecision.identityOutranks("gzip", in: facts.acceptEncoding)
+        // A `.br` sibling only when the client does not rank gzip (or identity) above brotli.
+        let acceptsBrotli = CompressionDecision.prefersBrotli(facts.acceptEncoding)
+            && !CompressionDecision.identityOutranks("br", in: facts.acceptEncoding)
+        let targetPath = exchange.target.prefix { $0 != "?" }
+        // A folder's index (asked for with the slash) and a file are kept apart.
+        let trailingSlash = targetPath.hasSuffix("/")
+        // Entries are kept under the target as received, so a hit needs no second resolution; a
+        // target that `StaticPath` refuses never gets an entry, as only resolved lookups are stored.
+        let key = OpenFileCache.key(root: root, route: route.path, target: targetPath,
+                                    acceptsGzip: acceptsGzip, acceptsBrotli: acceptsBrotli)
+        if let cached = fileCache.lookup(key) {
+            exchange.openFile = cached.file
+            sendFile(exchange, file: cached, key: key)
+            return
+        }
         let segments: [String]
         switch StaticPath.resolve(uri: exchange.target, prefix: route.path) {
         case .segments(let found): segments = found
@@ -26,21 +43,6 @@ extension ProxyHandler {
         case .refused:
             logger.info("static path refused", metadata: ["uri": "\(exchange.head.uri)", "client": "\(exchange.clientAddress)"])
             respondLocally(exchange, status: .notFound, close: false)
-            return
-        }
-        let acceptsGzip = CompressionDecision.acceptsGzip(facts.acceptEncoding)
-            && !CompressionDecision.identityOutranks("gzip", in: facts.acceptEncoding)
-        // A `.br` sibling only when the client does not rank gzip (or identity) above brotli.
-        let acceptsBrotli = CompressionDecision.prefersBrotli(facts.acceptEncoding)
-            && !CompressionDecision.identityOutranks("br", in: facts.acceptEncoding)
-        let targetPath = exchange.target.prefix { $0 != "?" }
-        // A folder's index (asked for with the slash) and a file are kept apart.
-        let trailingSlash = targetPath.hasSuffix("/")
-        let key = OpenFileCache.key(root: root, segments: segments, acceptsGzip: acceptsGzip, acceptsBrotli: acceptsBrotli)
-            + (trailingSlash ? "/" : "")
-        if let cached = fileCache.lookup(key) {
-            exchange.openFile = cached.file
-            sendFile(exchange, file: cached, key: key)
             return
         }
         let eventLoop = context.eventLoop

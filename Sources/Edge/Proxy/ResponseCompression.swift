@@ -47,11 +47,6 @@ enum CompressionDecision {
         return brotli > 0 && brotli >= quality(of: "gzip", in: acceptEncoding)
     }
 
-    /// The media type of `Content-Type`, lower-cased, without parameters.
-    static func mediaType(_ headers: HTTPHeaders) -> String? {
-        headers.first(name: "content-type").map(MediaTypes.essence)
-    }
-
     /// The coding to use: brotli when accepted (and enabled) at least as much as gzip, else gzip
     /// when accepted.
     /// An `identity` the client lists with a higher q-value than the chosen coding's wins
@@ -81,16 +76,40 @@ enum CompressionDecision {
     /// so caches keep the two versions apart.
     static func decide(status: HTTPResponseStatus, method: HTTPMethod, headers: HTTPHeaders,
                        acceptEncoding: String?, settings: EdgeSettings) -> (coding: String?, vary: Bool) {
-        guard settings.compression, let type = mediaType(headers), settings.compressTypes.contains(type) else {
+        guard settings.compression else { return (nil, false) }
+        // One pass over the fields, comparing bytes in place: this runs for every response.
+        var contentType: String?
+        var contentEncoding: String?
+        var contentLength: String?
+        var noTransform = false
+        var hasRange = false
+        for header in headers {
+            let name = header.name
+            switch name.utf8.count {
+            case 12 where ASCII.equalsIgnoringCase(name, "content-type"):
+                if contentType == nil { contentType = header.value }
+            case 16 where ASCII.equalsIgnoringCase(name, "content-encoding"):
+                if contentEncoding == nil { contentEncoding = header.value }
+            case 14 where ASCII.equalsIgnoringCase(name, "content-length"):
+                if contentLength == nil { contentLength = header.value }
+            case 13 where ASCII.equalsIgnoringCase(name, "content-range"):
+                hasRange = true
+            case 13 where ASCII.equalsIgnoringCase(name, "cache-control"):
+                noTransform = noTransform || header.value.utf8.split(separator: UInt8(ascii: ",")).contains {
+                    ASCII.equalsIgnoringCase($0.trimmingASCIIWhitespace(), "no-transform".utf8)
+                }
+            default:
+                break
+            }
+        }
+        guard let contentType, settings.compressTypes.contains(MediaTypes.essence(contentType)) else {
             return (nil, false)
         }
+        let encoded = contentEncoding.map { !ASCII.equalsIgnoringCase(Substring($0).utf8.trimmingASCIIWhitespace(), "identity".utf8) }
         // HEAD is decided like GET, so its fields (encoding, validators, length) match GET's.
-        guard status.code >= 200, status != .noContent, status != .notModified,
-              !headers.contains(name: "content-encoding") || headers.first(name: "content-encoding")?.lowercased() == "identity",
-              !headers[canonicalForm: "cache-control"].contains(where: { $0.lowercased() == "no-transform" }),
-              !headers.contains(name: "content-range")
+        guard status.code >= 200, status != .noContent, status != .notModified, encoded != true, !noTransform, !hasRange
         else { return (nil, true) }
-        if let length = headers.first(name: "content-length").flatMap({ Int($0) }), length < settings.compressionMinBytes {
+        if let length = contentLength.flatMap({ Int($0) }), length < settings.compressionMinBytes {
             return (nil, true)
         }
         return (coding(acceptEncoding, settings: settings), true)
@@ -110,9 +129,16 @@ enum CompressionDecision {
 
     /// Adds `Accept-Encoding` to `Vary` unless it is there already.
     static func addVary(_ headers: inout HTTPHeaders) {
-        let existing = headers[canonicalForm: "vary"].map { $0.lowercased() }
-        if existing.contains("accept-encoding") || existing.contains("*") { return }
-        if existing.isEmpty {
+        var present = false
+        for header in headers where header.name.utf8.count == 4 && ASCII.equalsIgnoringCase(header.name, "vary") {
+            present = true
+            let named = header.value.utf8.split(separator: UInt8(ascii: ",")).contains { item in
+                let token = item.trimmingASCIIWhitespace()
+                return ASCII.equalsIgnoringCase(token, "accept-encoding".utf8) || token.elementsEqual("*".utf8)
+            }
+            if named { return }
+        }
+        if !present {
             headers.add(name: "Vary", value: "Accept-Encoding")
         } else {
             headers.replaceOrAdd(name: "Vary", value: headers[canonicalForm: "vary"].joined(separator: ", ") + ", Accept-Encoding")

@@ -145,18 +145,15 @@ public final class EdgeRuntime: Sendable {
                 }
             }
             let routes = site.routes.map { route in
-                var resolved = Route(path: route.path, upstreams: route.upstreams.compactMap(HostAndPort.init),
-                                     maxBodyBytes: route.maxBodyBytes ?? edge.maxBodyBytes, preserveHost: route.preserveHost)
-                resolved.upstreamPath = route.upstreamPath
+                var staticRoot: StaticRoot?
                 if let root = route.root {
                     var isDirectory: ObjCBool = false
                     if let real = realpath(root, nil) {
                         let path = String(cString: real)
                         free(real)
                         if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
-                            resolved.staticRoot = StaticRoot(path: path, index: route.index,
-                                                             listDirectories: route.listDirectories,
-                                                             precompressed: route.precompressed)
+                            staticRoot = StaticRoot(path: path, index: route.index, listDirectories: route.listDirectories,
+                                                    precompressed: route.precompressed)
                         } else {
                             errors.append("site '\(site.name)', route \(route.path): root \(root) is not a folder")
                         }
@@ -164,20 +161,23 @@ public final class EdgeRuntime: Sendable {
                         errors.append("site '\(site.name)', route \(route.path): root \(root) does not exist")
                     }
                 }
-                resolved.isStatus = route.status
-                resolved.isMetrics = route.metrics
-                if let cache = route.cache, let responseCache {
-                    resolved.cache = RouteCache(store: responseCache, maxEntryBytes: cache.maxEntryBytes,
-                                                defaultTTL: cache.defaultTTLSeconds, staleOnError: cache.staleOnErrorSeconds)
+                var cache: RouteCache?
+                if let settings = route.cache, let responseCache {
+                    cache = RouteCache(store: responseCache, maxEntryBytes: settings.maxEntryBytes,
+                                       defaultTTL: settings.defaultTTLSeconds, staleOnError: settings.staleOnErrorSeconds)
                 }
+                var access: AccessPolicy?
                 if !route.access.isOpen {
                     do {
-                        resolved.access = try AccessPolicy(route.access)
+                        access = try AccessPolicy(route.access)
                     } catch {
                         errors.append("site '\(site.name)', route \(route.path): \(error)")
                     }
                 }
-                return resolved
+                return Route(path: route.path, upstreams: route.upstreams.compactMap(HostAndPort.init),
+                             maxBodyBytes: route.maxBodyBytes ?? edge.maxBodyBytes, preserveHost: route.preserveHost,
+                             upstreamPath: route.upstreamPath, staticRoot: staticRoot, access: access,
+                             isStatus: route.status, isMetrics: route.metrics, cache: cache)
             }
             var siteLog: AccessLog?
             if openLogs, let path = site.accessLog {

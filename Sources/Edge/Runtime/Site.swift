@@ -2,32 +2,41 @@ import Foundation
 import NIOSSL
 import PortalCore
 
-/// A path prefix of a site and the upstreams its requests go to.
-struct Route: Sendable {
+/// A path prefix of a site and the upstreams its requests go to. A class, so handing the
+/// matched route to each request is one reference rather than a copy of every field.
+final class Route: Sendable {
     let path: String
     let upstreams: [HostAndPort]
     let maxBodyBytes: Int
     let preserveHost: Bool
     /// Set when the route serves files instead of proxying.
-    var staticRoot: StaticRoot? = nil
+    let staticRoot: StaticRoot?
     /// Who may use the route; nil when anyone may.
-    var access: AccessPolicy? = nil
+    let access: AccessPolicy?
     /// The route answers with the status page.
-    var isStatus = false
+    let isStatus: Bool
     /// The route answers with the Prometheus metrics.
-    var isMetrics = false
+    let isMetrics: Bool
     /// Set when the route keeps upstream responses and answers from them.
-    var cache: RouteCache? = nil
+    let cache: RouteCache?
     /// Replaces the route's path on the way to the upstream (`ProxyPass /api/ http://host/`).
-    var upstreamPath: String? = nil
+    let upstreamPath: String?
     /// Picks the upstream of each request.
     let balancer: UpstreamBalancer
 
-    init(path: String, upstreams: [HostAndPort], maxBodyBytes: Int, preserveHost: Bool) {
+    init(path: String, upstreams: [HostAndPort], maxBodyBytes: Int, preserveHost: Bool, upstreamPath: String? = nil,
+         staticRoot: StaticRoot? = nil, access: AccessPolicy? = nil, isStatus: Bool = false, isMetrics: Bool = false,
+         cache: RouteCache? = nil) {
         self.path = path
         self.upstreams = upstreams
         self.maxBodyBytes = maxBodyBytes
         self.preserveHost = preserveHost
+        self.upstreamPath = upstreamPath
+        self.staticRoot = staticRoot
+        self.access = access
+        self.isStatus = isStatus
+        self.isMetrics = isMetrics
+        self.cache = cache
         self.balancer = UpstreamBalancer(addresses: upstreams)
     }
 

@@ -100,8 +100,17 @@ final class OpenFileCache {
     /// Files held open per event loop at most (well below the process's descriptor limit).
     private static let capacity = 256
 
-    static func key(root: StaticRoot, segments: [String], acceptsGzip: Bool, acceptsBrotli: Bool) -> String {
-        "\(root.path)|\(segments.joined(separator: "/"))|\(acceptsGzip ? "g" : "")\(acceptsBrotli ? "b" : "")"
+    /// The entry name of a file request: the document root, the route's path, the target's path
+    /// as received (query left out), and the compressed siblings the client may take.
+    static func key(root: StaticRoot, route: String, target: Substring, acceptsGzip: Bool, acceptsBrotli: Bool) -> String {
+        var key = root.path
+        key.reserveCapacity(root.path.utf8.count + route.utf8.count + target.utf8.count + 6)
+        key += "|"
+        key += route
+        key += "|"
+        key += target
+        key += acceptsGzip ? (acceptsBrotli ? "|gb" : "|g") : (acceptsBrotli ? "|b" : "|")
+        return key
     }
 
     func lookup(_ key: String, now: NIODeadline = .now()) -> Entry? {
