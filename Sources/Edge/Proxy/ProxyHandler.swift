@@ -105,9 +105,6 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     var settings: EdgeSettings { runtime.settings }
-    /// The last upstream address used and its text, so the log line of each request does not
-    /// format the same address again.
-    private var lastUpstreamText: (address: HostAndPort, text: String)?
 
     // MARK: Client side
 
@@ -551,8 +548,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
         exchange.attempts += 1
         exchange.upstreamAddress = address
-        if lastUpstreamText?.address != address { lastUpstreamText = (address, address.description) }
-        exchange.upstreamAddressText = lastUpstreamText?.text
+        exchange.upstreamAddressText = pool.text(of: address)
         exchange.upstreamHead = forwarded.upstreamHead(for: exchange.head, target: route.upstreamTarget(for: exchange.target),
                                                        clientAddress: exchange.clientAddress,
                                                        preserveHost: route.preserveHost, upstream: address,

@@ -53,6 +53,17 @@ final class UpstreamPool {
     }
     /// Closes connections idle longer than the idle timeout; runs only while some are idle.
     private var sweeper: Scheduled<Void>?
+    /// The address last named by `text(of:)`, with its text.
+    private var lastText: (address: HostAndPort, text: String)?
+
+    /// `address` as logs and statistics write it; the last one is kept, so the requests of a
+    /// busy route do not format the same address again and again.
+    func text(of address: HostAndPort) -> String {
+        if let lastText, lastText.address == address { return lastText.text }
+        let text = address.description
+        lastText = (address, text)
+        return text
+    }
 
     init(eventLoop: any EventLoop, settings: UpstreamPoolSettings, generation: Int = 0) {
         self.eventLoop = eventLoop
