@@ -101,15 +101,17 @@ final class OpenFileCache {
     private static let capacity = 256
 
     /// The entry name of a file request: the document root, the route's path, the target's path
-    /// as received (query left out), and the compressed siblings the client may take.
+    /// as received (query left out), and the compressed siblings the client may take. The parts
+    /// are joined with NUL, which no path and no request target holds, so no two requests share a
+    /// name unless they ask for the same thing.
     static func key(root: StaticRoot, route: String, target: Substring, acceptsGzip: Bool, acceptsBrotli: Bool) -> String {
         var key = root.path
         key.reserveCapacity(root.path.utf8.count + route.utf8.count + target.utf8.count + 6)
-        key += "|"
+        key += "\0"
         key += route
-        key += "|"
+        key += "\0"
         key += target
-        key += acceptsGzip ? (acceptsBrotli ? "|gb" : "|g") : (acceptsBrotli ? "|b" : "|")
+        key += acceptsGzip ? (acceptsBrotli ? "\0gb" : "\0g") : (acceptsBrotli ? "\0b" : "\0")
         return key
     }
 
